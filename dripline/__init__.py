@@ -1,0 +1,1 @@
+"""dripline: works purchased aged non-QM mortgage leads on Prefect."""

@@ -1,0 +1,79 @@
+"""What the planner asks the edges to do, and the vocabularies stored with it."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class Channel(enum.StrEnum):
+    CALL = "call"  # a call task for the loan officer (a person dials)
+    SMS = "sms"
+    EMAIL = "email"
+    VOICEMAIL = "voicemail"  # prerecorded breakup voicemail drop
+
+
+OUTBOUND_CHANNELS = frozenset({Channel.SMS, Channel.EMAIL, Channel.VOICEMAIL})
+
+
+class TouchStatus(enum.StrEnum):
+    PLANNED = "planned"  # waiting for its scheduled time
+    SENDING = "sending"  # claimed by a dispatch batch; a crash here is never retried blindly
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # the lead left automation before it went out
+    SKIPPED = "skipped"  # planned step that could not apply (no email address, ...)
+
+
+class TaskKind(enum.StrEnum):
+    CADENCE = "cadence"  # a call attempt from the cadence
+    HANDOFF = "handoff"  # the lead is the loan officer's now: follow up
+    REPLY = "reply"  # the borrower wrote back
+
+
+class TaskStatus(enum.StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class Outcome(enum.StrEnum):
+    NO_ANSWER = "no_answer"
+    VOICEMAIL = "voicemail"  # the loan officer left a personal voicemail
+    REACHED = "reached"
+    EDUCATED = "educated"
+    DOCS_REQUESTED = "docs_requested"
+    NOT_INTERESTED = "not_interested"
+    WRONG_NUMBER = "wrong_number"
+    DO_NOT_CALL = "do_not_call"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedTouch:
+    """An automated message to put in the outbox."""
+
+    lead_id: int
+    key: str
+    step_id: str
+    channel: Channel
+    template: str
+    scheduled_for: datetime
+    not_after: datetime
+    status: TouchStatus = TouchStatus.PLANNED
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedCallTask:
+    """A call the loan officer should make, inside a window."""
+
+    lead_id: int
+    key: str
+    step_id: str
+    kind: TaskKind
+    template: str
+    due_at: datetime
+    expires_at: datetime
+    priority: int = 0

@@ -1,0 +1,198 @@
+"""The lead's two state machines: the pipeline stage and the contact cadence.
+
+Both are driven by the same :class:`Event` values. ``TRANSITIONS`` is the one
+table: each row names an event, the states it may start from and the state it
+leads to, per machine. These enums are the values stored in the database.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Stage(enum.StrEnum):
+    """Pipeline stage (DOMAIN: New Lead ... Closed/Funded, plus Nurture)."""
+
+    NEW_LEAD = "new_lead"
+    CONTACTED = "contacted"
+    EDUCATED = "educated"
+    DOCS_REQUESTED = "docs_requested"
+    DOCS_RECEIVED = "docs_received"
+    PRE_QUALIFIED = "pre_qualified"
+    APPLICATION = "application"
+    PROCESSING = "processing"
+    CLEAR_TO_CLOSE = "clear_to_close"
+    CLOSED_FUNDED = "closed_funded"
+    NURTURE = "nurture"
+    LOST = "lost"
+
+
+class CadenceStatus(enum.StrEnum):
+    """Where the lead is in the automated contact plan."""
+
+    ACTIVE = "active"  # the 7-day contact cadence is running
+    NURTURING = "nurturing"  # email-only nurture after (or instead of) the contact days
+    HANDED_OFF = "handed_off"  # a person owns the lead; no automated attempts
+    STOPPED = "stopped"  # do not contact (outcome, opt-out, lost lead)
+    COMPLETED = "completed"  # the plan has no further steps
+
+
+AUTOMATED = frozenset({CadenceStatus.ACTIVE, CadenceStatus.NURTURING})
+
+
+class Event(enum.StrEnum):
+    CONTACT_DAYS_DONE = "contact_days_done"
+    CAMPAIGN_ENDED = "campaign_ended"
+    LIVE_CONTACT = "live_contact"
+    INBOUND_REPLY = "inbound_reply"
+    EDUCATED = "educated"
+    DOCS_REQUESTED = "docs_requested"
+    DOCS_RECEIVED = "docs_received"
+    PRE_QUALIFIED = "pre_qualified"
+    APPLICATION = "application"
+    PROCESSING = "processing"
+    CLEAR_TO_CLOSE = "clear_to_close"
+    FUNDED = "funded"
+    NOT_INTERESTED = "not_interested"
+    DO_NOT_CONTACT = "do_not_contact"
+    LOST = "lost"
+    RESUME_NURTURE = "resume_nurture"
+    WRONG_NUMBER = "wrong_number"
+
+
+S = Stage
+C = CadenceStatus
+_OPEN_EARLY = frozenset({S.NEW_LEAD, S.NURTURE})
+_WORKING = frozenset(
+    {S.CONTACTED, S.EDUCATED, S.DOCS_REQUESTED, S.DOCS_RECEIVED, S.PRE_QUALIFIED,
+     S.APPLICATION, S.PROCESSING, S.CLEAR_TO_CLOSE}
+)
+_NOT_DONE = _OPEN_EARLY | _WORKING
+_ANY_CADENCE = frozenset(CadenceStatus)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    event: Event
+    stage_from: frozenset[Stage]
+    stage_to: Stage | None  # None: the stage does not change
+    cadence_from: frozenset[CadenceStatus]
+    cadence_to: CadenceStatus | None  # None: the cadence status does not change
+    note: str
+
+
+def _t(event: Event, stage_from, stage_to, cadence_from, cadence_to, note: str) -> Transition:
+    return Transition(event, frozenset(stage_from), stage_to, frozenset(cadence_from), cadence_to, note)
+
+
+TRANSITIONS: tuple[Transition, ...] = (
+    _t(Event.CONTACT_DAYS_DONE, {S.NEW_LEAD}, S.NURTURE, {C.ACTIVE}, C.NURTURING,
+       "contact days over with no live contact: email nurture"),
+    _t(Event.CAMPAIGN_ENDED, _NOT_DONE, None, {C.ACTIVE, C.NURTURING}, C.COMPLETED,
+       "the cadence has no further steps"),
+    _t(Event.LIVE_CONTACT, _OPEN_EARLY | {S.CONTACTED}, S.CONTACTED, _ANY_CADENCE - {C.STOPPED}, C.HANDED_OFF,
+       "a person spoke with the borrower: the loan officer takes over"),
+    _t(Event.INBOUND_REPLY, _NOT_DONE, None, _ANY_CADENCE - {C.STOPPED}, C.HANDED_OFF,
+       "the borrower replied: the loan officer takes over"),
+    _t(Event.EDUCATED, _OPEN_EARLY | {S.CONTACTED, S.EDUCATED}, S.EDUCATED, _ANY_CADENCE - {C.STOPPED}, C.HANDED_OFF,
+       "program explained to the borrower"),
+    _t(Event.DOCS_REQUESTED, _OPEN_EARLY | {S.CONTACTED, S.EDUCATED, S.DOCS_REQUESTED}, S.DOCS_REQUESTED,
+       _ANY_CADENCE - {C.STOPPED}, C.HANDED_OFF, "document checklist sent"),
+    _t(Event.DOCS_RECEIVED, {S.DOCS_REQUESTED, S.EDUCATED}, S.DOCS_RECEIVED, _ANY_CADENCE, None,
+       "documents in: ready for a lender"),
+    _t(Event.PRE_QUALIFIED, {S.DOCS_RECEIVED}, S.PRE_QUALIFIED, _ANY_CADENCE, None, "rate and terms estimated"),
+    _t(Event.APPLICATION, {S.PRE_QUALIFIED}, S.APPLICATION, _ANY_CADENCE, None, "application taken"),
+    _t(Event.PROCESSING, {S.APPLICATION}, S.PROCESSING, _ANY_CADENCE, None, "in underwriting"),
+    _t(Event.CLEAR_TO_CLOSE, {S.PROCESSING}, S.CLEAR_TO_CLOSE, _ANY_CADENCE, None, "cleared to close"),
+    _t(Event.FUNDED, {S.CLEAR_TO_CLOSE}, S.CLOSED_FUNDED, _ANY_CADENCE, C.COMPLETED, "loan funded"),
+    _t(Event.NOT_INTERESTED, _NOT_DONE, S.NURTURE, _ANY_CADENCE - {C.STOPPED}, C.NURTURING,
+       "not ready now: monthly education by email only"),
+    _t(Event.DO_NOT_CONTACT, _NOT_DONE | {S.LOST}, None, _ANY_CADENCE, C.STOPPED,
+       "asked not to be contacted: every automated attempt stops"),
+    _t(Event.LOST, _NOT_DONE, S.LOST, _ANY_CADENCE, C.STOPPED, "no way to reach or help this borrower"),
+    _t(Event.RESUME_NURTURE, _NOT_DONE, S.NURTURE, {C.HANDED_OFF, C.COMPLETED}, C.NURTURING,
+       "the loan officer returns the lead to the email nurture"),
+    _t(Event.WRONG_NUMBER, frozenset(Stage), None, _ANY_CADENCE, None,
+       "the phone number is not the borrower's: phone steps are skipped, email goes on"),
+)
+
+_BY_EVENT: dict[Event, Transition] = {t.event: t for t in TRANSITIONS}
+assert len(_BY_EVENT) == len(TRANSITIONS), "one row per event"
+
+
+class InvalidTransition(ValueError):
+    """An event that the lead's current states do not allow."""
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    event: Event
+    stage_from: Stage
+    stage_to: Stage
+    cadence_from: CadenceStatus
+    cadence_to: CadenceStatus
+    note: str
+
+    @property
+    def changed(self) -> bool:
+        return self.stage_from != self.stage_to or self.cadence_from != self.cadence_to
+
+
+def apply(event: Event, *, stage: Stage, cadence: CadenceStatus) -> StateChange:
+    """Return the states after ``event``; raise :class:`InvalidTransition` if it is not allowed."""
+    row = _BY_EVENT[event]
+    if stage not in row.stage_from:
+        raise InvalidTransition(f"{event.value} is not allowed at stage {stage.value}")
+    if cadence not in row.cadence_from:
+        raise InvalidTransition(f"{event.value} is not allowed while the cadence is {cadence.value}")
+    return StateChange(
+        event=event,
+        stage_from=stage,
+        stage_to=row.stage_to or stage,
+        cadence_from=cadence,
+        cadence_to=row.cadence_to or cadence,
+        note=row.note,
+    )
+
+
+def allowed(event: Event, *, stage: Stage, cadence: CadenceStatus) -> bool:
+    row = _BY_EVENT[event]
+    return stage in row.stage_from and cadence in row.cadence_from
+
+
+def transition_table_markdown() -> str:
+    """The transition table as Markdown, for docs/state-machine.md."""
+    lines = [
+        "| event | from stage | to stage | from cadence | to cadence | meaning |",
+        "|---|---|---|---|---|---|",
+    ]
+    for t in TRANSITIONS:
+        lines.append(
+            f"| `{t.event.value}` | {_names(t.stage_from, Stage)} | {t.stage_to.value if t.stage_to else '(same)'} "
+            f"| {_names(t.cadence_from, CadenceStatus)} | {t.cadence_to.value if t.cadence_to else '(same)'} | {t.note} |"
+        )
+    return "\n".join(lines)
+
+
+def _names(states: frozenset, enum_cls: type[enum.Enum]) -> str:
+    if states == frozenset(enum_cls):
+        return "any"
+    ordered = [s for s in enum_cls if s in states]
+    return ", ".join(s.value for s in ordered)
+
+
+def mermaid(machine: str) -> str:
+    """A Mermaid state diagram of one machine ("stage" or "cadence")."""
+    lines = ["stateDiagram-v2"]
+    for t in TRANSITIONS:
+        sources, target = (
+            (t.stage_from, t.stage_to) if machine == "stage" else (t.cadence_from, t.cadence_to)
+        )
+        if target is None:
+            continue
+        enum_cls = Stage if machine == "stage" else CadenceStatus
+        for s in enum_cls:
+            if s in sources and s != target:
+                lines.append(f"    {s.value} --> {target.value}: {t.event.value}")
+    return "\n".join(lines)

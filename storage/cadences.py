@@ -1,0 +1,85 @@
+"""Stored cadence versions and enrollment of new leads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from nurture.cadence import Cadence, CadenceError, load_cadence
+from nurture.planner import LeadSnapshot, anchor_date, due_at
+from nurture.states import CadenceStatus, Stage
+from storage.models import CadenceDefinition, CadencePosition, Lead
+
+_defs = CadenceDefinition.__table__
+_pos = CadencePosition.__table__
+_lead = Lead.__table__
+
+
+class CadenceRegistry:
+    """Every cadence version leads are enrolled in, by (name, version)."""
+
+    def __init__(self, current: Cadence, known: dict[tuple[str, int], Cadence]) -> None:
+        self.current = current
+        self._known = {**known, (current.name, current.version): current}
+
+    def get(self, name: str, version: int) -> Cadence:
+        try:
+            return self._known[(name, version)]
+        except KeyError:
+            raise CadenceError(f"cadence {name} v{version} is not stored in this database") from None
+
+
+def register_cadence(*, engine: Engine, cadence: Cadence, now: datetime) -> CadenceRegistry:
+    """Store ``cadence`` if new and return every stored version.
+
+    The same name and version with different content is refused: leads
+    enrolled in a version must keep exactly the steps they enrolled in.
+    """
+    with engine.begin() as conn:
+        row = conn.execute(
+            sa.select(_defs.c.digest).where(_defs.c.name == cadence.name, _defs.c.version == cadence.version)
+        ).first()
+        if row is None:
+            conn.execute(
+                _defs.insert().values(
+                    name=cadence.name, version=cadence.version, digest=cadence.digest,
+                    body=cadence.body, loaded_at=now,
+                )  # fmt: skip
+            )
+        elif row.digest != cadence.digest:
+            raise CadenceError(
+                f"cadence {cadence.name} v{cadence.version} changed since it was first used; "
+                f"bump 'version' to {cadence.version + 1} so enrolled leads keep their steps"
+            )
+        stored = conn.execute(sa.select(_defs.c.name, _defs.c.version, _defs.c.body)).all()
+    known = {(r.name, r.version): load_cadence(r.body, source=f"{r.name} v{r.version}") for r in stored}
+    return CadenceRegistry(cadence, known)
+
+
+def enroll_new_leads(*, engine: Engine, cadence: Cadence, now: datetime, limit: int = 5000) -> int:
+    """Put up to ``limit`` new, unenrolled leads on ``cadence`` as of ``now``. Returns how many."""
+    with engine.begin() as conn:
+        rows = conn.execute(
+            sa.select(_lead.c.id, _lead.c.timezone)
+            .outerjoin(_pos, _pos.c.lead_id == _lead.c.id)
+            .where(_pos.c.lead_id.is_(None), _lead.c.stage == Stage.NEW_LEAD.value)
+            .order_by(_lead.c.id)
+            .limit(limit)
+        ).all()
+        if not rows:
+            return 0
+        values = []
+        for r in rows:
+            anchor = anchor_date(enrolled_at=now, timezone=r.timezone, cadence=cadence)
+            snap = LeadSnapshot(r.id, r.timezone, anchor, now, 0, 0, CadenceStatus.ACTIVE, True, True)
+            values.append(
+                {
+                    "lead_id": r.id, "cadence_name": cadence.name, "cadence_version": cadence.version,
+                    "anchor_date": anchor, "step_index": 0, "repeat": 0, "status": CadenceStatus.ACTIVE.value,
+                    "next_due_at": due_at(cadence.steps[0], 0, snap, cadence), "enrolled_at": now, "updated_at": now,
+                }  # fmt: skip
+            )
+        conn.execute(_pos.insert(), values)
+    return len(values)

@@ -1,0 +1,176 @@
+"""Apply a lead event (a logged call outcome, a reply, a pipeline step) and its side effects.
+
+Every change goes through :func:`nurture.states.apply` and leaves a
+``lead_history`` row. Leaving automation cancels what was planned but not sent,
+in the same transaction, so nothing goes out after a live contact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from nurture.actions import Channel, Outcome, TaskKind, TaskStatus, TouchStatus
+from nurture.states import AUTOMATED, CadenceStatus, Event, Stage, StateChange, allowed, apply
+from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Touch
+
+_pos = CadencePosition.__table__
+_lead = Lead.__table__
+_touch = Touch.__table__
+_task = CallTask.__table__
+_hist = LeadHistory.__table__
+
+OUTCOME_EVENTS: dict[Outcome, Event | None] = {
+    Outcome.NO_ANSWER: None,
+    Outcome.VOICEMAIL: None,
+    Outcome.REACHED: Event.LIVE_CONTACT,
+    Outcome.EDUCATED: Event.EDUCATED,
+    Outcome.DOCS_REQUESTED: Event.DOCS_REQUESTED,
+    Outcome.NOT_INTERESTED: Event.NOT_INTERESTED,
+    Outcome.WRONG_NUMBER: Event.WRONG_NUMBER,
+    Outcome.DO_NOT_CALL: Event.DO_NOT_CONTACT,
+}
+
+
+class LeadNotFound(LookupError):
+    pass
+
+
+class TaskNotOpen(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    change: StateChange
+    cancelled_touches: int
+    cancelled_tasks: int
+    handoff_task_id: int | None
+
+
+def apply_event(
+    conn: Connection, *, lead_id: int, event: Event, at: datetime, reason: str = "", actor: str = "system",
+    note: str = "", strict: bool = True,
+) -> EventResult | None:  # fmt: skip
+    """Apply ``event`` to the lead inside the caller's transaction.
+
+    With ``strict=False`` an event the lead's states do not allow is ignored
+    (returns None) instead of raising: a late "reached" on a lead that has
+    moved on is not an error.
+    """
+    query = (
+        sa.select(_lead.c.stage, _lead.c.loan_officer_id, _pos.c.status)
+        .select_from(_lead.outerjoin(_pos, _pos.c.lead_id == _lead.c.id))
+        .where(_lead.c.id == lead_id)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(of=_lead)
+    row = conn.execute(query).first()
+    if row is None:
+        raise LeadNotFound(f"no lead with id {lead_id}")
+    stage = Stage(row.stage)
+    cadence = CadenceStatus(row.status) if row.status else CadenceStatus.HANDED_OFF
+    if not strict and not allowed(event, stage=stage, cadence=cadence):
+        return None
+    change = apply(event, stage=stage, cadence=cadence)
+
+    if change.stage_to != stage or event is Event.WRONG_NUMBER:
+        values: dict[str, object] = {"stage": change.stage_to.value, "updated_at": at}
+        if event is Event.WRONG_NUMBER:
+            values["phone_ok"] = False
+        conn.execute(_lead.update().where(_lead.c.id == lead_id).values(**values))
+    if row.status and change.cadence_to != cadence:
+        pos_values: dict[str, object] = {"status": change.cadence_to.value, "updated_at": at}
+        if change.cadence_to is CadenceStatus.NURTURING:
+            pos_values["next_due_at"] = at  # the next tick moves it to the nurture steps
+        conn.execute(_pos.update().where(_pos.c.lead_id == lead_id).values(**pos_values))
+    conn.execute(
+        _hist.insert().values(
+            lead_id=lead_id, at=at, event=event.value, stage_from=stage.value, stage_to=change.stage_to.value,
+            cadence_from=cadence.value, cadence_to=change.cadence_to.value,
+            reason=(reason or change.note)[:500], actor=actor[:120],
+        )  # fmt: skip
+    )
+
+    cancelled_touches = cancelled_tasks = 0
+    handoff_id = None
+    if change.cadence_to not in AUTOMATED:
+        cancelled_touches = _cancel_touches(conn, lead_id, at, f"cancelled: {event.value}", None)
+        cancelled_tasks = _cancel_cadence_tasks(conn, lead_id)
+    elif event in (Event.NOT_INTERESTED, Event.WRONG_NUMBER):
+        phone = [Channel.SMS.value, Channel.VOICEMAIL.value]
+        cancelled_touches = _cancel_touches(conn, lead_id, at, f"cancelled: {event.value}", phone)
+        cancelled_tasks = _cancel_cadence_tasks(conn, lead_id)
+    if change.cadence_to is CadenceStatus.HANDED_OFF and cadence is not CadenceStatus.HANDED_OFF:
+        kind = TaskKind.REPLY if event is Event.INBOUND_REPLY else TaskKind.HANDOFF
+        handoff_id = conn.execute(
+            _task.insert()
+            .values(
+                key=f"{lead_id}:{kind.value}:{event.value}:{at.isoformat()}", lead_id=lead_id,
+                loan_officer_id=row.loan_officer_id, kind=kind.value, step_id=None, template=kind.value,
+                due_at=at, expires_at=None, priority=20 if kind is TaskKind.REPLY else 10,
+                status=TaskStatus.OPEN.value, note=note[:1000], created_at=at,
+            )  # fmt: skip
+            .returning(_task.c.id)
+        ).scalar_one()
+    return EventResult(change, cancelled_touches, cancelled_tasks, handoff_id)
+
+
+def _cancel_touches(conn: Connection, lead_id: int, at: datetime, reason: str, channels: list[str] | None) -> int:
+    where = [_touch.c.lead_id == lead_id, _touch.c.status == TouchStatus.PLANNED.value]
+    if channels is not None:
+        where.append(_touch.c.channel.in_(channels))
+    result = conn.execute(
+        _touch.update().where(*where).values(status=TouchStatus.CANCELLED.value, reason=reason, updated_at=at)
+    )
+    return result.rowcount or 0
+
+
+def _cancel_cadence_tasks(conn: Connection, lead_id: int) -> int:
+    result = conn.execute(
+        _task.update()
+        .where(
+            _task.c.lead_id == lead_id,
+            _task.c.status == TaskStatus.OPEN.value,
+            _task.c.kind == TaskKind.CADENCE.value,
+        )
+        .values(status=TaskStatus.CANCELLED.value)
+    )
+    return result.rowcount or 0
+
+
+def record_event(
+    *, engine: Engine, lead_id: int, event: Event, at: datetime, reason: str = "", actor: str = "system",
+    note: str = "",
+) -> EventResult:  # fmt: skip
+    with engine.begin() as conn:
+        result = apply_event(conn, lead_id=lead_id, event=event, at=at, reason=reason, actor=actor, note=note)
+        assert result is not None
+        return result
+
+
+def complete_task(
+    *, engine: Engine, task_id: int, outcome: Outcome, at: datetime, note: str = "", actor: str = "loan officer"
+) -> EventResult | None:
+    """Log a call outcome on a task and move the lead accordingly. Returns the event result, if any."""
+    with engine.begin() as conn:
+        task = conn.execute(sa.select(_task.c.lead_id, _task.c.status).where(_task.c.id == task_id)).first()
+        if task is None:
+            raise TaskNotOpen(f"no call task with id {task_id}")
+        if task.status not in (TaskStatus.OPEN.value, TaskStatus.EXPIRED.value):
+            raise TaskNotOpen(f"call task {task_id} is already {task.status}")
+        conn.execute(
+            _task.update()
+            .where(_task.c.id == task_id)
+            .values(status=TaskStatus.DONE.value, outcome=outcome.value, completed_at=at, note=note[:1000])
+        )
+        event = OUTCOME_EVENTS[outcome]
+        if event is None:
+            return None
+        return apply_event(
+            conn, lead_id=task.lead_id, event=event, at=at, reason=f"call outcome: {outcome.value}",
+            actor=actor, note=note, strict=False,
+        )  # fmt: skip

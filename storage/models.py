@@ -1,0 +1,171 @@
+"""Every table dripline stores. One module, so the schema reads in one place."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from nurture.actions import Channel, Outcome, TaskKind, TaskStatus, TouchStatus
+from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType
+from nurture.states import CadenceStatus, Event, Stage
+from storage.types import UTCDateTime, str_enum
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime(), nullable=nullable, index=index)
+
+
+class LoanOfficer(SQLModel, table=True):
+    __tablename__ = "loan_officer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120)
+    email: str = Field(max_length=254, unique=True)
+    phone: str | None = Field(default=None, max_length=20)
+    nmls_id: str | None = Field(default=None, max_length=20)
+    active: bool = Field(default=True)
+    created_at: datetime = _ts()
+
+
+class Lead(SQLModel, table=True):
+    __tablename__ = "lead"
+    __table_args__ = (
+        sa.Index("ix_lead_phone", "phone"),
+        sa.Index("ix_lead_email", "email"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str | None = Field(default=None, max_length=100, unique=True)
+    first_name: str = Field(max_length=80)
+    last_name: str = Field(default="", max_length=80)
+    phone: str | None = Field(default=None, max_length=20)  # E.164
+    email: str | None = Field(default=None, max_length=254)  # normalized
+    address_state: str | None = Field(default=None, max_length=2)
+    zip: str | None = Field(default=None, max_length=10)
+    timezone: str = Field(max_length=64)  # IANA name, the lead's local calendar
+
+    self_employed: bool = Field(default=False)
+    investment_property: bool = Field(default=False)
+    foreign_national: bool = Field(default=False)
+    high_dti: bool = Field(default=False)
+    liquid_assets: int | None = Field(default=None)
+    credit_event_type: CreditEventType | None = Field(default=None, sa_type=str_enum(CreditEventType))
+    credit_event_date: date | None = Field(default=None)
+    product: Product = Field(sa_type=str_enum(Product))
+    product_matched: bool = Field(default=False)  # True when dripline chose it from the situation
+    fico: int | None = Field(default=None)
+    loan_amount: int | None = Field(default=None)
+    loan_purpose: LoanPurpose | None = Field(default=None, sa_type=str_enum(LoanPurpose))
+    property_type: PropertyType | None = Field(default=None, sa_type=str_enum(PropertyType))
+    monthly_rent: int | None = Field(default=None)
+
+    source: str | None = Field(default=None, max_length=100)  # vendor the lead was bought from
+    cost_cents: int | None = Field(default=None)
+    inquiry_date: date  # when the borrower first asked: the lead's age
+
+    stage: Stage = Field(default=Stage.NEW_LEAD, sa_type=str_enum(Stage), index=True)
+    loan_officer_id: int | None = Field(default=None, foreign_key="loan_officer.id", index=True)
+    phone_ok: bool = Field(default=True)  # False after a wrong-number outcome
+    row_digest: str = Field(default="", max_length=64)  # of the imported row: re-import is a no-op
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class CadenceDefinition(SQLModel, table=True):
+    """Every cadence version ever used, so enrolled leads keep theirs when the file changes."""
+
+    __tablename__ = "cadence_definition"
+
+    name: str = Field(primary_key=True, max_length=64)
+    version: int = Field(primary_key=True)
+    digest: str = Field(max_length=64)
+    body: str = Field(sa_type=sa.Text())
+    loaded_at: datetime = _ts()
+
+
+class CadencePosition(SQLModel, table=True):
+    """Where one lead stands in its cadence. The tick claims rows whose ``next_due_at`` has come."""
+
+    __tablename__ = "cadence_position"
+    __table_args__ = (sa.Index("ix_cadence_position_due", "status", "next_due_at"),)
+
+    lead_id: int = Field(primary_key=True, foreign_key="lead.id")
+    cadence_name: str = Field(max_length=64)
+    cadence_version: int
+    anchor_date: date  # local calendar day 0
+    step_index: int = Field(default=0)  # next step to plan
+    repeat: int = Field(default=0)  # iterations already planned of a repeating step
+    status: CadenceStatus = Field(default=CadenceStatus.ACTIVE, sa_type=str_enum(CadenceStatus))
+    next_due_at: datetime | None = _ts(nullable=True)
+    enrolled_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Touch(SQLModel, table=True):
+    """The outbox: one row per planned automated message, unique per lead, cadence version, step, channel."""
+
+    __tablename__ = "touch"
+    __table_args__ = (sa.Index("ix_touch_due", "status", "scheduled_for"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    step_id: str = Field(max_length=64)
+    channel: Channel = Field(sa_type=str_enum(Channel))
+    template: str = Field(max_length=120)
+    scheduled_for: datetime = _ts()
+    not_after: datetime = _ts()  # end of the allowed window on the scheduled day
+    status: TouchStatus = Field(default=TouchStatus.PLANNED, sa_type=str_enum(TouchStatus))
+    reason: str = Field(default="", max_length=500)
+    to_address: str | None = Field(default=None, max_length=254)
+    subject: str | None = Field(default=None, max_length=300)
+    body_text: str | None = Field(default=None, sa_type=sa.Text())
+    body_html: str | None = Field(default=None, sa_type=sa.Text())
+    provider: str | None = Field(default=None, max_length=32)
+    provider_id: str | None = Field(default=None, max_length=100)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    attempts: int = Field(default=0)
+    sent_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class CallTask(SQLModel, table=True):
+    __tablename__ = "call_task"
+    __table_args__ = (sa.Index("ix_call_task_officer_status", "loan_officer_id", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    loan_officer_id: int | None = Field(default=None, foreign_key="loan_officer.id")
+    kind: TaskKind = Field(sa_type=str_enum(TaskKind))
+    step_id: str | None = Field(default=None, max_length=64)
+    template: str = Field(max_length=120)
+    due_at: datetime = _ts()
+    expires_at: datetime | None = _ts(nullable=True)
+    priority: int = Field(default=0)
+    status: TaskStatus = Field(default=TaskStatus.OPEN, sa_type=str_enum(TaskStatus))
+    outcome: Outcome | None = Field(default=None, sa_type=str_enum(Outcome))
+    note: str = Field(default="", max_length=1000)
+    completed_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+
+
+class LeadHistory(SQLModel, table=True):
+    """Append-only: every state transition and hand-off, with its reason."""
+
+    __tablename__ = "lead_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    at: datetime = _ts()
+    event: Event = Field(sa_type=str_enum(Event))
+    stage_from: Stage | None = Field(default=None, sa_type=str_enum(Stage))
+    stage_to: Stage | None = Field(default=None, sa_type=str_enum(Stage))
+    cadence_from: CadenceStatus | None = Field(default=None, sa_type=str_enum(CadenceStatus))
+    cadence_to: CadenceStatus | None = Field(default=None, sa_type=str_enum(CadenceStatus))
+    reason: str = Field(default="", max_length=500)
+    actor: str = Field(default="system", max_length=120)

@@ -1,0 +1,162 @@
+"""The cadence tick: claim due leads in batches, plan them, record the plan.
+
+Per-lead state lives in ``cadence_position``; one call of :func:`tick_batch`
+handles up to ``limit`` due leads in one transaction with set-based SQL, so a
+Prefect task wraps a whole batch, never a single lead.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from nurture.actions import TaskKind, TaskStatus
+from nurture.planner import LeadSnapshot, plan
+from nurture.states import AUTOMATED, CadenceStatus, Stage, apply
+from storage.cadences import CadenceRegistry
+from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Touch
+from storage.sql import for_update, insert_ignore
+
+_pos = CadencePosition.__table__
+_lead = Lead.__table__
+_touch = Touch.__table__
+_task = CallTask.__table__
+_hist = LeadHistory.__table__
+
+_AUTOMATED = [s.value for s in AUTOMATED]
+
+
+@dataclass
+class TickStats:
+    leads: int = 0
+    touches: int = 0
+    skipped: int = 0
+    tasks: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: TickStats) -> None:
+        self.leads += other.leads
+        self.touches += other.touches
+        self.skipped += other.skipped
+        self.tasks += other.tasks
+        self.events.update(other.events)
+
+
+def _claim(conn: Connection, now: datetime, limit: int) -> list[Any]:
+    query = (
+        sa.select(
+            _pos.c.lead_id, _pos.c.cadence_name, _pos.c.cadence_version, _pos.c.anchor_date, _pos.c.enrolled_at,
+            _pos.c.step_index, _pos.c.repeat, _pos.c.status, _lead.c.timezone, _lead.c.stage,
+            _lead.c.loan_officer_id, _lead.c.phone_ok,
+            (_lead.c.phone.is_not(None)).label("has_phone"), (_lead.c.email.is_not(None)).label("has_email"),
+        )  # fmt: skip
+        .join(_lead, _lead.c.id == _pos.c.lead_id)
+        .where(_pos.c.status.in_(_AUTOMATED), _pos.c.next_due_at <= now)
+        .order_by(_pos.c.next_due_at, _pos.c.lead_id)
+        .limit(limit)
+    )
+    return list(conn.execute(for_update(query, conn, of=_pos)))
+
+
+def tick_batch(*, engine: Engine, registry: CadenceRegistry, now: datetime, limit: int) -> TickStats:
+    """Plan up to ``limit`` leads that are due at ``now``; record touches, tasks and moves."""
+    stats = TickStats()
+    touches: list[dict[str, Any]] = []
+    tasks: list[dict[str, Any]] = []
+    moves: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    stage_moves: list[dict[str, Any]] = []
+    with engine.begin() as conn:
+        rows = _claim(conn, now, limit)
+        for r in rows:
+            cadence = registry.get(r.cadence_name, r.cadence_version)
+            status = CadenceStatus(r.status)
+            snap = LeadSnapshot(
+                lead_id=r.lead_id, timezone=r.timezone, anchor_date=r.anchor_date, enrolled_at=r.enrolled_at,
+                step_index=r.step_index, repeat=r.repeat, status=status, has_phone=r.has_phone,
+                has_email=r.has_email, phone_ok=r.phone_ok,
+            )  # fmt: skip
+            result = plan(snap, cadence, now)
+            for t in result.touches:
+                touches.append(
+                    {
+                        "key": t.key, "lead_id": t.lead_id, "step_id": t.step_id, "channel": t.channel.value,
+                        "template": t.template, "scheduled_for": t.scheduled_for, "not_after": t.not_after,
+                        "status": t.status.value, "reason": t.reason, "attempts": 0,
+                        "created_at": now, "updated_at": now,
+                    }  # fmt: skip
+                )
+                stats.skipped += bool(t.reason)
+            for k in result.tasks:
+                tasks.append(
+                    {
+                        "key": k.key, "lead_id": k.lead_id, "loan_officer_id": r.loan_officer_id,
+                        "kind": k.kind.value, "step_id": k.step_id, "template": k.template, "due_at": k.due_at,
+                        "expires_at": k.expires_at, "priority": k.priority, "status": TaskStatus.OPEN.value,
+                        "note": "", "created_at": now,
+                    }  # fmt: skip
+                )
+            stage = Stage(r.stage)
+            for event in result.events:
+                change = apply(event, stage=stage, cadence=status)
+                history.append(
+                    {
+                        "lead_id": r.lead_id, "at": now, "event": event.value, "stage_from": stage.value,
+                        "stage_to": change.stage_to.value, "cadence_from": status.value,
+                        "cadence_to": change.cadence_to.value, "reason": change.note, "actor": "cadence",
+                    }  # fmt: skip
+                )
+                if change.stage_to != stage:
+                    stage_moves.append({"b_id": r.lead_id, "b_stage": change.stage_to.value, "b_now": now})
+                stage, status = change.stage_to, change.cadence_to
+                stats.events[event.value] += 1
+            moves.append(
+                {
+                    "b_id": r.lead_id, "b_step": result.step_index, "b_repeat": result.repeat,
+                    "b_status": result.status.value, "b_due": result.next_due_at, "b_now": now,
+                }  # fmt: skip
+            )
+        stats.leads = len(rows)
+        stats.touches = insert_ignore(conn, _touch, touches, "key") - stats.skipped
+        stats.tasks = insert_ignore(conn, _task, tasks, "key")
+        if moves:
+            conn.execute(
+                _pos.update()
+                .where(_pos.c.lead_id == sa.bindparam("b_id"))
+                .values(
+                    step_index=sa.bindparam("b_step"), repeat=sa.bindparam("b_repeat"),
+                    status=sa.bindparam("b_status"), next_due_at=sa.bindparam("b_due"),
+                    updated_at=sa.bindparam("b_now"),
+                ),  # fmt: skip
+                moves,
+            )
+        if stage_moves:
+            conn.execute(
+                _lead.update()
+                .where(_lead.c.id == sa.bindparam("b_id"))
+                .values(stage=sa.bindparam("b_stage"), updated_at=sa.bindparam("b_now")),
+                stage_moves,
+            )
+        if history:
+            conn.execute(_hist.insert(), history)
+    return stats
+
+
+def expire_call_tasks(*, engine: Engine, now: datetime) -> int:
+    """Close cadence call tasks whose window has passed unworked."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            _task.update()
+            .where(
+                _task.c.status == TaskStatus.OPEN.value,
+                _task.c.kind == TaskKind.CADENCE.value,
+                _task.c.expires_at < now,
+            )
+            .values(status=TaskStatus.EXPIRED.value)
+        )
+        return result.rowcount or 0

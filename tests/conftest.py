@@ -1,0 +1,76 @@
+"""Shared fixtures. Every storage test runs on SQLite and, when
+DRIPLINE_TEST_DATABASE_URL is set, on PostgreSQL too, from the same test code."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel
+
+from storage.db import make_engine, upgrade
+
+PG_URL = os.environ.get("DRIPLINE_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def _pg_engine(schema: str) -> Engine:
+    assert PG_URL
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    return make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def _migrated_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "dripline.db"
+        engine = make_engine(f"sqlite:///{path}")
+        upgrade(engine)
+        yield engine
+        engine.dispose()
+        return
+    schema = f"dripline_test_{uuid.uuid4().hex[:10]}"
+    engine = _pg_engine(schema)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+    admin = make_engine(PG_URL)  # type: ignore[arg-type]
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(_migrated_engine: Engine) -> Iterator[Engine]:
+    """A migrated, empty database (SQLite, then PostgreSQL)."""
+    yield _migrated_engine
+    tables = list(reversed(SQLModel.metadata.sorted_tables))
+    with _migrated_engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(t.delete())
+            conn.execute(sa.text("DELETE FROM sqlite_sequence")) if _has_sqlite_sequence(conn) else None
+
+
+def _has_sqlite_sequence(conn: sa.Connection) -> bool:
+    return bool(conn.execute(sa.text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first())
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def backend(engine: Engine) -> str:
+    return engine.dialect.name

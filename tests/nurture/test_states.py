@@ -1,0 +1,50 @@
+import pytest
+
+from nurture.states import (
+    TRANSITIONS, CadenceStatus, Event, InvalidTransition, Stage, allowed, apply, mermaid, transition_table_markdown,
+)  # fmt: skip
+
+
+def test_every_event_has_exactly_one_row():
+    assert sorted(t.event for t in TRANSITIONS) == sorted(Event)
+
+
+def test_live_contact_hands_new_lead_to_officer():
+    change = apply(Event.LIVE_CONTACT, stage=Stage.NEW_LEAD, cadence=CadenceStatus.ACTIVE)
+    assert (change.stage_to, change.cadence_to) == (Stage.CONTACTED, CadenceStatus.HANDED_OFF)
+    assert change.changed
+
+
+def test_contact_days_done_moves_unreached_lead_to_nurture():
+    change = apply(Event.CONTACT_DAYS_DONE, stage=Stage.NEW_LEAD, cadence=CadenceStatus.ACTIVE)
+    assert (change.stage_to, change.cadence_to) == (Stage.NURTURE, CadenceStatus.NURTURING)
+
+
+def test_funding_requires_clear_to_close():
+    with pytest.raises(InvalidTransition, match="funded is not allowed at stage new_lead"):
+        apply(Event.FUNDED, stage=Stage.NEW_LEAD, cadence=CadenceStatus.HANDED_OFF)
+
+
+def test_no_automation_restarts_after_do_not_contact():
+    stopped = apply(Event.DO_NOT_CONTACT, stage=Stage.NEW_LEAD, cadence=CadenceStatus.ACTIVE)
+    assert stopped.cadence_to is CadenceStatus.STOPPED
+    for event in Event:
+        if allowed(event, stage=stopped.stage_to, cadence=CadenceStatus.STOPPED):
+            after = apply(event, stage=stopped.stage_to, cadence=CadenceStatus.STOPPED)
+            assert after.cadence_to in (CadenceStatus.STOPPED, CadenceStatus.COMPLETED), event
+
+
+def test_pipeline_walks_from_contact_to_funded():
+    stage, cadence = Stage.NEW_LEAD, CadenceStatus.ACTIVE
+    for event in (Event.LIVE_CONTACT, Event.EDUCATED, Event.DOCS_REQUESTED, Event.DOCS_RECEIVED,
+                  Event.PRE_QUALIFIED, Event.APPLICATION, Event.PROCESSING, Event.CLEAR_TO_CLOSE, Event.FUNDED):
+        change = apply(event, stage=stage, cadence=cadence)
+        stage, cadence = change.stage_to, change.cadence_to
+    assert (stage, cadence) == (Stage.CLOSED_FUNDED, CadenceStatus.COMPLETED)
+
+
+def test_docs_are_generated_from_the_table():
+    table = transition_table_markdown()
+    assert table.count("\n") == len(TRANSITIONS) + 1
+    assert "new_lead --> contacted: live_contact" in mermaid("stage")
+    assert "active --> handed_off: live_contact" in mermaid("cadence")
