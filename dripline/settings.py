@@ -19,12 +19,8 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = Field(
         "development", description="production refuses placeholder secrets and the local channel"
     )
-    database_url: str = Field(
-        "sqlite:///./dripline.db", description="SQLAlchemy URL of dripline's own database"
-    )
-    cadence_file: Path = Field(
-        ROOT / "cadences" / "default.yaml", description="the cadence marketing ops edit"
-    )
+    database_url: str = Field("sqlite:///./dripline.db", description="SQLAlchemy URL of dripline's own database")
+    cadence_file: Path = Field(ROOT / "cadences" / "default.yaml", description="the cadence marketing ops edit")
     templates_dir: Path = Field(ROOT / "templates", description="Jinja2 templates for email, SMS and calls")
     outbox_dir: Path = Field(
         Path("./outbox"), description="where the local channel writes each message as a readable file"
@@ -71,8 +67,7 @@ class Settings(BaseSettings):
                 raise ValueError("set the real company NMLS ID and postal address before going live")
         if self.channel == "live":
             missing = [
-                n for n in ("twilio_account_sid", "twilio_from_number", "sendgrid_from_email")
-                if not getattr(self, n)
+                n for n in ("twilio_account_sid", "twilio_from_number", "sendgrid_from_email") if not getattr(self, n)
             ]
             if missing:
                 raise ValueError("the live channel needs " + ", ".join(f"DRIPLINE_{m.upper()}" for m in missing))

@@ -78,9 +78,19 @@ class Cadence:
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _STEP_KEYS = {
-    "id", "day", "at", "after", "delay", "channel", "template", "templates",
-    "window", "unless", "every_days", "until_day",
-}  # fmt: skip
+    "id",
+    "day",
+    "at",
+    "after",
+    "delay",
+    "channel",
+    "template",
+    "templates",
+    "window",
+    "unless",
+    "every_days",
+    "until_day",
+}
 
 
 def parse_duration(text: str) -> timedelta:
@@ -209,9 +219,18 @@ def _parse_step(raw: Any, where: str, *, known: Mapping[str, Step]) -> Step:
     if until is not None and (not isinstance(until, int) or until < (day or 0)):
         raise CadenceError(f"{where}: until_day: {until!r} must be a day on or after {day}")
     return Step(
-        id=step_id, channel=channel, templates=tuple(templates), window=win, day=day, at=at,
-        after=after, delay=delay, unless_reached=unless == "reached", every_days=every, until_day=until,
-    )  # fmt: skip
+        id=step_id,
+        channel=channel,
+        templates=tuple(templates),
+        window=win,
+        day=day,
+        at=at,
+        after=after,
+        delay=delay,
+        unless_reached=unless == "reached",
+        every_days=every,
+        until_day=until,
+    )
 
 
 def nominal_offset(step: Step, steps: Mapping[str, Step]) -> timedelta:

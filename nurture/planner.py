@@ -156,8 +156,9 @@ def plan(lead: LeadSnapshot, cadence: Cadence, now: datetime) -> Plan:
     return result
 
 
-def _emit(plan_: Plan, lead: LeadSnapshot, cadence: Cadence, step: Step, repeat: int, due: datetime,
-          now: datetime) -> None:  # fmt: skip
+def _emit(
+    plan_: Plan, lead: LeadSnapshot, cadence: Cadence, step: Step, repeat: int, due: datetime, now: datetime
+) -> None:
     key = touch_key(lead.lead_id, cadence, step, repeat)
     template = step.template_for(repeat)
     scheduled = next_opening(max(due, now), step.window, lead.timezone)
@@ -168,15 +169,26 @@ def _emit(plan_: Plan, lead: LeadSnapshot, cadence: Cadence, step: Step, repeat:
     if reason or step.channel is not Channel.CALL:
         plan_.touches.append(
             PlannedTouch(
-                lead_id=lead.lead_id, key=key, step_id=step.id, channel=step.channel, template=template,
-                scheduled_for=scheduled, not_after=closes,
-                status=TouchStatus.SKIPPED if reason else TouchStatus.PLANNED, reason=reason,
-            )  # fmt: skip
+                lead_id=lead.lead_id,
+                key=key,
+                step_id=step.id,
+                channel=step.channel,
+                template=template,
+                scheduled_for=scheduled,
+                not_after=closes,
+                status=TouchStatus.SKIPPED if reason else TouchStatus.PLANNED,
+                reason=reason,
+            )
         )
         return
     plan_.tasks.append(
         PlannedCallTask(
-            lead_id=lead.lead_id, key=key, step_id=step.id, kind=TaskKind.CADENCE, template=template,
-            due_at=scheduled, expires_at=closes,
-        )  # fmt: skip
+            lead_id=lead.lead_id,
+            key=key,
+            step_id=step.id,
+            kind=TaskKind.CADENCE,
+            template=template,
+            due_at=scheduled,
+            expires_at=closes,
+        )
     )

@@ -65,8 +65,16 @@ S = Stage
 C = CadenceStatus
 _OPEN_EARLY = frozenset({S.NEW_LEAD, S.NURTURE})
 _WORKING = frozenset(
-    {S.CONTACTED, S.EDUCATED, S.DOCS_REQUESTED, S.DOCS_RECEIVED, S.PRE_QUALIFIED,
-     S.APPLICATION, S.PROCESSING, S.CLEAR_TO_CLOSE}
+    {
+        S.CONTACTED,
+        S.EDUCATED,
+        S.DOCS_REQUESTED,
+        S.DOCS_RECEIVED,
+        S.PRE_QUALIFIED,
+        S.APPLICATION,
+        S.PROCESSING,
+        S.CLEAR_TO_CLOSE,
+    }
 )
 _NOT_DONE = _OPEN_EARLY | _WORKING
 _ANY_CADENCE = frozenset(CadenceStatus)
@@ -87,34 +95,93 @@ def _t(event: Event, stage_from, stage_to, cadence_from, cadence_to, note: str) 
 
 
 TRANSITIONS: tuple[Transition, ...] = (
-    _t(Event.CONTACT_DAYS_DONE, {S.NEW_LEAD}, S.NURTURE, {C.ACTIVE}, C.NURTURING,
-       "contact days over with no live contact: email nurture"),
-    _t(Event.CAMPAIGN_ENDED, _NOT_DONE, None, {C.ACTIVE, C.NURTURING}, C.COMPLETED,
-       "the cadence has no further steps"),
-    _t(Event.LIVE_CONTACT, _OPEN_EARLY | {S.CONTACTED}, S.CONTACTED, _ANY_CADENCE - {C.STOPPED}, C.HANDED_OFF,
-       "a person spoke with the borrower: the loan officer takes over"),
-    _t(Event.INBOUND_REPLY, _NOT_DONE, None, _ANY_CADENCE - {C.STOPPED}, C.HANDED_OFF,
-       "the borrower replied: the loan officer takes over"),
-    _t(Event.EDUCATED, _OPEN_EARLY | {S.CONTACTED, S.EDUCATED}, S.EDUCATED, _ANY_CADENCE - {C.STOPPED}, C.HANDED_OFF,
-       "program explained to the borrower"),
-    _t(Event.DOCS_REQUESTED, _OPEN_EARLY | {S.CONTACTED, S.EDUCATED, S.DOCS_REQUESTED}, S.DOCS_REQUESTED,
-       _ANY_CADENCE - {C.STOPPED}, C.HANDED_OFF, "document checklist sent"),
-    _t(Event.DOCS_RECEIVED, {S.DOCS_REQUESTED, S.EDUCATED}, S.DOCS_RECEIVED, _ANY_CADENCE, None,
-       "documents in: ready for a lender"),
+    _t(
+        Event.CONTACT_DAYS_DONE,
+        {S.NEW_LEAD},
+        S.NURTURE,
+        {C.ACTIVE},
+        C.NURTURING,
+        "contact days over with no live contact: email nurture",
+    ),
+    _t(Event.CAMPAIGN_ENDED, _NOT_DONE, None, {C.ACTIVE, C.NURTURING}, C.COMPLETED, "the cadence has no further steps"),
+    _t(
+        Event.LIVE_CONTACT,
+        _OPEN_EARLY | {S.CONTACTED},
+        S.CONTACTED,
+        _ANY_CADENCE - {C.STOPPED},
+        C.HANDED_OFF,
+        "a person spoke with the borrower: the loan officer takes over",
+    ),
+    _t(
+        Event.INBOUND_REPLY,
+        _NOT_DONE,
+        None,
+        _ANY_CADENCE - {C.STOPPED},
+        C.HANDED_OFF,
+        "the borrower replied: the loan officer takes over",
+    ),
+    _t(
+        Event.EDUCATED,
+        _OPEN_EARLY | {S.CONTACTED, S.EDUCATED},
+        S.EDUCATED,
+        _ANY_CADENCE - {C.STOPPED},
+        C.HANDED_OFF,
+        "program explained to the borrower",
+    ),
+    _t(
+        Event.DOCS_REQUESTED,
+        _OPEN_EARLY | {S.CONTACTED, S.EDUCATED, S.DOCS_REQUESTED},
+        S.DOCS_REQUESTED,
+        _ANY_CADENCE - {C.STOPPED},
+        C.HANDED_OFF,
+        "document checklist sent",
+    ),
+    _t(
+        Event.DOCS_RECEIVED,
+        {S.DOCS_REQUESTED, S.EDUCATED},
+        S.DOCS_RECEIVED,
+        _ANY_CADENCE,
+        None,
+        "documents in: ready for a lender",
+    ),
     _t(Event.PRE_QUALIFIED, {S.DOCS_RECEIVED}, S.PRE_QUALIFIED, _ANY_CADENCE, None, "rate and terms estimated"),
     _t(Event.APPLICATION, {S.PRE_QUALIFIED}, S.APPLICATION, _ANY_CADENCE, None, "application taken"),
     _t(Event.PROCESSING, {S.APPLICATION}, S.PROCESSING, _ANY_CADENCE, None, "in underwriting"),
     _t(Event.CLEAR_TO_CLOSE, {S.PROCESSING}, S.CLEAR_TO_CLOSE, _ANY_CADENCE, None, "cleared to close"),
     _t(Event.FUNDED, {S.CLEAR_TO_CLOSE}, S.CLOSED_FUNDED, _ANY_CADENCE, C.COMPLETED, "loan funded"),
-    _t(Event.NOT_INTERESTED, _NOT_DONE, S.NURTURE, _ANY_CADENCE - {C.STOPPED}, C.NURTURING,
-       "not ready now: monthly education by email only"),
-    _t(Event.DO_NOT_CONTACT, _NOT_DONE | {S.LOST}, None, _ANY_CADENCE, C.STOPPED,
-       "asked not to be contacted: every automated attempt stops"),
+    _t(
+        Event.NOT_INTERESTED,
+        _NOT_DONE,
+        S.NURTURE,
+        _ANY_CADENCE - {C.STOPPED},
+        C.NURTURING,
+        "not ready now: monthly education by email only",
+    ),
+    _t(
+        Event.DO_NOT_CONTACT,
+        _NOT_DONE | {S.LOST},
+        None,
+        _ANY_CADENCE,
+        C.STOPPED,
+        "asked not to be contacted: every automated attempt stops",
+    ),
     _t(Event.LOST, _NOT_DONE, S.LOST, _ANY_CADENCE, C.STOPPED, "no way to reach or help this borrower"),
-    _t(Event.RESUME_NURTURE, _NOT_DONE, S.NURTURE, {C.HANDED_OFF, C.COMPLETED}, C.NURTURING,
-       "the loan officer returns the lead to the email nurture"),
-    _t(Event.WRONG_NUMBER, frozenset(Stage), None, _ANY_CADENCE, None,
-       "the phone number is not the borrower's: phone steps are skipped, email goes on"),
+    _t(
+        Event.RESUME_NURTURE,
+        _NOT_DONE,
+        S.NURTURE,
+        {C.HANDED_OFF, C.COMPLETED},
+        C.NURTURING,
+        "the loan officer returns the lead to the email nurture",
+    ),
+    _t(
+        Event.WRONG_NUMBER,
+        frozenset(Stage),
+        None,
+        _ANY_CADENCE,
+        None,
+        "the phone number is not the borrower's: phone steps are skipped, email goes on",
+    ),
 )
 
 _BY_EVENT: dict[Event, Transition] = {t.event: t for t in TRANSITIONS}
@@ -169,10 +236,14 @@ def transition_table_markdown() -> str:
     ]
     for t in TRANSITIONS:
         lines.append(
-            f"| `{t.event.value}` | {_names(t.stage_from, Stage)} | {t.stage_to.value if t.stage_to else '(same)'} "
-            f"| {_names(t.cadence_from, CadenceStatus)} | {t.cadence_to.value if t.cadence_to else '(same)'} | {t.note} |"
+            f"| `{t.event.value}` | {_names(t.stage_from, Stage)} | {_target(t.stage_to)} "
+            f"| {_names(t.cadence_from, CadenceStatus)} | {_target(t.cadence_to)} | {t.note} |"
         )
     return "\n".join(lines)
+
+
+def _target(state: enum.Enum | None) -> str:
+    return state.value if state is not None else "(same)"
 
 
 def _names(states: frozenset, enum_cls: type[enum.Enum]) -> str:
@@ -186,9 +257,7 @@ def mermaid(machine: str) -> str:
     """A Mermaid state diagram of one machine ("stage" or "cadence")."""
     lines = ["stateDiagram-v2"]
     for t in TRANSITIONS:
-        sources, target = (
-            (t.stage_from, t.stage_to) if machine == "stage" else (t.cadence_from, t.cadence_to)
-        )
+        sources, target = (t.stage_from, t.stage_to) if machine == "stage" else (t.cadence_from, t.cadence_to)
         if target is None:
             continue
         enum_cls = Stage if machine == "stage" else CadenceStatus

@@ -44,9 +44,12 @@ def register_cadence(*, engine: Engine, cadence: Cadence, now: datetime) -> Cade
         if row is None:
             conn.execute(
                 _defs.insert().values(
-                    name=cadence.name, version=cadence.version, digest=cadence.digest,
-                    body=cadence.body, loaded_at=now,
-                )  # fmt: skip
+                    name=cadence.name,
+                    version=cadence.version,
+                    digest=cadence.digest,
+                    body=cadence.body,
+                    loaded_at=now,
+                )
             )
         elif row.digest != cadence.digest:
             raise CadenceError(
@@ -76,10 +79,17 @@ def enroll_new_leads(*, engine: Engine, cadence: Cadence, now: datetime, limit: 
             snap = LeadSnapshot(r.id, r.timezone, anchor, now, 0, 0, CadenceStatus.ACTIVE, True, True)
             values.append(
                 {
-                    "lead_id": r.id, "cadence_name": cadence.name, "cadence_version": cadence.version,
-                    "anchor_date": anchor, "step_index": 0, "repeat": 0, "status": CadenceStatus.ACTIVE.value,
-                    "next_due_at": due_at(cadence.steps[0], 0, snap, cadence), "enrolled_at": now, "updated_at": now,
-                }  # fmt: skip
+                    "lead_id": r.id,
+                    "cadence_name": cadence.name,
+                    "cadence_version": cadence.version,
+                    "anchor_date": anchor,
+                    "step_index": 0,
+                    "repeat": 0,
+                    "status": CadenceStatus.ACTIVE.value,
+                    "next_due_at": due_at(cadence.steps[0], 0, snap, cadence),
+                    "enrolled_at": now,
+                    "updated_at": now,
+                }
             )
         conn.execute(_pos.insert(), values)
     return len(values)

@@ -52,9 +52,16 @@ class EventResult:
 
 
 def apply_event(
-    conn: Connection, *, lead_id: int, event: Event, at: datetime, reason: str = "", actor: str = "system",
-    note: str = "", strict: bool = True,
-) -> EventResult | None:  # fmt: skip
+    conn: Connection,
+    *,
+    lead_id: int,
+    event: Event,
+    at: datetime,
+    reason: str = "",
+    actor: str = "system",
+    note: str = "",
+    strict: bool = True,
+) -> EventResult | None:
     """Apply ``event`` to the lead inside the caller's transaction.
 
     With ``strict=False`` an event the lead's states do not allow is ignored
@@ -89,10 +96,16 @@ def apply_event(
         conn.execute(_pos.update().where(_pos.c.lead_id == lead_id).values(**pos_values))
     conn.execute(
         _hist.insert().values(
-            lead_id=lead_id, at=at, event=event.value, stage_from=stage.value, stage_to=change.stage_to.value,
-            cadence_from=cadence.value, cadence_to=change.cadence_to.value,
-            reason=(reason or change.note)[:500], actor=actor[:120],
-        )  # fmt: skip
+            lead_id=lead_id,
+            at=at,
+            event=event.value,
+            stage_from=stage.value,
+            stage_to=change.stage_to.value,
+            cadence_from=cadence.value,
+            cadence_to=change.cadence_to.value,
+            reason=(reason or change.note)[:500],
+            actor=actor[:120],
+        )
     )
 
     cancelled_touches = cancelled_tasks = 0
@@ -109,11 +122,19 @@ def apply_event(
         handoff_id = conn.execute(
             _task.insert()
             .values(
-                key=f"{lead_id}:{kind.value}:{event.value}:{at.isoformat()}", lead_id=lead_id,
-                loan_officer_id=row.loan_officer_id, kind=kind.value, step_id=None, template=kind.value,
-                due_at=at, expires_at=None, priority=20 if kind is TaskKind.REPLY else 10,
-                status=TaskStatus.OPEN.value, note=note[:1000], created_at=at,
-            )  # fmt: skip
+                key=f"{lead_id}:{kind.value}:{event.value}:{at.isoformat()}",
+                lead_id=lead_id,
+                loan_officer_id=row.loan_officer_id,
+                kind=kind.value,
+                step_id=None,
+                template=kind.value,
+                due_at=at,
+                expires_at=None,
+                priority=20 if kind is TaskKind.REPLY else 10,
+                status=TaskStatus.OPEN.value,
+                note=note[:1000],
+                created_at=at,
+            )
             .returning(_task.c.id)
         ).scalar_one()
     return EventResult(change, cancelled_touches, cancelled_tasks, handoff_id)
@@ -143,9 +164,15 @@ def _cancel_cadence_tasks(conn: Connection, lead_id: int) -> int:
 
 
 def record_event(
-    *, engine: Engine, lead_id: int, event: Event, at: datetime, reason: str = "", actor: str = "system",
+    *,
+    engine: Engine,
+    lead_id: int,
+    event: Event,
+    at: datetime,
+    reason: str = "",
+    actor: str = "system",
     note: str = "",
-) -> EventResult:  # fmt: skip
+) -> EventResult:
     with engine.begin() as conn:
         result = apply_event(conn, lead_id=lead_id, event=event, at=at, reason=reason, actor=actor, note=note)
         assert result is not None
@@ -171,6 +198,12 @@ def complete_task(
         if event is None:
             return None
         return apply_event(
-            conn, lead_id=task.lead_id, event=event, at=at, reason=f"call outcome: {outcome.value}",
-            actor=actor, note=note, strict=False,
-        )  # fmt: skip
+            conn,
+            lead_id=task.lead_id,
+            event=event,
+            at=at,
+            reason=f"call outcome: {outcome.value}",
+            actor=actor,
+            note=note,
+            strict=False,
+        )

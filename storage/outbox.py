@@ -63,9 +63,7 @@ class Delivery:
     retry_at: datetime | None = None
 
 
-def claim_due_touches(
-    *, engine: Engine, registry: CadenceRegistry, now: datetime, limit: int, worker: str
-) -> Claim:
+def claim_due_touches(*, engine: Engine, registry: CadenceRegistry, now: datetime, limit: int, worker: str) -> Claim:
     """Claim up to ``limit`` planned touches due at ``now``.
 
     Touches of leads that left automation are cancelled; touches whose window
@@ -74,10 +72,19 @@ def claim_due_touches(
     with engine.begin() as conn:
         query = (
             sa.select(
-                _touch.c.id, _touch.c.key, _touch.c.lead_id, _touch.c.channel, _touch.c.template,
-                _touch.c.step_id, _touch.c.attempts, _touch.c.not_after, _pos.c.status.label("cadence_status"),
-                _pos.c.cadence_name, _pos.c.cadence_version, _lead.c.timezone,
-            )  # fmt: skip
+                _touch.c.id,
+                _touch.c.key,
+                _touch.c.lead_id,
+                _touch.c.channel,
+                _touch.c.template,
+                _touch.c.step_id,
+                _touch.c.attempts,
+                _touch.c.not_after,
+                _pos.c.status.label("cadence_status"),
+                _pos.c.cadence_name,
+                _pos.c.cadence_version,
+                _lead.c.timezone,
+            )
             .join(_pos, _pos.c.lead_id == _touch.c.lead_id)
             .join(_lead, _lead.c.id == _touch.c.lead_id)
             .where(_touch.c.status == TouchStatus.PLANNED.value, _touch.c.scheduled_for <= now)
@@ -98,14 +105,14 @@ def claim_due_touches(
                 opening = next_opening(now, step.window, r.timezone)
                 defer.append(
                     {
-                        "b_id": r.id, "b_at": opening, "b_until": window_close(opening, step.window, r.timezone),
+                        "b_id": r.id,
+                        "b_at": opening,
+                        "b_until": window_close(opening, step.window, r.timezone),
                         "b_reason": "deferred: its window closed before dispatch",
-                    }  # fmt: skip
+                    }
                 )
             else:
-                claimed.append(
-                    ClaimedTouch(r.id, r.key, r.lead_id, r.channel, r.template, r.step_id, r.attempts + 1)
-                )
+                claimed.append(ClaimedTouch(r.id, r.key, r.lead_id, r.channel, r.template, r.step_id, r.attempts + 1))
         if cancel:
             conn.execute(
                 _touch.update()
@@ -118,9 +125,11 @@ def claim_due_touches(
                 _touch.update()
                 .where(_touch.c.id == sa.bindparam("b_id"))
                 .values(
-                    scheduled_for=sa.bindparam("b_at"), not_after=sa.bindparam("b_until"),
-                    reason=sa.bindparam("b_reason"), updated_at=now,
-                ),  # fmt: skip
+                    scheduled_for=sa.bindparam("b_at"),
+                    not_after=sa.bindparam("b_until"),
+                    reason=sa.bindparam("b_reason"),
+                    updated_at=now,
+                ),
                 defer,
             )
         if claimed:
@@ -128,9 +137,11 @@ def claim_due_touches(
                 _touch.update()
                 .where(_touch.c.id == sa.bindparam("b_id"))
                 .values(
-                    status=TouchStatus.SENDING.value, claimed_by=worker, attempts=sa.bindparam("b_attempts"),
+                    status=TouchStatus.SENDING.value,
+                    claimed_by=worker,
+                    attempts=sa.bindparam("b_attempts"),
                     updated_at=now,
-                ),  # fmt: skip
+                ),
                 [{"b_id": c.id, "b_attempts": c.attempts} for c in claimed],
             )
     return Claim(claimed, len(cancel), len(defer))
@@ -142,11 +153,18 @@ def record_deliveries(*, engine: Engine, deliveries: list[Delivery], now: dateti
         return
     rows = [
         {
-            "b_id": d.touch_id, "b_status": d.status.value, "b_reason": d.reason[:500], "b_to": d.to_address,
-            "b_subject": d.subject, "b_text": d.body_text, "b_html": d.body_html, "b_provider": d.provider,
-            "b_pid": d.provider_id, "b_sent": now if d.status is TouchStatus.SENT else None,
+            "b_id": d.touch_id,
+            "b_status": d.status.value,
+            "b_reason": d.reason[:500],
+            "b_to": d.to_address,
+            "b_subject": d.subject,
+            "b_text": d.body_text,
+            "b_html": d.body_html,
+            "b_provider": d.provider,
+            "b_pid": d.provider_id,
+            "b_sent": now if d.status is TouchStatus.SENT else None,
             "b_sched": d.retry_at,
-        }  # fmt: skip
+        }
         for d in deliveries
     ]
     with engine.begin() as conn:
@@ -154,13 +172,19 @@ def record_deliveries(*, engine: Engine, deliveries: list[Delivery], now: dateti
             _touch.update()
             .where(_touch.c.id == sa.bindparam("b_id"), _touch.c.status == TouchStatus.SENDING.value)
             .values(
-                status=sa.bindparam("b_status"), reason=sa.bindparam("b_reason"), to_address=sa.bindparam("b_to"),
-                subject=sa.bindparam("b_subject"), body_text=sa.bindparam("b_text"),
-                body_html=sa.bindparam("b_html"), provider=sa.bindparam("b_provider"),
-                provider_id=sa.bindparam("b_pid"), sent_at=sa.bindparam("b_sent"),
-                scheduled_for=sa.func.coalesce(sa.bindparam("b_sched", type_=_touch.c.scheduled_for.type),
-                                               _touch.c.scheduled_for),
+                status=sa.bindparam("b_status"),
+                reason=sa.bindparam("b_reason"),
+                to_address=sa.bindparam("b_to"),
+                subject=sa.bindparam("b_subject"),
+                body_text=sa.bindparam("b_text"),
+                body_html=sa.bindparam("b_html"),
+                provider=sa.bindparam("b_provider"),
+                provider_id=sa.bindparam("b_pid"),
+                sent_at=sa.bindparam("b_sent"),
+                scheduled_for=sa.func.coalesce(
+                    sa.bindparam("b_sched", type_=_touch.c.scheduled_for.type), _touch.c.scheduled_for
+                ),
                 updated_at=now,
-            ),  # fmt: skip
+            ),
             rows,
         )

@@ -50,11 +50,21 @@ class TickStats:
 def _claim(conn: Connection, now: datetime, limit: int) -> list[Any]:
     query = (
         sa.select(
-            _pos.c.lead_id, _pos.c.cadence_name, _pos.c.cadence_version, _pos.c.anchor_date, _pos.c.enrolled_at,
-            _pos.c.step_index, _pos.c.repeat, _pos.c.status, _lead.c.timezone, _lead.c.stage,
-            _lead.c.loan_officer_id, _lead.c.phone_ok,
-            (_lead.c.phone.is_not(None)).label("has_phone"), (_lead.c.email.is_not(None)).label("has_email"),
-        )  # fmt: skip
+            _pos.c.lead_id,
+            _pos.c.cadence_name,
+            _pos.c.cadence_version,
+            _pos.c.anchor_date,
+            _pos.c.enrolled_at,
+            _pos.c.step_index,
+            _pos.c.repeat,
+            _pos.c.status,
+            _lead.c.timezone,
+            _lead.c.stage,
+            _lead.c.loan_officer_id,
+            _lead.c.phone_ok,
+            (_lead.c.phone.is_not(None)).label("has_phone"),
+            (_lead.c.email.is_not(None)).label("has_email"),
+        )
         .join(_lead, _lead.c.id == _pos.c.lead_id)
         .where(_pos.c.status.in_(_AUTOMATED), _pos.c.next_due_at <= now)
         .order_by(_pos.c.next_due_at, _pos.c.lead_id)
@@ -77,39 +87,68 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, now: datetime, limi
             cadence = registry.get(r.cadence_name, r.cadence_version)
             status = CadenceStatus(r.status)
             snap = LeadSnapshot(
-                lead_id=r.lead_id, timezone=r.timezone, anchor_date=r.anchor_date, enrolled_at=r.enrolled_at,
-                step_index=r.step_index, repeat=r.repeat, status=status, has_phone=r.has_phone,
-                has_email=r.has_email, phone_ok=r.phone_ok,
-            )  # fmt: skip
+                lead_id=r.lead_id,
+                timezone=r.timezone,
+                anchor_date=r.anchor_date,
+                enrolled_at=r.enrolled_at,
+                step_index=r.step_index,
+                repeat=r.repeat,
+                status=status,
+                has_phone=r.has_phone,
+                has_email=r.has_email,
+                phone_ok=r.phone_ok,
+            )
             result = plan(snap, cadence, now)
             for t in result.touches:
                 touches.append(
                     {
-                        "key": t.key, "lead_id": t.lead_id, "step_id": t.step_id, "channel": t.channel.value,
-                        "template": t.template, "scheduled_for": t.scheduled_for, "not_after": t.not_after,
-                        "status": t.status.value, "reason": t.reason, "attempts": 0,
-                        "created_at": now, "updated_at": now,
-                    }  # fmt: skip
+                        "key": t.key,
+                        "lead_id": t.lead_id,
+                        "step_id": t.step_id,
+                        "channel": t.channel.value,
+                        "template": t.template,
+                        "scheduled_for": t.scheduled_for,
+                        "not_after": t.not_after,
+                        "status": t.status.value,
+                        "reason": t.reason,
+                        "attempts": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
                 )
                 stats.skipped += bool(t.reason)
             for k in result.tasks:
                 tasks.append(
                     {
-                        "key": k.key, "lead_id": k.lead_id, "loan_officer_id": r.loan_officer_id,
-                        "kind": k.kind.value, "step_id": k.step_id, "template": k.template, "due_at": k.due_at,
-                        "expires_at": k.expires_at, "priority": k.priority, "status": TaskStatus.OPEN.value,
-                        "note": "", "created_at": now,
-                    }  # fmt: skip
+                        "key": k.key,
+                        "lead_id": k.lead_id,
+                        "loan_officer_id": r.loan_officer_id,
+                        "kind": k.kind.value,
+                        "step_id": k.step_id,
+                        "template": k.template,
+                        "due_at": k.due_at,
+                        "expires_at": k.expires_at,
+                        "priority": k.priority,
+                        "status": TaskStatus.OPEN.value,
+                        "note": "",
+                        "created_at": now,
+                    }
                 )
             stage = Stage(r.stage)
             for event in result.events:
                 change = apply(event, stage=stage, cadence=status)
                 history.append(
                     {
-                        "lead_id": r.lead_id, "at": now, "event": event.value, "stage_from": stage.value,
-                        "stage_to": change.stage_to.value, "cadence_from": status.value,
-                        "cadence_to": change.cadence_to.value, "reason": change.note, "actor": "cadence",
-                    }  # fmt: skip
+                        "lead_id": r.lead_id,
+                        "at": now,
+                        "event": event.value,
+                        "stage_from": stage.value,
+                        "stage_to": change.stage_to.value,
+                        "cadence_from": status.value,
+                        "cadence_to": change.cadence_to.value,
+                        "reason": change.note,
+                        "actor": "cadence",
+                    }
                 )
                 if change.stage_to != stage:
                     stage_moves.append({"b_id": r.lead_id, "b_stage": change.stage_to.value, "b_now": now})
@@ -117,9 +156,13 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, now: datetime, limi
                 stats.events[event.value] += 1
             moves.append(
                 {
-                    "b_id": r.lead_id, "b_step": result.step_index, "b_repeat": result.repeat,
-                    "b_status": result.status.value, "b_due": result.next_due_at, "b_now": now,
-                }  # fmt: skip
+                    "b_id": r.lead_id,
+                    "b_step": result.step_index,
+                    "b_repeat": result.repeat,
+                    "b_status": result.status.value,
+                    "b_due": result.next_due_at,
+                    "b_now": now,
+                }
             )
         stats.leads = len(rows)
         stats.touches = insert_ignore(conn, _touch, touches, "key") - stats.skipped
@@ -129,10 +172,12 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, now: datetime, limi
                 _pos.update()
                 .where(_pos.c.lead_id == sa.bindparam("b_id"))
                 .values(
-                    step_index=sa.bindparam("b_step"), repeat=sa.bindparam("b_repeat"),
-                    status=sa.bindparam("b_status"), next_due_at=sa.bindparam("b_due"),
+                    step_index=sa.bindparam("b_step"),
+                    repeat=sa.bindparam("b_repeat"),
+                    status=sa.bindparam("b_status"),
+                    next_due_at=sa.bindparam("b_due"),
                     updated_at=sa.bindparam("b_now"),
-                ),  # fmt: skip
+                ),
                 moves,
             )
         if stage_moves:

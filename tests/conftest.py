@@ -18,6 +18,21 @@ PG_URL = os.environ.get("DRIPLINE_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under CI, PostgreSQL is required: an unreachable server fails the run instead of skipping."""
+    if os.environ.get("CI", "").lower() not in ("1", "true", "yes"):
+        return
+    if not PG_URL:
+        pytest.exit("CI=true but DRIPLINE_TEST_DATABASE_URL is not set: PostgreSQL tests would not run", returncode=3)
+    try:
+        engine = make_engine(PG_URL)
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure to connect must stop CI loudly
+        pytest.exit(f"CI=true and PostgreSQL at DRIPLINE_TEST_DATABASE_URL is unreachable: {exc}", returncode=3)
+
+
 def _pg_engine(schema: str) -> Engine:
     assert PG_URL
     admin = make_engine(PG_URL)

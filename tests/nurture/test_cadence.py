@@ -31,19 +31,26 @@ GOOD_STEP = "  - {id: a, day: 0, channel: sms, template: intro, window: ['09:00'
     ("steps", "message"),
     [
         ("  - {id: a, day: 0, channel: fax, template: x, window: ['09:00', '20:00']}\n", "channel: 'fax'"),
-        (GOOD_STEP + "  - {id: b, after: zz, channel: sms, template: x, window: ['09:00', '20:00']}\n",
-         "after: 'zz' is not an earlier step"),
+        (
+            GOOD_STEP + "  - {id: b, after: zz, channel: sms, template: x, window: ['09:00', '20:00']}\n",
+            "after: 'zz' is not an earlier step",
+        ),
         ("  - {id: a, day: 0, channel: sms, template: x, window: ['20:00', '09:00']}\n", "must come before"),
-        (GOOD_STEP + "  - {id: b, day: 0, at: '08:00', channel: sms, template: x, window: ['07:00', '20:00']}\n",
-         "order they fall due"),
+        (
+            GOOD_STEP + "  - {id: b, day: 0, at: '08:00', channel: sms, template: x, window: ['07:00', '20:00']}\n",
+            "order they fall due",
+        ),
         (GOOD_STEP + GOOD_STEP, "used twice"),
-        ("  - {id: a, day: 0, channel: sms, template: x, window: ['09:00', '20:00'], colour: red}\n",
-         "unknown field(s) colour"),
-        ("  - {id: a, day: 0, after: a, channel: sms, template: x, window: ['09:00', '20:00']}\n",
-         "exactly one of 'day' or 'after'"),
+        (
+            "  - {id: a, day: 0, channel: sms, template: x, window: ['09:00', '20:00'], colour: red}\n",
+            "unknown field(s) colour",
+        ),
+        (
+            "  - {id: a, day: 0, after: a, channel: sms, template: x, window: ['09:00', '20:00']}\n",
+            "exactly one of 'day' or 'after'",
+        ),
         ("  - {id: a, day: 0, channel: sms, window: ['09:00', '20:00']}\n", "template"),
-        ("  - {id: a, day: 0, channel: sms, template: x, window: ['09:00', '20:00'], every_days: 0}\n",
-         "every_days"),
+        ("  - {id: a, day: 0, channel: sms, template: x, window: ['09:00', '20:00'], every_days: 0}\n", "every_days"),
     ],
 )
 def test_mistakes_fail_at_load_naming_step_and_field(steps, message):

@@ -14,15 +14,29 @@ from nurture.planner import LeadSnapshot, anchor_date, local_time, plan
 from nurture.states import CadenceStatus, Event
 
 CADENCE = load_cadence((Path(__file__).resolve().parents[2] / "cadences" / "default.yaml").read_text())
-ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles",
-         "America/Anchorage", "Pacific/Honolulu"]  # fmt: skip
+ZONES = [
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+]
 
 
 def _snapshot(enrolled: datetime, tz: str, **kw) -> LeadSnapshot:
     base = dict(
-        lead_id=7, timezone=tz, anchor_date=anchor_date(enrolled_at=enrolled, timezone=tz, cadence=CADENCE),
-        enrolled_at=enrolled, step_index=0, repeat=0, status=CadenceStatus.ACTIVE, has_phone=True, has_email=True,
-    )  # fmt: skip
+        lead_id=7,
+        timezone=tz,
+        anchor_date=anchor_date(enrolled_at=enrolled, timezone=tz, cadence=CADENCE),
+        enrolled_at=enrolled,
+        step_index=0,
+        repeat=0,
+        status=CadenceStatus.ACTIVE,
+        has_phone=True,
+        has_email=True,
+    )
     base.update(kw)
     return LeadSnapshot(**base)
 
@@ -38,8 +52,7 @@ def run(enrolled: datetime, tz: str, ticks: list[datetime], **kw):
         events += p.events
         if p.next_due_at is not None:
             assert p.next_due_at > now, "the planner must always move the lead past now"
-        snap = LeadSnapshot(**{**_fields(snap),
-                               "step_index": p.step_index, "repeat": p.repeat, "status": p.status})
+        snap = LeadSnapshot(**{**_fields(snap), "step_index": p.step_index, "repeat": p.repeat, "status": p.status})
     return touches, tasks, events
 
 
@@ -58,9 +71,14 @@ def test_unresponsive_lead_over_120_days_gets_the_exact_cadence():
     assert len(tasks) == 3
     assert by_channel == {Channel.SMS: 2, Channel.VOICEMAIL: 1, Channel.EMAIL: 7}
     assert [t.template for t in touches if t.channel is Channel.EMAIL] == [
-        "education", "documents", "success_story", "market_update", "check_in", "program_update",
+        "education",
+        "documents",
+        "success_story",
+        "market_update",
+        "check_in",
+        "program_update",
         "monthly_program_updates",
-    ]  # fmt: skip
+    ]
     monthly = touches[-1]
     assert local_time(monthly.scheduled_for, "America/Chicago").date() == pendulum.date(2026, 3, 2).add(days=92)
     assert events == [Event.CONTACT_DAYS_DONE]
@@ -108,8 +126,9 @@ def test_handed_off_lead_is_never_planned():
 
 def test_nurturing_lead_skips_the_remaining_contact_days():
     enrolled = datetime(2026, 5, 4, 13, 0, tzinfo=UTC)
-    touches, tasks, _ = run(enrolled, "America/New_York", hourly(enrolled, 40), status=CadenceStatus.NURTURING,
-                            step_index=2)  # fmt: skip
+    touches, tasks, _ = run(
+        enrolled, "America/New_York", hourly(enrolled, 40), status=CadenceStatus.NURTURING, step_index=2
+    )
     assert tasks == []
     assert [t.step_id for t in touches] == ["n14-email", "n28-email"]
 

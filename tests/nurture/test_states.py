@@ -1,8 +1,16 @@
 import pytest
 
 from nurture.states import (
-    TRANSITIONS, CadenceStatus, Event, InvalidTransition, Stage, allowed, apply, mermaid, transition_table_markdown,
-)  # fmt: skip
+    TRANSITIONS,
+    CadenceStatus,
+    Event,
+    InvalidTransition,
+    Stage,
+    allowed,
+    apply,
+    mermaid,
+    transition_table_markdown,
+)
 
 
 def test_every_event_has_exactly_one_row():
@@ -36,8 +44,17 @@ def test_no_automation_restarts_after_do_not_contact():
 
 def test_pipeline_walks_from_contact_to_funded():
     stage, cadence = Stage.NEW_LEAD, CadenceStatus.ACTIVE
-    for event in (Event.LIVE_CONTACT, Event.EDUCATED, Event.DOCS_REQUESTED, Event.DOCS_RECEIVED,
-                  Event.PRE_QUALIFIED, Event.APPLICATION, Event.PROCESSING, Event.CLEAR_TO_CLOSE, Event.FUNDED):
+    for event in (
+        Event.LIVE_CONTACT,
+        Event.EDUCATED,
+        Event.DOCS_REQUESTED,
+        Event.DOCS_RECEIVED,
+        Event.PRE_QUALIFIED,
+        Event.APPLICATION,
+        Event.PROCESSING,
+        Event.CLEAR_TO_CLOSE,
+        Event.FUNDED,
+    ):
         change = apply(event, stage=stage, cadence=cadence)
         stage, cadence = change.stage_to, change.cadence_to
     assert (stage, cadence) == (Stage.CLOSED_FUNDED, CadenceStatus.COMPLETED)

@@ -1,0 +1,121 @@
+"""The ``Sender`` protocol, the errors adapters raise, routing by message kind, and the choice of channel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from channels.messages import (
+    EmailMessage,
+    Message,
+    PermanentSendError,
+    SendResult,
+    SmsMessage,
+    TransientSendError,
+    VoicemailMessage,
+)
+
+if TYPE_CHECKING:
+    from dripline.settings import Settings
+
+TWILIO_OPTED_OUT = 21610
+
+
+class Sender(Protocol):
+    """Delivers one rendered message. ``key`` is the touch's unique key: one key, at most one delivery."""
+
+    name: str
+
+    def send(self, message: Message, *, key: str) -> SendResult: ...
+
+
+class OptedOutError(PermanentSendError):
+    """The provider says the recipient opted out (Twilio 21610). Never retry; stop every channel."""
+
+
+class OutcomeUnknownError(PermanentSendError):
+    """The request may have reached the provider but no answer came back.
+
+    Neither Twilio nor SendGrid takes an idempotency key, so resending could deliver twice:
+    the touch is treated as failed for good and left to a person to reconcile.
+    """
+
+
+class ChannelConfigError(ValueError):
+    """The chosen channel lacks settings it needs."""
+
+
+def http_refusal(
+    provider: str, status: int, detail: str, code: int | None = None
+) -> PermanentSendError | TransientSendError:
+    """Map a provider's HTTP error answer to the error the pipeline acts on.
+
+    429 and 5xx mean "not now"; every other 4xx means this message will never be accepted.
+    """
+    text = f"{provider} HTTP {status}" + (f" error {code}" if code is not None else "") + f": {detail}"
+    if code == TWILIO_OPTED_OUT:
+        return OptedOutError(text)
+    if status == 429 or status >= 500:
+        return TransientSendError(text)
+    return PermanentSendError(text)
+
+
+def unsupported(sender: str, message: object) -> PermanentSendError:
+    return PermanentSendError(f"{sender} does not send {type(message).__name__}")
+
+
+class RoutingSender:
+    """Sends each kind of message through its sender (live: texts and calls to Twilio, email to SendGrid)."""
+
+    def __init__(self, *, sms: Sender, voicemail: Sender, email: Sender) -> None:
+        self.routes: dict[type, Sender] = {SmsMessage: sms, VoicemailMessage: voicemail, EmailMessage: email}
+        self.name = "+".join(dict.fromkeys(s.name for s in (sms, voicemail, email)))
+
+    def send(self, message: Message, *, key: str) -> SendResult:
+        sender = self.routes.get(type(message))
+        if sender is None:
+            raise unsupported(self.name, message)
+        return sender.send(message, key=key)
+
+
+LIVE_REQUIRED = (
+    "twilio_account_sid",
+    "twilio_auth_token",
+    "twilio_from_number",
+    "sendgrid_api_key",
+    "sendgrid_from_email",
+)
+
+
+def _secret_or_str(settings: Settings, name: str) -> str:
+    value = getattr(settings, name)
+    return value if isinstance(value, str) else value.get_secret_value()
+
+
+def make_sender(settings: Settings, *, outbox_dir: Path | None = None) -> Sender:
+    """The sender ``settings.channel`` selects; ``outbox_dir`` overrides ``settings.outbox_dir``."""
+    if settings.channel == "local":
+        from channels.local import LocalOutbox
+
+        return LocalOutbox(outbox_dir or settings.outbox_dir)
+
+    values = {name: _secret_or_str(settings, name).strip() for name in LIVE_REQUIRED}
+    missing = [f"DRIPLINE_{name.upper()}" for name, value in values.items() if not value]
+    if missing:
+        raise ChannelConfigError("the live channel needs " + ", ".join(missing))
+
+    from channels.sendgrid_channel import SendGridSender
+    from channels.twilio_channel import TwilioSender
+
+    twilio = TwilioSender(
+        account_sid=values["twilio_account_sid"],
+        auth_token=values["twilio_auth_token"],
+        from_number=values["twilio_from_number"],
+        voicemail_twiml_url=settings.twilio_voicemail_twiml_url,
+    )
+    sendgrid = SendGridSender(
+        api_key=values["sendgrid_api_key"],
+        from_email=values["sendgrid_from_email"],
+        from_name=settings.company_name,
+    )
+    return RoutingSender(sms=twilio, voicemail=twilio, email=sendgrid)

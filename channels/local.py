@@ -1,0 +1,97 @@
+"""The embedded channel: each message becomes a readable file in an outbox folder, not a real delivery.
+
+Layout: ``<folder>/<channel>/<safe-key>.txt`` (headers, a blank line, the body); email also writes
+``<safe-key>.html``. One key is one delivery: sending a key again replaces its files, returns the same
+provider id, logs a warning and is counted in ``LocalOutbox.resends``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import tempfile
+import threading
+from collections import Counter
+from pathlib import Path
+
+from channels.base import unsupported
+from channels.messages import EmailMessage, Message, SendResult, SmsMessage, VoicemailMessage
+
+log = logging.getLogger(__name__)
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_MAX_STEM = 120
+
+
+def provider_id(key: str) -> str:
+    """The stable id the local channel reports for ``key``."""
+    return "local-" + hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+def safe_name(key: str) -> str:
+    """A file name stem for ``key``; an altered key gets a hash suffix so two keys never share a file."""
+    if not _UNSAFE.search(key) and len(key) <= _MAX_STEM and not key.startswith("."):
+        return key
+    readable = _UNSAFE.sub("_", key).strip("._")[:_MAX_STEM]
+    return f"{readable}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
+
+
+_FOLDERS: dict[type, str] = {EmailMessage: "email", SmsMessage: "sms", VoicemailMessage: "voicemail"}
+
+
+def _render(message: Message, *, key: str, pid: str) -> tuple[str, str | None]:
+    """(text file content, html file content or None)."""
+    head = {"Key": key, "Provider-Id": pid, "To": message.to}
+    html = None
+    if isinstance(message, EmailMessage):
+        head |= {"Subject": message.subject, **message.headers}
+        body, html = message.text, message.html
+    else:
+        body = message.body if isinstance(message, SmsMessage) else message.script
+    lines = [f"{name}: {value}" for name, value in head.items()]
+    return "\n".join([*lines, "", body, ""]), html
+
+
+def _write_atomically(path: Path, content: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class LocalOutbox:
+    """Records each message as delivered by writing it under ``folder``. Safe to share between threads."""
+
+    name = "local"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.resends: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def path_for(self, message: Message, key: str) -> Path:
+        """Where the text file for ``key`` is (or would be) written."""
+        folder = _FOLDERS.get(type(message))
+        if folder is None:
+            raise unsupported(self.name, message)
+        return self.folder / folder / f"{safe_name(key)}.txt"
+
+    def send(self, message: Message, *, key: str) -> SendResult:
+        target = self.path_for(message, key)
+        pid = provider_id(key)
+        text, html = _render(message, key=key, pid=pid)
+        with self._lock:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                self.resends[key] += 1
+                log.warning("outbox: key %s sent again; replacing %s", key, target)
+            if html is not None:
+                _write_atomically(target.with_suffix(".html"), html)
+            _write_atomically(target, text)
+        return SendResult(provider=self.name, provider_id=pid)

@@ -1,0 +1,346 @@
+"""Render a lead's messages and call scripts from Jinja2 templates, apart from sending them.
+
+Templates live under ``Settings.templates_dir``, found by channel and name:
+
+- ``email/<name>.html.j2``: the HTML, autoescaped. Its ``<title>`` (the
+  ``subject`` block of the shared layout) is the subject, and the plain-text
+  part is derived from the HTML, so each email's copy is written once.
+- ``sms/<name>.txt.j2``, ``voicemail/<name>.txt.j2``, ``calls/<name>.txt.j2``.
+
+Every template tailors itself to ``lead.product``; the plain-text program facts
+all channels share (names, explanations, checklists) are in ``email/_products.j2``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from datetime import date
+from functools import cache
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import phonenumbers
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+
+from channels.messages import EmailMessage, SmsMessage, VoicemailMessage
+from dripline.settings import Settings, get_settings
+from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType
+
+if TYPE_CHECKING:
+    from storage.models import Lead
+
+TEMPLATES: dict[str, tuple[str, ...]] = {
+    "email": (
+        "education",
+        "documents",
+        "success_story",
+        "market_update",
+        "check_in",
+        "program_update",
+        "monthly_program_updates",
+        "monthly_market_analysis",
+        "monthly_seasonal_tips",
+    ),
+    "sms": ("intro", "evening_followup"),
+    "voicemail": ("breakup",),
+    "call": ("intro", "evening", "final", "handoff", "reply"),
+}
+_PATHS = {
+    "email": "email/{}.html.j2",
+    "sms": "sms/{}.txt.j2",
+    "voicemail": "voicemail/{}.txt.j2",
+    "call": "calls/{}.txt.j2",
+}
+
+_GSM_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENDED = frozenset("^{}\\[~]|€\f")
+
+
+class UnknownTemplate(LookupError):
+    """No template answers to this channel and name."""
+
+
+@dataclass(frozen=True, slots=True)
+class Brand:
+    company_name: str
+    company_nmls_id: str
+    company_address: str
+    company_phone: str
+    support_email: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Brand:
+        return cls(
+            company_name=settings.company_name,
+            company_nmls_id=settings.company_nmls_id,
+            company_address=settings.company_address,
+            company_phone=settings.company_phone,
+            support_email=settings.support_email,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OfficerView:
+    name: str
+    phone: str
+    email: str
+    nmls_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeadView:
+    id: int | None
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    product: Product
+    address_state: str | None = None
+    fico: int | None = None
+    credit_event_type: CreditEventType | None = None
+    credit_event_date: date | None = None
+    loan_purpose: LoanPurpose | None = None
+    property_type: PropertyType | None = None
+    monthly_rent: int | None = None
+    loan_amount: int | None = None
+    liquid_assets: int | None = None
+
+    @classmethod
+    def from_model(cls, lead: Lead) -> LeadView:
+        values = {f.name: getattr(lead, f.name) for f in fields(cls)}
+        return cls(**values | {"product": Product(lead.product)})
+
+
+@dataclass(frozen=True, slots=True)
+class RenderContext:
+    lead: LeadView
+    officer: OfficerView
+    brand: Brand
+    unsubscribe_url: str
+
+    @property
+    def sender(self) -> str:
+        """Who a message says it is from, naming the company once even when the officer is its team."""
+        if self.brand.company_name.casefold() in self.officer.name.casefold():
+            return self.officer.name
+        return f"{self.officer.name} at {self.brand.company_name}"
+
+
+def get_environment(templates_dir: Path | None = None) -> Environment:
+    """The shared environment for ``templates_dir`` (default: the configured templates folder)."""
+    return _environment(Path(templates_dir or get_settings().templates_dir).resolve())
+
+
+@cache
+def _environment(templates_dir: Path) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(templates_dir),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(("html.j2",), default_for_string=False, default=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(money=_money, phone=_phone, month_year=_month_year, one_line=_one_line)
+    return env
+
+
+def render(channel: str, template: str, ctx: RenderContext) -> EmailMessage | SmsMessage | VoicemailMessage:
+    """Render an automated message; call scripts are not messages (see :func:`render_call_script`)."""
+    if channel == "email":
+        return render_email(template, ctx)
+    if channel == "sms":
+        return render_sms(template, ctx)
+    if channel == "voicemail":
+        return render_voicemail(template, ctx)
+    raise UnknownTemplate(f"no message channel {channel!r}: expected email, sms or voicemail")
+
+
+def render_email(template: str, ctx: RenderContext) -> EmailMessage:
+    page = _template("email", template).render(_variables(ctx))
+    parsed = _PlainText.of(page)
+    if not parsed.title:
+        raise ValueError(f"email template {template!r} rendered an empty subject")
+    return EmailMessage(
+        to=_address(ctx.lead.email, "email address", ctx),
+        subject=parsed.title,
+        html=page,
+        text=parsed.text,
+        headers={
+            "List-Unsubscribe": f"<{ctx.unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+
+
+def render_sms(template: str, ctx: RenderContext) -> SmsMessage:
+    body = _one_line(_template("sms", template).render(_variables(ctx)))
+    return SmsMessage(to=_address(ctx.lead.phone, "phone number", ctx), body=body)
+
+
+def render_voicemail(template: str, ctx: RenderContext) -> VoicemailMessage:
+    script = _one_line(_template("voicemail", template).render(_variables(ctx)))
+    return VoicemailMessage(to=_address(ctx.lead.phone, "phone number", ctx), script=script)
+
+
+def render_call_script(template: str, ctx: RenderContext, *, reply_text: str = "") -> str:
+    """The loan officer's script for a call; ``reply_text`` is what the borrower wrote, for ``reply``."""
+    text = _template("call", template).render(_variables(ctx, reply_text=reply_text.strip()))
+    lines = "\n".join(line.rstrip() for line in text.splitlines())
+    return re.sub(r"\n{3,}", "\n\n", lines).strip() + "\n"
+
+
+def sms_segments(body: str) -> int:
+    """How many SMS segments ``body`` is sent as.
+
+    GSM-7 when every character is in the GSM alphabet: 160 in one segment, 153
+    per segment once split, extended characters (``{ } [ ] ~ ^ | \\ €``) taking
+    two. Otherwise UCS-2: 70, then 67 per segment, characters outside the
+    Basic Multilingual Plane (most emoji) taking two. A character's units are
+    never split across segments.
+    """
+    if all(c in _GSM_BASIC or c in _GSM_EXTENDED for c in body):
+        units, single, part = [2 if c in _GSM_EXTENDED else 1 for c in body], 160, 153
+    else:
+        units, single, part = [2 if ord(c) > 0xFFFF else 1 for c in body], 70, 67
+    if not units:
+        return 0
+    if sum(units) <= single:
+        return 1
+    segments, used = 1, 0
+    for unit in units:
+        if used + unit > part:
+            segments, used = segments + 1, 0
+        used += unit
+    return segments
+
+
+def _template(channel: str, name: str) -> Template:
+    if channel not in TEMPLATES:
+        raise UnknownTemplate(f"unknown channel {channel!r}; known: {', '.join(TEMPLATES)}")
+    if name not in TEMPLATES[channel]:
+        known = ", ".join(TEMPLATES[channel])
+        raise UnknownTemplate(f"no {channel} template named {name!r}; known: {known}")
+    return get_environment().get_template(_PATHS[channel].format(name))
+
+
+def _variables(ctx: RenderContext, **extra: Any) -> dict[str, Any]:
+    return {
+        "lead": ctx.lead,
+        "officer": ctx.officer,
+        "brand": ctx.brand,
+        "unsubscribe_url": ctx.unsubscribe_url,
+        "product": ctx.lead.product,
+        "name": ctx.lead.first_name.strip() or "there",
+        "sender": ctx.sender,
+        **extra,
+    }
+
+
+def _address(value: str | None, what: str, ctx: RenderContext) -> str:
+    if not value:
+        raise ValueError(f"lead {ctx.lead.id} has no {what}")
+    return value
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _money(value: float) -> str:
+    return f"${value:,.0f}"
+
+
+def _month_year(value: date) -> str:
+    return value.strftime("%B %Y")
+
+
+def _phone(value: str) -> str:
+    """A readable phone number: national format for US numbers, international otherwise."""
+    try:
+        number = phonenumbers.parse(value, "US")
+    except phonenumbers.NumberParseException:
+        return value
+    style = phonenumbers.PhoneNumberFormat
+    return phonenumbers.format_number(number, style.NATIONAL if number.country_code == 1 else style.INTERNATIONAL)
+
+
+class _PlainText(HTMLParser):
+    """The plain-text part of an email from its HTML: a paragraph per block, ``- `` per list item,
+    web links followed by their address, the ``<title>`` kept apart as the subject."""
+
+    _BLOCKS = frozenset({"p", "div", "h1", "h2", "h3", "ul", "ol", "table", "tr", "blockquote", "hr"})
+    _HIDDEN = frozenset({"head", "style", "script"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.title = ""
+        self._paragraphs: list[str] = []
+        self._parts: list[str] = []
+        self._links: list[tuple[str, int]] = []
+        self._hidden = 0
+        self._in_title = False
+
+    @classmethod
+    def of(cls, page: str) -> _PlainText:
+        parser = cls()
+        parser.feed(page)
+        parser.close()
+        parser._flush()
+        parser.title = _one_line(parser.title)
+        return parser
+
+    @property
+    def text(self) -> str:
+        out: list[str] = []
+        for i, paragraph in enumerate(self._paragraphs):
+            if i:
+                both_items = paragraph.startswith("- ") and self._paragraphs[i - 1].startswith("- ")
+                out.append("\n" if both_items else "\n\n")
+            out.append(paragraph)
+        return "".join(out) + "\n"
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title":
+            self._in_title = True
+        elif tag in self._HIDDEN:
+            self._hidden += 1
+        elif tag in self._BLOCKS:
+            self._flush()
+        elif tag == "li":
+            self._flush()
+            self._parts.append("- ")
+        elif tag == "br":
+            self._parts.append("\n")
+        elif tag == "a":
+            self._links.append((dict(attrs).get("href") or "", len(self._parts)))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        elif tag in self._HIDDEN:
+            self._hidden -= 1
+        elif tag in self._BLOCKS or tag == "li":
+            self._flush()
+        elif tag == "a" and self._links:
+            href, start = self._links.pop()
+            label = "".join(self._parts[start:])
+            if href.startswith(("http://", "https://")) and href not in label:
+                self._parts.append(f" ({href})")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+        elif not self._hidden:
+            self._parts.append(re.sub(r"\s+", " ", data))
+
+    def _flush(self) -> None:
+        lines = (" ".join(line.split()) for line in "".join(self._parts).split("\n"))
+        paragraph = "\n".join(line for line in lines if line)
+        if paragraph:
+            self._paragraphs.append(paragraph)
+        self._parts.clear()

@@ -1,0 +1,237 @@
+"""The ``dripline`` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+import pendulum
+import typer
+from rich.console import Console
+
+from dripline.settings import Settings, get_settings
+
+app = typer.Typer(help="Work purchased aged non-QM mortgage leads.", no_args_is_help=True, add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+NowOpt = Annotated[str | None, typer.Option("--now", help="ISO 8601 time to act at (default: now)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="one JSON object per line")]
+
+
+def parse_time(value: str | None, *, option: str = "--now") -> datetime:
+    """An ISO 8601 time from the command line, or the current time (the clock is read only here)."""
+    if value is None:
+        return pendulum.now("UTC")
+    try:
+        parsed = pendulum.parse(value)
+    except (ValueError, pendulum.parsing.exceptions.ParserError):
+        example = "2026-11-22T09:00:00-05:00"
+        raise typer.BadParameter(f"{value!r} is not an ISO 8601 time like {example}", param_hint=option) from None
+    if not isinstance(parsed, pendulum.DateTime):
+        raise typer.BadParameter(f"{value!r} is a date; give a time too", param_hint=option)
+    return parsed.in_timezone("UTC")
+
+
+def settings() -> Settings:
+    try:
+        return get_settings()
+    except ValueError as exc:
+        err.print(f"[red]settings:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.callback()
+def main(
+    db: Annotated[
+        str | None, typer.Option("--db", help="SQLAlchemy URL (default: DRIPLINE_DATABASE_URL or ./dripline.db)")
+    ] = None,
+) -> None:
+    if db:
+        os.environ["DRIPLINE_DATABASE_URL"] = db
+        get_settings.cache_clear()
+
+
+def open_pipeline(now: datetime) -> Any:
+    from dripline.pipeline import Pipeline
+    from nurture.cadence import CadenceError
+
+    try:
+        return Pipeline.open(settings(), now=now)
+    except CadenceError as exc:
+        err.print(f"[red]cadence:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def init(now: NowOpt = None) -> None:
+    """Create or upgrade the database and store the current cadence version. Safe to run twice."""
+    from storage.db import current_revision, make_engine, upgrade
+
+    s = settings()
+    engine = make_engine(s.database_url)
+    before = current_revision(engine)
+    upgrade(engine)
+    p = open_pipeline(parse_time(now))
+    after = current_revision(engine)
+    state = "already up to date" if before == after else f"upgraded {before or 'empty'} -> {after}"
+    console.print(f"database {engine.url.render_as_string(hide_password=True)}: {state}")
+    console.print(f"cadence {p.registry.current.name} v{p.registry.current.version} ready")
+
+
+@app.command()
+def tick(now: NowOpt = None, batch_size: Annotated[int | None, typer.Option(min=1)] = None) -> None:
+    """Plan every lead that is due: enroll new leads, create call tasks, queue messages (a Prefect flow run)."""
+    from flows.cadence import cadence_tick
+
+    at = parse_time(now)
+    open_pipeline(at)
+    result = cadence_tick(now=at.isoformat(), batch_size=batch_size)
+    console.print_json(data=result)
+
+
+@app.command()
+def dispatch(now: NowOpt = None, batch_size: Annotated[int | None, typer.Option(min=1)] = None) -> None:
+    """Send every queued message that is due, through the configured channel (a Prefect flow run)."""
+    from flows.cadence import dispatch_touches
+
+    at = parse_time(now)
+    open_pipeline(at)
+    console.print_json(data=dispatch_touches(now=at.isoformat(), batch_size=batch_size))
+
+
+@app.command()
+def run(
+    start: Annotated[str, typer.Option("--from", help="ISO 8601 start")],
+    until: Annotated[str, typer.Option("--until", help="ISO 8601 end (inclusive)")],
+    every: Annotated[str, typer.Option("--every", help="step, e.g. 15m, 1h, 1d")] = "1h",
+) -> None:
+    """Replay ticks and dispatch over a time range in one flow run (120 days in seconds)."""
+    from flows.replay import replay_range
+    from nurture.cadence import parse_duration
+
+    begin, end = parse_time(start, option="--from"), parse_time(until, option="--until")
+    try:
+        parse_duration(every)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--every") from None
+    if end < begin:
+        raise typer.BadParameter("must not be before --from", param_hint="--until")
+    open_pipeline(begin)
+    console.print_json(data=replay_range(start=begin.isoformat(), until=end.isoformat(), every=every))
+
+
+@app.command()
+def outbox(
+    as_json: JsonOpt = False,
+    lead: Annotated[int | None, typer.Option("--lead", help="only this lead id")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="planned, sending, sent, failed, cancelled, skipped")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 200,
+) -> None:
+    """List outbox touches: what was or will be sent, when, and why not."""
+    from nurture.actions import TouchStatus
+    from storage.queries import list_touches
+
+    if status is not None and status not in {s.value for s in TouchStatus}:
+        raise typer.BadParameter(
+            f"{status!r} is not one of {', '.join(s.value for s in TouchStatus)}", param_hint="--status"
+        )
+    rows = list_touches(engine=_engine(), lead_id=lead, status=status, limit=limit)
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(row, default=str) + "\n")
+        return
+    from rich.table import Table
+
+    table = Table()
+    for col in ("lead", "step", "channel", "template", "scheduled_for", "sent_at", "status", "reason"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["lead_id"]),
+            r["step"],
+            r["channel"],
+            r["template"],
+            _short(r["scheduled_for"]),
+            _short(r["sent_at"]),
+            r["status"],
+            r["reason"],
+        )
+    console.print(table)
+
+
+def _short(value: str | None) -> str:
+    return value[:16].replace("T", " ") if value else ""
+
+
+def _engine() -> Any:
+    from storage.db import make_engine
+
+    return make_engine(settings().database_url)
+
+
+@app.command()
+def report(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    cost_per_lead: Annotated[float | None, typer.Option(help="override what each lead cost, in dollars")] = None,
+) -> None:
+    """The funnel by product beside the benchmark ranges, revenue per close and ROI."""
+    from dripline.report_view import funnel_payload, print_activity, print_funnel
+    from storage.report import funnel, reason_counts, task_counts, touch_counts
+
+    engine = _engine()
+    payload = funnel_payload(funnel(engine=engine, cost_per_lead=cost_per_lead))
+    payload["touches"] = touch_counts(engine=engine)
+    payload["tasks"] = task_counts(engine=engine)
+    payload["reasons"] = reason_counts(engine=engine)
+    if as_json:
+        sys.stdout.write(json.dumps(payload, default=str) + "\n")
+        return
+    print_funnel(payload, console)
+    print_activity(payload["touches"], payload["tasks"], payload["reasons"], console)
+
+
+@app.command()
+def serve(
+    every: Annotated[str | None, typer.Option(help="tick/dispatch interval (default: settings tick_every)")] = None,
+    port: Annotated[int, typer.Option(help="port for the local Prefect server if none is configured")] = 4200,
+) -> None:
+    """Run the tick and dispatch deployments on a schedule with Prefect's serve() (no work pool needed)."""
+    from flows.serve import serve_locally
+
+    serve_locally(settings(), every=every, port=port)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="folder for the demo database and outbox")] = Path("demo-output"),
+    leads: Annotated[int, typer.Option(min=10, max=100_000)] = 1000,
+    days: Annotated[int, typer.Option(min=1, max=400)] = 120,
+    seed: int = 7,
+    cost_per_lead: Annotated[float, typer.Option(help="dollars per purchased lead")] = 5.0,
+) -> None:
+    """Simulate the whole job on a fresh SQLite database: synthetic leads, 120 days, funnel report."""
+    from dripline.demo import run_demo
+
+    run_demo(out=out, leads=leads, days=days, seed=seed, cost_per_lead=cost_per_lead, console=console)
+
+
+from dripline import cli_leads  # noqa: E402
+
+app.add_typer(cli_leads.leads_app, name="leads")
+app.add_typer(cli_leads.tasks_app, name="tasks")
+app.add_typer(cli_leads.officers_app, name="officers")
+app.add_typer(cli_leads.cadence_app, name="cadence")
+
+
+if __name__ == "__main__":
+    app()

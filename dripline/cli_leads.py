@@ -1,0 +1,273 @@
+"""``dripline leads|tasks|officers|cadence ...`` commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from dripline.cli import JsonOpt, NowOpt, _engine, console, err, open_pipeline, parse_time, settings
+from nurture.actions import Outcome
+from nurture.cadence import Cadence
+from nurture.states import Event, InvalidTransition
+
+leads_app = typer.Typer(help="Import and inspect leads.", no_args_is_help=True)
+tasks_app = typer.Typer(help="Loan officers' call tasks.", invoke_without_command=True)
+officers_app = typer.Typer(help="The loan-officer roster.", no_args_is_help=True)
+cadence_app = typer.Typer(help="The contact cadence file.", no_args_is_help=True)
+
+PIPELINE_EVENTS = [
+    e.value
+    for e in (
+        Event.EDUCATED,
+        Event.DOCS_REQUESTED,
+        Event.DOCS_RECEIVED,
+        Event.PRE_QUALIFIED,
+        Event.APPLICATION,
+        Event.PROCESSING,
+        Event.CLEAR_TO_CLOSE,
+        Event.FUNDED,
+        Event.NOT_INTERESTED,
+        Event.DO_NOT_CONTACT,
+        Event.LOST,
+        Event.RESUME_NURTURE,
+        Event.INBOUND_REPLY,
+    )
+]
+
+
+@leads_app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV of leads")],
+    at: Annotated[str | None, typer.Option("--at", help="ISO 8601 import time (default: now)")] = None,
+) -> None:
+    """Import a lead CSV: bad rows are reported with their line and written to FILE.rejects.csv."""
+    from storage.importer import import_leads
+
+    now = parse_time(at, option="--at")
+    p = open_pipeline(now)
+    with Progress(
+        TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True
+    ) as progress:
+        bar = progress.add_task("rows", total=None)
+        summary = import_leads(
+            engine=p.engine,
+            path=file,
+            now=now,
+            progress=lambda done, total: progress.update(bar, completed=done, total=total),
+        )
+    console.print(
+        f"{summary.total} rows: [green]{summary.created} new[/], {summary.updated} updated, "
+        f"{summary.unchanged} unchanged, [red]{summary.rejected} rejected[/]"
+    )
+    for line in summary.errors[:20]:
+        err.print(f"  [red]{line}[/]")
+    if summary.rejected:
+        more = " (first 20 above)" if summary.rejected > 20 else ""
+        err.print(f"rejected rows{more} with reasons: {summary.rejects_path}")
+    if summary.unassigned:
+        err.print(f"[yellow]{summary.unassigned} leads have no loan officer: add one with 'dripline officers add'[/]")
+
+
+@leads_app.command("show")
+def show(lead_id: int, as_json: JsonOpt = False) -> None:
+    """One lead: its stage, cadence position, touches, tasks and history."""
+    from storage.queries import lead_history, list_tasks, list_touches
+
+    engine = _engine()
+    story = {
+        "history": lead_history(engine=engine, lead_id=lead_id),
+        "touches": list_touches(engine=engine, lead_id=lead_id),
+        "tasks": list_tasks(engine=engine, lead_id=lead_id, status=None),
+    }
+    if not story["history"] and not story["touches"] and not story["tasks"]:
+        err.print(f"lead {lead_id}: nothing recorded (unknown id, or not enrolled yet: run 'dripline tick')")
+    if as_json:
+        sys.stdout.write(json.dumps(story, default=str) + "\n")
+        return
+    console.print_json(data=story)
+
+
+@leads_app.command("advance")
+def advance(
+    lead_id: int,
+    event: Annotated[str, typer.Option("--event", help=", ".join(PIPELINE_EVENTS))],
+    at: Annotated[str | None, typer.Option("--at")] = None,
+    note: str = "",
+) -> None:
+    """Record a pipeline step for a lead (docs received, pre-qualified, ... funded)."""
+    from storage.lead_events import LeadNotFound, record_event
+
+    if event not in PIPELINE_EVENTS:
+        raise typer.BadParameter(f"{event!r} is not one of {', '.join(PIPELINE_EVENTS)}", param_hint="--event")
+    try:
+        result = record_event(
+            engine=_engine(),
+            lead_id=lead_id,
+            event=Event(event),
+            at=parse_time(at, option="--at"),
+            actor="cli",
+            note=note,
+        )
+    except (LeadNotFound, InvalidTransition) as exc:
+        err.print(f"[red]lead {lead_id}:[/] {exc}")
+        raise typer.Exit(1) from None
+    c = result.change
+    console.print(f"lead {lead_id}: stage {c.stage_from} -> {c.stage_to}, cadence {c.cadence_from} -> {c.cadence_to}")
+
+
+@tasks_app.callback()
+def tasks(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    officer: Annotated[str | None, typer.Option(help="only this loan officer's (email)")] = None,
+    status: Annotated[str, typer.Option(help="open, done, expired, cancelled, or all")] = "open",
+) -> None:
+    """List call tasks, most urgent first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from storage.queries import list_tasks
+
+    rows = list_tasks(engine=_engine(), status=None if status == "all" else status, officer_email=officer)
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(row, default=str) + "\n")
+        return
+    table = Table(title=f"{len(rows)} call tasks ({status})")
+    for col in ("id", "lead", "phone", "product", "kind", "due (lead local)", "officer", "status"):
+        table.add_column(col)
+    import pendulum
+
+    for r in rows:
+        due = pendulum.parse(r["due_at"]).in_timezone(r["timezone"]).format("ddd MMM D HH:mm zz")  # type: ignore[union-attr]
+        table.add_row(
+            str(r["id"]),
+            r["lead"],
+            r["phone"] or "",
+            r["product"],
+            r["kind"],
+            due,
+            r["officer"] or "-",
+            r["outcome"] or r["status"],
+        )
+    console.print(table)
+
+
+@tasks_app.command("complete")
+def complete(
+    task_id: int,
+    outcome: Annotated[str, typer.Option("--outcome", help=", ".join(o.value for o in Outcome))],
+    at: Annotated[str | None, typer.Option("--at")] = None,
+    note: str = "",
+) -> None:
+    """Log a call's outcome. A live contact hands the lead to its loan officer and stops automation."""
+    from storage.lead_events import TaskNotOpen, complete_task
+
+    try:
+        result = complete_task(
+            engine=_engine(), task_id=task_id, outcome=Outcome(outcome), at=parse_time(at, option="--at"), note=note
+        )
+    except ValueError as exc:
+        if not isinstance(exc, TaskNotOpen):
+            exc = ValueError(f"{outcome!r} is not one of {', '.join(o.value for o in Outcome)}")
+        err.print(f"[red]task {task_id}:[/] {exc}")
+        raise typer.Exit(1) from None
+    if result is None:
+        console.print(f"task {task_id}: {outcome} logged; the cadence goes on")
+        return
+    c = result.change
+    console.print(
+        f"task {task_id}: {outcome} logged; stage {c.stage_from} -> {c.stage_to}, cadence {c.cadence_from} -> "
+        f"{c.cadence_to}; {result.cancelled_touches} queued messages and {result.cancelled_tasks} call tasks cancelled"
+    )
+
+
+@tasks_app.command("script")
+def script(task_id: int) -> None:
+    """Print the call script for a task, written for the lead's product."""
+    from dripline.pipeline import Pipeline, render_call_script_for
+
+    now = parse_time(None)
+    text = render_call_script_for(Pipeline.open(settings(), now=now), task_id)
+    console.print(text, markup=False, highlight=False)
+
+
+@officers_app.command("add")
+def officer_add(
+    name: Annotated[str, typer.Option()],
+    email: Annotated[str, typer.Option()],
+    phone: Annotated[str | None, typer.Option()] = None,
+    nmls_id: Annotated[str | None, typer.Option("--nmls-id")] = None,
+    at: Annotated[str | None, typer.Option("--at")] = None,
+) -> None:
+    """Add (or reactivate) a loan officer; new leads without one are shared out round-robin."""
+    from storage.officers import add_officer
+
+    officer = add_officer(
+        engine=_engine(), name=name, email=email, phone=phone, nmls_id=nmls_id, now=parse_time(at, option="--at")
+    )
+    console.print(f"loan officer {officer.id}: {officer.name} <{officer.email}> active")
+
+
+@officers_app.command("list")
+def officer_list(as_json: JsonOpt = False) -> None:
+    """The roster with each officer's lead count."""
+    from storage.officers import list_officers
+
+    rows = list_officers(engine=_engine())
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(row, default=str) + "\n")
+        return
+    table = Table()
+    for col in rows[0].keys() if rows else ("id", "name", "email"):
+        table.add_column(str(col))
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    console.print(table)
+
+
+def _load_cadence_file() -> tuple[Path, Cadence]:
+    from nurture.cadence import CadenceError, load_cadence
+
+    path = settings().cadence_file
+    try:
+        return path, load_cadence(path.read_text(), source=str(path))
+    except CadenceError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+
+
+@cadence_app.command("show")
+def cadence_show() -> None:
+    """Print the cadence steps as the planner reads them."""
+    path, c = _load_cadence_file()
+    table = Table(title=f"{c.name} v{c.version} ({path})")
+    for col in ("step", "when", "channel", "template(s)", "window (lead local)"):
+        table.add_column(col)
+    for s in c.steps:
+        when = f"day {s.day} {s.at:%H:%M}" if s.day is not None and s.at else f"{s.after} + {s.delay}"
+        if s.every_days:
+            when += f", every {s.every_days} days" + (f" until day {s.until_day}" if s.until_day else "")
+        table.add_row(
+            s.id, when, s.channel.value, ", ".join(s.templates), f"{s.window.start:%H:%M}-{s.window.end:%H:%M}"
+        )
+    console.print(table)
+
+
+@cadence_app.command("check")
+def cadence_check(now: NowOpt = None) -> None:
+    """Validate the cadence file and that every template it names exists."""
+    from channels.render import TEMPLATES
+
+    path, c = _load_cadence_file()
+    missing = sorted(f"{ch.value}/{t}" for ch, t in c.templates if t not in TEMPLATES.get(ch.value, ()))
+    if missing:
+        err.print(f"[red]{path}: templates not found: {', '.join(missing)}[/]")
+        raise typer.Exit(2)
+    console.print(f"{path}: {c.name} v{c.version}, {len(c.steps)} steps, all templates present")

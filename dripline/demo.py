@@ -1,0 +1,64 @@
+"""``dripline demo``: the whole job on the embedded default, in a folder of its own."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from rich.console import Console
+
+from dripline.report_view import funnel_payload, print_activity, print_funnel
+from dripline.settings import Settings
+from dripline.synthetic import generate_leads, write_csv
+from storage.db import make_engine, upgrade
+from storage.importer import import_leads
+from storage.officers import add_officer
+from storage.report import funnel, reason_counts, task_counts, touch_counts
+
+DEMO_START = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)  # a Monday morning on the east coast
+OFFICERS = (
+    ("Dana Whitfield", "dana.whitfield@example.com", "1456789"),
+    ("Luis Carranza", "luis.carranza@example.com", "1876543"),
+    ("Priya Raman", "priya.raman@example.com", "2034567"),
+    ("Marcus Bell", "marcus.bell@example.com", "1199887"),
+)
+
+
+def run_demo(*, out: Path, leads: int, days: int, seed: int, cost_per_lead: float, console: Console) -> None:
+    started = time.monotonic()
+    out = out.resolve()
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    db_url = f"sqlite:///{out / 'dripline.db'}"
+    settings = Settings(database_url=db_url, outbox_dir=out / "outbox", channel="local")
+    engine = make_engine(db_url)
+    upgrade(engine)
+    for name, email, nmls in OFFICERS:
+        add_officer(engine=engine, name=name, email=email, phone=None, nmls_id=nmls, now=DEMO_START)
+
+    csv_path = out / "leads.csv"
+    write_csv(generate_leads(leads, seed=seed, as_of=DEMO_START.date()), csv_path)
+    summary = import_leads(engine=engine, path=csv_path, now=DEMO_START)
+    console.print(f"imported {summary.created} synthetic aged leads ({summary.rejected} rejected) from {csv_path}")
+    console.print(f"simulating {days} days from {DEMO_START:%Y-%m-%d} as a Prefect flow (hourly tick + dispatch)...")
+
+    from flows.demo import simulate_days
+
+    result = simulate_days(
+        database_url=db_url, outbox_dir=str(settings.outbox_dir), start=DEMO_START.isoformat(), days=days, seed=seed
+    )
+    payload = funnel_payload(funnel(engine=engine, cost_per_lead=cost_per_lead))
+    print_funnel(payload, console)
+    print_activity(touch_counts(engine=engine), task_counts(engine=engine), reason_counts(engine=engine), console)
+    end = DEMO_START + timedelta(days=days)
+    console.print(
+        f"\n{result['sent']} messages sent through the local outbox, {result['call_tasks']} call tasks, "
+        f"{DEMO_START:%Y-%m-%d} to {end:%Y-%m-%d}, in {time.monotonic() - started:.0f} s.\n"
+        f"Files: database {out / 'dripline.db'}\n"
+        f"       outbox  {settings.outbox_dir}  (one readable file per message)\n"
+        f"       leads   {csv_path}\n"
+        f"Explore: dripline --db {db_url} report | tasks --status all | outbox --lead 1"
+    )

@@ -1,0 +1,239 @@
+"""The batch functions every entry point shares: Prefect tasks wrap them, the
+CLI's ``run``, the demo and the benchmark call them directly.
+
+Each function takes ``now`` from its caller; nothing here reads the clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from channels.base import Sender, make_sender
+from channels.messages import EmailMessage, Message, PermanentSendError, SmsMessage, TransientSendError
+from channels.render import Brand, LeadView, OfficerView, RenderContext, render
+from dripline.settings import Settings
+from nurture.actions import TouchStatus
+from nurture.cadence import load_cadence
+from storage.cadences import CadenceRegistry, enroll_new_leads, register_cadence
+from storage.db import make_engine
+from storage.models import Lead, LoanOfficer
+from storage.outbox import MAX_ATTEMPTS, ClaimedTouch, Delivery, claim_due_touches, record_deliveries
+from storage.tick import TickStats, expire_call_tasks, tick_batch
+
+
+@dataclass
+class Pipeline:
+    """What a run needs: the database, the cadence versions, the channel, the settings."""
+
+    settings: Settings
+    engine: Engine
+    registry: CadenceRegistry
+    sender: Sender
+
+    @classmethod
+    def open(cls, settings: Settings, *, now: datetime, sender: Sender | None = None) -> Pipeline:
+        engine = make_engine(settings.database_url)
+        body = settings.cadence_file.read_text()
+        cadence = load_cadence(body, source=str(settings.cadence_file))
+        registry = register_cadence(engine=engine, cadence=cadence, now=now)
+        return cls(settings, engine, registry, sender or make_sender(settings))
+
+
+@dataclass
+class DispatchStats:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    cancelled: int = 0
+    deferred: int = 0
+    by_channel: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: DispatchStats) -> None:
+        for name in ("claimed", "sent", "failed", "retried", "cancelled", "deferred"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for k, v in other.by_channel.items():
+            self.by_channel[k] = self.by_channel.get(k, 0) + v
+
+
+def enroll(p: Pipeline, *, now: datetime, batch_size: int) -> int:
+    total = 0
+    while n := enroll_new_leads(engine=p.engine, cadence=p.registry.current, now=now, limit=batch_size):
+        total += n
+    return total
+
+
+def plan_batch(p: Pipeline, *, now: datetime, batch_size: int) -> TickStats:
+    return tick_batch(engine=p.engine, registry=p.registry, now=now, limit=batch_size)
+
+
+def tick(p: Pipeline, *, now: datetime, batch_size: int | None = None) -> TickStats:
+    """Enroll new leads, expire stale call tasks, and plan every lead due at ``now``."""
+    size = batch_size or p.settings.batch_size
+    enroll(p, now=now, batch_size=size)
+    expire_call_tasks(engine=p.engine, now=now)
+    total = TickStats()
+    while True:
+        stats = plan_batch(p, now=now, batch_size=size)
+        total.add(stats)
+        if stats.leads < size:
+            return total
+
+
+def unsubscribe_url(settings: Settings, lead_id: int) -> str:
+    key = settings.signing_key.get_secret_value().encode()
+    token = hmac.new(key, f"unsubscribe:{lead_id}".encode(), hashlib.sha256).hexdigest()[:24]
+    return f"{settings.unsubscribe_base_url}?lead={lead_id}&token={token}"
+
+
+def _contexts(p: Pipeline, lead_ids: set[int]) -> dict[int, RenderContext]:
+    brand = Brand.from_settings(p.settings)
+    team = OfficerView(
+        name=f"the {p.settings.company_name} team",
+        phone=p.settings.company_phone,
+        email=p.settings.support_email,
+        nmls_id=p.settings.company_nmls_id,
+    )
+    with Session(p.engine) as s:
+        leads = s.exec(sa.select(Lead).where(Lead.id.in_(lead_ids))).scalars().all()  # type: ignore[union-attr,call-overload]
+        officer_ids = {lead.loan_officer_id for lead in leads if lead.loan_officer_id}
+        officers = {
+            o.id: OfficerView(
+                name=o.name, phone=o.phone or p.settings.company_phone, email=o.email, nmls_id=o.nmls_id or ""
+            )
+            for o in s.exec(sa.select(LoanOfficer).where(LoanOfficer.id.in_(officer_ids))).scalars()  # type: ignore[union-attr,call-overload]
+        }
+    return {
+        lead.id: RenderContext(
+            lead=LeadView.from_model(lead),
+            officer=officers.get(lead.loan_officer_id, team),
+            brand=brand,
+            unsubscribe_url=unsubscribe_url(p.settings, lead.id),  # type: ignore[arg-type]
+        )
+        for lead in leads
+        if lead.id is not None
+    }
+
+
+def _deliver(p: Pipeline, touch: ClaimedTouch, ctx: RenderContext, now: datetime) -> Delivery:
+    try:
+        message: Message = render(touch.channel, touch.template, ctx)
+    except Exception as exc:  # a template bug must fail this touch, not the whole batch
+        return Delivery(touch.id, TouchStatus.FAILED, reason=f"render error: {type(exc).__name__}: {exc}")
+    content = _content(message)
+    try:
+        result = p.sender.send(message, key=touch.key)
+    except PermanentSendError as exc:
+        return Delivery(touch.id, TouchStatus.FAILED, reason=f"refused: {exc}", **content)
+    except TransientSendError as exc:
+        if touch.attempts >= MAX_ATTEMPTS:
+            return Delivery(touch.id, TouchStatus.FAILED, reason=f"gave up after {touch.attempts}: {exc}", **content)
+        retry = now + timedelta(minutes=5 * 2 ** (touch.attempts - 1))
+        return Delivery(touch.id, TouchStatus.PLANNED, reason=f"retry: {exc}", retry_at=retry, **content)
+    return Delivery(touch.id, TouchStatus.SENT, provider=result.provider, provider_id=result.provider_id, **content)
+
+
+def _content(message: Message) -> dict[str, str | None]:
+    if isinstance(message, EmailMessage):
+        return {
+            "to_address": message.to,
+            "subject": message.subject,
+            "body_text": message.text,
+            "body_html": message.html,
+        }
+    body = message.body if isinstance(message, SmsMessage) else message.script
+    return {"to_address": message.to, "subject": None, "body_text": body, "body_html": None}
+
+
+def dispatch_batch(p: Pipeline, *, now: datetime, batch_size: int, worker: str = "dispatch") -> DispatchStats:
+    """Send up to ``batch_size`` due touches through the channel."""
+    claim = claim_due_touches(engine=p.engine, registry=p.registry, now=now, limit=batch_size, worker=worker)
+    stats = DispatchStats(claimed=len(claim.touches), cancelled=claim.cancelled, deferred=claim.deferred)
+    if not claim.touches:
+        return stats
+    contexts = _contexts(p, {t.lead_id for t in claim.touches})
+    deliveries = []
+    for touch in claim.touches:
+        d = _deliver(p, touch, contexts[touch.lead_id], now)
+        deliveries.append(d)
+        if d.status is TouchStatus.SENT:
+            stats.sent += 1
+            stats.by_channel[touch.channel] = stats.by_channel.get(touch.channel, 0) + 1
+        elif d.status is TouchStatus.FAILED:
+            stats.failed += 1
+        else:
+            stats.retried += 1
+    record_deliveries(engine=p.engine, deliveries=deliveries, now=now)
+    return stats
+
+
+def dispatch(p: Pipeline, *, now: datetime, batch_size: int | None = None, worker: str = "dispatch") -> DispatchStats:
+    """Send every touch due at ``now``, batch by batch."""
+    size = batch_size or p.settings.batch_size
+    total = DispatchStats()
+    while True:
+        stats = dispatch_batch(p, now=now, batch_size=size, worker=worker)
+        total.add(stats)
+        if stats.claimed + stats.cancelled + stats.deferred < size:
+            return total
+
+
+@dataclass
+class ReplayStats:
+    steps: int = 0
+    tick: TickStats = field(default_factory=TickStats)
+    dispatch: DispatchStats = field(default_factory=DispatchStats)
+
+
+def replay(
+    p: Pipeline,
+    *,
+    start: datetime,
+    until: datetime,
+    every: timedelta,
+    hook: Callable[[datetime], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReplayStats:
+    """Run tick then dispatch at every ``every`` from ``start`` to ``until`` (inclusive), in this process.
+
+    ``hook(now)`` runs after each step: the demo's simulated borrowers and loan
+    officers act there, through the same functions a person would use.
+    """
+    if every <= timedelta(0):
+        raise ValueError("every must be a positive duration")
+    if until < start:
+        raise ValueError("until must not be before from")
+    total_steps = int((until - start) / every) + 1
+    stats = ReplayStats()
+    now = start
+    while now <= until:
+        stats.tick.add(tick(p, now=now))
+        stats.dispatch.add(dispatch(p, now=now))
+        if hook is not None:
+            hook(now)
+        stats.steps += 1
+        if progress is not None:
+            progress(stats.steps, total_steps)
+        now = now + every
+    return stats
+
+
+def render_call_script_for(p: Pipeline, task_id: int) -> str:
+    """The call script for one call task, written for its lead's product."""
+    from channels.render import render_call_script
+    from storage.models import CallTask
+
+    with Session(p.engine) as s:
+        task = s.get(CallTask, task_id)
+        if task is None:
+            raise LookupError(f"no call task with id {task_id}")
+        template, lead_id = task.template, task.lead_id
+    return render_call_script(template, _contexts(p, {lead_id})[lead_id])

@@ -1,0 +1,118 @@
+"""Print the funnel report beside the benchmark ranges (Rich table or JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from nurture.economics import benchmark_for
+from nurture.products import Product
+from storage.report import FunnelRow
+
+
+def _pct(n: int, d: int) -> float | None:
+    return n / d if d else None
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def _range(r: tuple[float, float]) -> str:
+    return f"{r[0]:.1%}-{r[1]:.1%}".replace(".0%", "%")
+
+
+def funnel_payload(rows: list[FunnelRow]) -> dict[str, Any]:
+    products = []
+    for row in rows:
+        bench, published = benchmark_for(Product(row.product))
+        products.append(
+            {
+                **row.as_dict(),
+                "contact_rate": _pct(row.contacted, row.leads),
+                "education_rate": _pct(row.educated, row.contacted),
+                "docs_rate": _pct(row.docs_received, row.educated),
+                "close_rate": _pct(row.closed, row.docs_received),
+                "overall_close": _pct(row.closed, row.leads),
+                "roi": (row.revenue - row.lead_cost) / row.lead_cost if row.lead_cost else None,
+                "benchmark": {
+                    "published": published,
+                    "contact": bench.contact,
+                    "education": bench.education,
+                    "docs": bench.docs,
+                    "close": bench.close,
+                    "overall": bench.overall,
+                },
+            }
+        )
+    leads = sum(r.leads for r in rows)
+    closed = sum(r.closed for r in rows)
+    revenue = sum(r.revenue for r in rows)
+    cost = sum(r.lead_cost for r in rows)
+    totals = {
+        "leads": leads,
+        "contacted": sum(r.contacted for r in rows),
+        "closed": closed,
+        "overall_close": _pct(closed, leads),
+        "revenue": revenue,
+        "lead_cost": cost,
+        "revenue_per_close": revenue / closed if closed else None,
+        "roi": (revenue - cost) / cost if cost else None,
+    }
+    return {"products": products, "totals": totals}
+
+
+def print_funnel(payload: dict[str, Any], console: Console) -> None:
+    table = Table(title="Funnel by product (simulated or live) vs aged-lead benchmarks", show_lines=False)
+    for col in ("product", "leads", "contact", "educated", "docs in", "closed", "overall", "revenue", "ROI"):
+        table.add_column(col, justify="left" if col == "product" else "right")
+    for p in payload["products"]:
+        b = p["benchmark"]
+        mark = "" if b["published"] else "*"
+        table.add_row(
+            Product(p["product"]).label,
+            str(p["leads"]),
+            f"{_fmt(p['contact_rate'])}\n[dim]{_range(b['contact'])}{mark}[/]",
+            f"{_fmt(p['education_rate'])}\n[dim]{_range(b['education'])}{mark}[/]",
+            f"{_fmt(p['docs_rate'])}\n[dim]{_range(b['docs'])}{mark}[/]",
+            f"{p['closed']} ({_fmt(p['close_rate'])})\n[dim]{_range(b['close'])}{mark}[/]",
+            f"{_fmt(p['overall_close'])}\n[dim]{_range(b['overall'])}{mark}[/]",
+            f"${p['revenue']:,.0f}",
+            _fmt(p["roi"]) if p["roi"] is not None else "-",
+        )
+    console.print(table)
+    console.print(
+        "[dim]Rates: contact of all leads, educated of contacts, docs received of educated, "
+        "closed of docs received, overall closes of all leads. Grey: benchmark range for aged 30-90 day "
+        "leads; * no published range for this product, the average of the four published ones.[/]"
+    )
+    t = payload["totals"]
+    rpc = f"${t['revenue_per_close']:,.0f}" if t["revenue_per_close"] else "-"
+    roi = _fmt(t["roi"]) if t["roi"] is not None else "-"
+    console.print(
+        f"[bold]{t['leads']}[/] leads, {t['contacted']} contacted, [bold]{t['closed']}[/] closed "
+        f"({_fmt(t['overall_close'])}); revenue ${t['revenue']:,.0f} ({rpc} per close); "
+        f"lead cost ${t['lead_cost']:,.0f}; ROI {roi}"
+    )
+
+
+def print_activity(
+    touches: dict[str, dict[str, int]], tasks: dict[str, dict[str, int]], reasons: dict[str, int], console: Console
+) -> None:
+    table = Table(title="Outbox and call tasks")
+    table.add_column("what")
+    table.add_column("counts")
+    for channel, counts in sorted(touches.items()):
+        table.add_row(f"{channel} touches", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for kind, counts in sorted(tasks.items()):
+        table.add_row(f"{kind} call tasks", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    console.print(table)
+    if reasons:
+        why = Table(title="Touches not sent as planned, by reason")
+        why.add_column("status: reason")
+        why.add_column("touches", justify="right")
+        for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            why.add_row(reason, str(n))
+        console.print(why)

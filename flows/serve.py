@@ -1,0 +1,78 @@
+"""``dripline serve``: run the scheduled deployments in this process with Prefect's serve().
+
+The ephemeral API does not run schedules, so when no PREFECT_API_URL is set a
+local Prefect server is started on loopback first and stopped on exit.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+from prefect import serve
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from dripline.settings import Settings
+from flows.cadence import cadence_tick, dispatch_touches
+from nurture.cadence import parse_duration
+
+
+@contextmanager
+def local_prefect_server(port: int, *, timeout: float = 120.0) -> Iterator[str]:
+    """Start ``prefect server start`` on 127.0.0.1:port and yield its API URL."""
+    url = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"prefect server exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}"
+                )
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"prefect server on port {port} did not answer within {timeout:.0f} s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def deployments(settings: Settings, every: str | None = None) -> list:  # type: ignore[type-arg]
+    interval = parse_duration(every or settings.tick_every)
+    return [
+        cadence_tick.to_deployment(
+            name="cadence-tick", interval=interval, concurrency_limit=1, description="plan every lead that is due"
+        ),
+        dispatch_touches.to_deployment(
+            name="dispatch", interval=interval, concurrency_limit=1, description="send every touch that is due"
+        ),
+    ]
+
+
+def serve_locally(settings: Settings, *, every: str | None = None, port: int = 4200) -> None:
+    if os.environ.get("PREFECT_API_URL"):
+        serve(*deployments(settings, every))
+        return
+    with local_prefect_server(port) as url, temporary_settings(updates={PREFECT_API_URL: url}):
+        print(f"local Prefect server at {url}; serving cadence-tick and dispatch (Ctrl-C to stop)", flush=True)
+        serve(*deployments(settings, every))

@@ -1,0 +1,128 @@
+"""Funnel and activity counts, computed in SQL so they scale with the lead table."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from nurture.economics import revenue_per_close
+from nurture.products import LoanPurpose, Product, PropertyType
+from nurture.states import Stage
+from storage.models import CallTask, Lead, LeadHistory, Touch
+
+_lead = Lead.__table__
+_hist = LeadHistory.__table__
+_touch = Touch.__table__
+_task = CallTask.__table__
+
+# How far down the pipeline each stage is; a lead's furthest stage ever decides its funnel row.
+RANK = {
+    Stage.CONTACTED: 1,
+    Stage.EDUCATED: 2,
+    Stage.DOCS_REQUESTED: 3,
+    Stage.DOCS_RECEIVED: 4,
+    Stage.PRE_QUALIFIED: 5,
+    Stage.APPLICATION: 6,
+    Stage.PROCESSING: 7,
+    Stage.CLEAR_TO_CLOSE: 8,
+    Stage.CLOSED_FUNDED: 9,
+}
+
+
+@dataclass
+class FunnelRow:
+    product: str
+    leads: int = 0
+    contacted: int = 0
+    educated: int = 0
+    docs_received: int = 0
+    closed: int = 0
+    revenue: float = 0.0
+    lead_cost: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _furthest_rank() -> sa.Subquery:
+    rank = sa.case({s.value: r for s, r in RANK.items()}, value=_hist.c.stage_to, else_=0)
+    return sa.select(_hist.c.lead_id, sa.func.max(rank).label("rank")).group_by(_hist.c.lead_id).subquery("furthest")
+
+
+def funnel(*, engine: Engine, cost_per_lead: float | None = None) -> list[FunnelRow]:
+    """Leads, contacts, educated, docs received and closes by product, with revenue and lead cost."""
+    furthest = _furthest_rank()
+    rank = sa.func.coalesce(furthest.c.rank, 0)
+    counts = (
+        sa.select(
+            _lead.c.product,
+            sa.func.count().label("leads"),
+            sa.func.sum(sa.case((rank >= 1, 1), else_=0)).label("contacted"),
+            sa.func.sum(sa.case((rank >= 2, 1), else_=0)).label("educated"),
+            sa.func.sum(sa.case((rank >= 4, 1), else_=0)).label("docs_received"),
+            sa.func.sum(sa.case((rank >= 9, 1), else_=0)).label("closed"),
+            sa.func.coalesce(sa.func.sum(_lead.c.cost_cents), 0).label("cost_cents"),
+        )
+        .select_from(_lead.outerjoin(furthest, furthest.c.lead_id == _lead.c.id))
+        .group_by(_lead.c.product)
+    )
+    closed = sa.select(_lead.c.product, _lead.c.loan_purpose, _lead.c.property_type, _lead.c.loan_amount).where(
+        _lead.c.stage == Stage.CLOSED_FUNDED.value
+    )
+    with engine.connect() as conn:
+        rows = {
+            r.product: FunnelRow(
+                product=r.product,
+                leads=r.leads,
+                contacted=int(r.contacted or 0),
+                educated=int(r.educated or 0),
+                docs_received=int(r.docs_received or 0),
+                closed=int(r.closed or 0),
+                lead_cost=(r.leads * cost_per_lead) if cost_per_lead is not None else int(r.cost_cents) / 100,
+            )
+            for r in conn.execute(counts)
+        }
+        for r in conn.execute(closed):
+            rows[r.product].revenue += revenue_per_close(
+                Product(r.product),
+                purpose=LoanPurpose(r.loan_purpose) if r.loan_purpose else None,
+                property_type=PropertyType(r.property_type) if r.property_type else None,
+                loan_amount=r.loan_amount,
+            )
+    return [rows[p.value] for p in Product if p.value in rows]
+
+
+def touch_counts(*, engine: Engine) -> dict[str, dict[str, int]]:
+    """Outbox rows by channel and status."""
+    query = sa.select(_touch.c.channel, _touch.c.status, sa.func.count()).group_by(_touch.c.channel, _touch.c.status)
+    out: dict[str, dict[str, int]] = {}
+    with engine.connect() as conn:
+        for channel, status, n in conn.execute(query):
+            out.setdefault(channel, {})[status] = n
+    return out
+
+
+def reason_counts(*, engine: Engine) -> dict[str, int]:
+    """Why touches did not go as planned (skipped, deferred, cancelled, failed), by reason."""
+    reason = sa.func.substr(_touch.c.reason, 1, 60)
+    query = (
+        sa.select(_touch.c.status, reason, sa.func.count())
+        .where(_touch.c.reason != "")
+        .group_by(_touch.c.status, reason)
+    )
+    with engine.connect() as conn:
+        return {f"{status}: {why}": n for status, why, n in conn.execute(query)}
+
+
+def task_counts(*, engine: Engine) -> dict[str, dict[str, int]]:
+    """Call tasks by kind and status or outcome."""
+    label = sa.func.coalesce(_task.c.outcome, _task.c.status)
+    query = sa.select(_task.c.kind, label, sa.func.count()).group_by(_task.c.kind, label)
+    out: dict[str, dict[str, int]] = {}
+    with engine.connect() as conn:
+        for kind, what, n in conn.execute(query):
+            out.setdefault(kind, {})[what] = n
+    return out

@@ -1,0 +1,175 @@
+"""The local outbox, routing by message kind, and choosing the sender from settings."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from channels.base import ChannelConfigError, RoutingSender, make_sender
+from channels.local import LocalOutbox, provider_id, safe_name
+from channels.messages import EmailMessage, SmsMessage, VoicemailMessage
+from channels.sendgrid_channel import SendGridSender
+from channels.twilio_channel import TwilioSender
+from dripline.settings import Settings
+
+SMS = SmsMessage(to="+15551230001", body="Hi Ana, rates moved. Reply STOP to opt out.")
+VOICEMAIL = VoicemailMessage(to="+15551230002", script="Hi Ana, it's Bo from Acme.")
+EMAIL = EmailMessage(
+    to="ana@example.com",
+    subject="Your rate options",
+    html="<p>Hi Ana</p>",
+    text="Hi Ana",
+    headers={"List-Unsubscribe": "<https://example.com/u/tok>"},
+)
+KEY = "7:default:v1:intro:sms"
+
+
+def test_sms_becomes_a_readable_file_with_headers(tmp_path: Path) -> None:
+    outbox = LocalOutbox(tmp_path / "outbox")
+
+    result = outbox.send(SMS, key=KEY)
+
+    path = outbox.path_for(SMS, KEY)
+    assert path.parent == tmp_path / "outbox" / "sms"
+    expected = f"Key: {KEY}\nProvider-Id: {result.provider_id}\nTo: {SMS.to}\n\n{SMS.body}\n"
+    assert path.read_text() == expected
+    assert (result.provider, result.provider_id) == ("local", provider_id(KEY))
+
+
+def test_email_writes_text_with_subject_and_headers_and_an_html_twin(tmp_path: Path) -> None:
+    outbox = LocalOutbox(tmp_path)
+    key = "7:default:v1:intro:email"
+
+    outbox.send(EMAIL, key=key)
+
+    text = outbox.path_for(EMAIL, key)
+    head, body = text.read_text().split("\n\n", 1)
+    assert head.splitlines()[2:] == [
+        "To: ana@example.com",
+        "Subject: Your rate options",
+        "List-Unsubscribe: <https://example.com/u/tok>",
+    ]
+    assert body == "Hi Ana\n"
+    assert text.with_suffix(".html").read_text() == "<p>Hi Ana</p>"
+    assert text.parent.name == "email"
+
+
+def test_voicemail_script_is_written_under_voicemail(tmp_path: Path) -> None:
+    outbox = LocalOutbox(tmp_path)
+
+    outbox.send(VOICEMAIL, key="k1")
+
+    assert (tmp_path / "voicemail" / "k1.txt").read_text().endswith(f"\n\n{VOICEMAIL.script}\n")
+
+
+def test_provider_id_is_stable_per_key_and_differs_between_keys() -> None:
+    assert provider_id(KEY) == provider_id(KEY)
+    assert provider_id(KEY) != provider_id(KEY + "#2")
+    assert provider_id(KEY).startswith("local-") and len(provider_id(KEY)) == 22
+
+
+def test_keys_that_clean_up_alike_still_get_distinct_file_names() -> None:
+    names = {safe_name(k) for k in ("7:a#1:sms", "7:a_1:sms", "7_a_1_sms", "../../etc/passwd")}
+    assert len(names) == 4
+    assert all("/" not in n and not n.startswith(".") for n in names)
+    assert safe_name("plain-key_1.x") == "plain-key_1.x"
+
+
+def test_sending_a_key_again_replaces_its_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    outbox = LocalOutbox(tmp_path)
+    first = outbox.send(SMS, key=KEY)
+    assert outbox.resends[KEY] == 0
+
+    with caplog.at_level(logging.WARNING, logger="channels.local"):
+        second = outbox.send(SmsMessage(to=SMS.to, body="changed"), key=KEY)
+
+    assert second == first
+    assert [p.name for p in (tmp_path / "sms").iterdir()] == [outbox.path_for(SMS, KEY).name]
+    assert outbox.path_for(SMS, KEY).read_text().endswith("\n\nchanged\n")
+    assert outbox.resends[KEY] == 1
+    assert f"key {KEY} sent again" in caplog.text
+
+
+def test_a_resend_is_noticed_across_outbox_instances(tmp_path: Path) -> None:
+    LocalOutbox(tmp_path).send(SMS, key=KEY)
+    later = LocalOutbox(tmp_path)
+
+    later.send(SMS, key=KEY)
+
+    assert later.resends[KEY] == 1
+
+
+def test_concurrent_sends_leave_one_complete_file_per_key(tmp_path: Path) -> None:
+    outbox = LocalOutbox(tmp_path)
+    keys = [f"{i}:default:v1:intro:sms" for i in range(40)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda k: outbox.send(SMS, key=k), keys + keys[:10]))
+
+    files = sorted((tmp_path / "sms").iterdir())
+    assert len(files) == 40
+    assert all(f.suffix == ".txt" and f.read_text().endswith(f"\n\n{SMS.body}\n") for f in files)
+    assert sum(outbox.resends.values()) == 10
+
+
+def test_routing_sends_each_kind_to_its_own_sender(tmp_path: Path) -> None:
+    texts, mail = LocalOutbox(tmp_path / "texts"), LocalOutbox(tmp_path / "mail")
+    router = RoutingSender(sms=texts, voicemail=texts, email=mail)
+
+    router.send(SMS, key="a")
+    router.send(VOICEMAIL, key="b")
+    router.send(EMAIL, key="c")
+
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.*")) == [
+        "mail/email/c.html",
+        "mail/email/c.txt",
+        "texts/sms/a.txt",
+        "texts/voicemail/b.txt",
+    ]
+    assert router.name == "local"
+
+
+def _settings(**values: Any) -> Settings:
+    return Settings(_env_file=None, **{"environment": "development", **values})  # type: ignore[call-arg]
+
+
+def test_make_sender_local_writes_to_the_outbox_folder(tmp_path: Path) -> None:
+    sender = make_sender(_settings(channel="local", outbox_dir=tmp_path / "from-settings"))
+    override = make_sender(_settings(channel="local"), outbox_dir=tmp_path / "override")
+
+    assert isinstance(sender, LocalOutbox) and sender.folder == tmp_path / "from-settings"
+    assert isinstance(override, LocalOutbox) and override.folder == tmp_path / "override"
+
+
+LIVE = {
+    "channel": "live",
+    "twilio_account_sid": "AC" + "1" * 32,
+    "twilio_auth_token": "token",
+    "twilio_from_number": "+15005550006",
+    "sendgrid_api_key": "SG.key",
+    "sendgrid_from_email": "loans@acme.example",
+}
+
+
+def test_make_sender_live_routes_texts_and_calls_to_twilio_and_email_to_sendgrid() -> None:
+    sender = make_sender(_settings(**LIVE))
+
+    assert isinstance(sender, RoutingSender)
+    assert sender.name == "twilio+sendgrid"
+    routes = sender.routes
+    assert isinstance(routes[SmsMessage], TwilioSender) and routes[VoicemailMessage] is routes[SmsMessage]
+    assert isinstance(routes[EmailMessage], SendGridSender)
+
+
+def test_make_sender_live_names_every_missing_setting() -> None:
+    settings = _settings(**{**LIVE, "twilio_auth_token": "", "sendgrid_api_key": " "})
+    settings = settings.model_copy(update={"twilio_from_number": ""})
+
+    with pytest.raises(ChannelConfigError) as caught:
+        make_sender(settings)
+    missing = "DRIPLINE_TWILIO_AUTH_TOKEN, DRIPLINE_TWILIO_FROM_NUMBER, DRIPLINE_SENDGRID_API_KEY"
+    assert str(caught.value) == f"the live channel needs {missing}"
