@@ -19,7 +19,7 @@ from rich.console import Console
 from dripline.settings import Settings, get_settings
 
 app = typer.Typer(help="Work purchased aged non-QM mortgage leads.", no_args_is_help=True, add_completion=False)
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
 
 NowOpt = Annotated[str | None, typer.Option("--now", help="ISO 8601 time to act at (default: now)")]

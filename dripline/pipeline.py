@@ -16,14 +16,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from channels.base import Sender, make_sender
+from channels.base import OptedOutError, OutcomeUnknownError, Sender, make_sender
 from channels.messages import EmailMessage, Message, PermanentSendError, SmsMessage, TransientSendError
 from channels.render import Brand, LeadView, OfficerView, RenderContext, render
 from dripline.settings import Settings
 from nurture.actions import TouchStatus
 from nurture.cadence import load_cadence
+from nurture.states import Event
 from storage.cadences import CadenceRegistry, enroll_new_leads, register_cadence
 from storage.db import make_engine
+from storage.lead_events import apply_event
 from storage.models import Lead, LoanOfficer
 from storage.outbox import MAX_ATTEMPTS, ClaimedTouch, Delivery, claim_due_touches, record_deliveries
 from storage.tick import TickStats, expire_call_tasks, tick_batch
@@ -131,6 +133,10 @@ def _deliver(p: Pipeline, touch: ClaimedTouch, ctx: RenderContext, now: datetime
     content = _content(message)
     try:
         result = p.sender.send(message, key=touch.key)
+    except OptedOutError as exc:
+        return Delivery(touch.id, TouchStatus.FAILED, reason=f"opted out at the provider: {exc}", **content)
+    except OutcomeUnknownError as exc:
+        return Delivery(touch.id, TouchStatus.FAILED, reason=f"outcome unknown, not retried: {exc}", **content)
     except PermanentSendError as exc:
         return Delivery(touch.id, TouchStatus.FAILED, reason=f"refused: {exc}", **content)
     except TransientSendError as exc:
@@ -172,6 +178,18 @@ def dispatch_batch(p: Pipeline, *, now: datetime, batch_size: int, worker: str =
         else:
             stats.retried += 1
     record_deliveries(engine=p.engine, deliveries=deliveries, now=now)
+    opted_out = {t.lead_id for t, d in zip(claim.touches, deliveries, strict=True) if d.reason.startswith("opted out")}
+    for lead_id in sorted(opted_out):
+        with p.engine.begin() as conn:
+            apply_event(
+                conn,
+                lead_id=lead_id,
+                event=Event.DO_NOT_CONTACT,
+                at=now,
+                strict=False,
+                actor="provider",
+                reason="the provider reports the recipient opted out: every channel stops",
+            )
     return stats
 
 
@@ -211,7 +229,7 @@ def replay(
         raise ValueError("every must be a positive duration")
     if until < start:
         raise ValueError("until must not be before from")
-    total_steps = int((until - start) / every) + 1
+    total_steps = int((until - start).total_seconds() // every.total_seconds()) + 1
     stats = ReplayStats()
     now = start
     while now <= until:

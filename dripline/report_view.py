@@ -24,6 +24,10 @@ def _range(r: tuple[float, float]) -> str:
     return f"{r[0]:.1%}-{r[1]:.1%}".replace(".0%", "%")
 
 
+def _roi(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.0%}"
+
+
 def funnel_payload(rows: list[FunnelRow]) -> dict[str, Any]:
     products = []
     for row in rows:
@@ -65,7 +69,7 @@ def funnel_payload(rows: list[FunnelRow]) -> dict[str, Any]:
 
 
 def print_funnel(payload: dict[str, Any], console: Console) -> None:
-    table = Table(title="Funnel by product (simulated or live) vs aged-lead benchmarks", show_lines=False)
+    table = Table(title="Funnel by product; below each rate, the benchmark range for aged 30-90 day leads")
     for col in ("product", "leads", "contact", "educated", "docs in", "closed", "overall", "revenue", "ROI"):
         table.add_column(col, justify="left" if col == "product" else "right")
     for p in payload["products"]:
@@ -80,17 +84,16 @@ def print_funnel(payload: dict[str, Any], console: Console) -> None:
             f"{p['closed']} ({_fmt(p['close_rate'])})\n[dim]{_range(b['close'])}{mark}[/]",
             f"{_fmt(p['overall_close'])}\n[dim]{_range(b['overall'])}{mark}[/]",
             f"${p['revenue']:,.0f}",
-            _fmt(p["roi"]) if p["roi"] is not None else "-",
+            _roi(p["roi"]),
         )
     console.print(table)
     console.print(
-        "[dim]Rates: contact of all leads, educated of contacts, docs received of educated, "
-        "closed of docs received, overall closes of all leads. Grey: benchmark range for aged 30-90 day "
-        "leads; * no published range for this product, the average of the four published ones.[/]"
+        "[dim]contact: of all leads; educated: of contacts; docs in: of educated; closed: of docs received; "
+        "overall: closes of all leads. * no published range for this product: the average of the four.[/]"
     )
     t = payload["totals"]
     rpc = f"${t['revenue_per_close']:,.0f}" if t["revenue_per_close"] else "-"
-    roi = _fmt(t["roi"]) if t["roi"] is not None else "-"
+    roi = _roi(t["roi"])
     console.print(
         f"[bold]{t['leads']}[/] leads, {t['contacted']} contacted, [bold]{t['closed']}[/] closed "
         f"({_fmt(t['overall_close'])}); revenue ${t['revenue']:,.0f} ({rpc} per close); "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -23,15 +24,13 @@ def simulate_days(
     p = pipeline(begin, settings)
     sim = Simulation(engine=p.engine, seed=seed, start=begin)
     step = parse_duration(every)
-    stats = batch.replay(
-        p, start=begin, until=begin + step * int(days * 24 * 3600 / step.total_seconds()), every=step, hook=sim
-    )
+    stats = batch.replay(p, start=begin, until=begin + timedelta(days=days), every=step, hook=sim)
     summary = {
         "steps": stats.steps,
         "planned": stats.tick.touches,
         "call_tasks": stats.tick.tasks,
         "sent": stats.dispatch.sent,
-        "by_channel": stats.dispatch.by_channel,
+        "by_channel": {str(k): v for k, v in stats.dispatch.by_channel.items()},
     }
     get_run_logger().info("simulated %s days: %s", days, summary)
     return summary

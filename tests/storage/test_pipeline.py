@@ -175,3 +175,23 @@ def test_outcomes_that_end_phone_contact(engine: Engine, outcome: Outcome):
         assert channels["EmailMessage"] == 2  # nurture emails on days 20 and 34 only
     else:
         assert channels["EmailMessage"] == 0
+
+
+class _OptedOutSender(RecordingSender):
+    def send(self, message, *, key):
+        from channels.base import OptedOutError
+
+        raise OptedOutError("twilio HTTP 400 error 21610: unsubscribed recipient")
+
+
+def test_provider_opt_out_fails_the_touch_and_stops_every_channel(engine: Engine):
+    p, _ = _pipeline(engine)
+    p.sender = _OptedOutSender()
+    lead_id = _lead(engine)
+    replay(p, start=START, until=START + timedelta(days=3), every=timedelta(hours=1))
+    with engine.connect() as conn:
+        touches = conn.execute(sa.select(Touch.__table__).order_by(Touch.__table__.c.id)).all()
+        position = conn.execute(sa.select(CadencePosition.__table__)).one()
+    assert touches[0].status == TouchStatus.FAILED.value and "21610" in touches[0].reason
+    assert [t.step_id for t in touches] == ["d0-sms"], "nothing further is planned once the lead opted out"
+    assert position.status == CadenceStatus.STOPPED.value and position.lead_id == lead_id
