@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -79,8 +80,9 @@ def _seed(engine: sa.Engine, n: int) -> None:
 
 
 def _phase(name: str, url: str, batch: int) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-m", "bench.phase", name, url, str(batch)], check=True,
-                         capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.phase", name, url, str(batch)], check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -92,11 +94,18 @@ def run(db: str, n: int, batch: int, pg_url: str) -> dict[str, object]:
     if tick["leads"] != floor["leads"] or tick["rows"] != floor["rows"]:
         raise SystemExit(f"tick and floor did different work: {tick} vs {floor}")
     row = {
-        "db": db, "leads": n, "due": int(tick["leads"]), "batch": batch,
-        "tick_s": tick["seconds"], "floor_s": floor["seconds"], "ratio": tick["seconds"] / floor["seconds"],
-        "tick_leads_per_s": tick["leads"] / tick["seconds"], "floor_leads_per_s": floor["leads"] / floor["seconds"],
-        "tick_rss_mb": tick["max_rss_mb"], "floor_rss_mb": floor["max_rss_mb"],
-    }  # fmt: skip
+        "db": db,
+        "leads": n,
+        "due": int(tick["leads"]),
+        "batch": batch,
+        "tick_s": tick["seconds"],
+        "floor_s": floor["seconds"],
+        "ratio": tick["seconds"] / floor["seconds"],
+        "tick_leads_per_s": tick["leads"] / tick["seconds"],
+        "floor_leads_per_s": floor["leads"] / floor["seconds"],
+        "tick_rss_mb": tick["max_rss_mb"],
+        "floor_rss_mb": floor["max_rss_mb"],
+    }
     console.print(
         f"  tick  {row['tick_s']:.1f} s ({row['tick_leads_per_s']:,.0f} due leads/s, peak RSS "
         f"{row['tick_rss_mb']:.0f} MB)\n  floor {row['floor_s']:.1f} s ({row['floor_leads_per_s']:,.0f} leads/s, "
@@ -107,19 +116,12 @@ def run(db: str, n: int, batch: int, pg_url: str) -> dict[str, object]:
 
 def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    pg = ""
-    try:
-        pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        pass
-    return (f"{platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}, SQLite {sa.__version__ and _sqlite()}, {pg}")  # fmt: skip
-
-
-def _sqlite() -> str:
-    import sqlite3
-
-    return sqlite3.sqlite_version
+    pg = shutil.which("psql")
+    pg_version = subprocess.run([pg, "--version"], capture_output=True, text=True).stdout.strip() if pg else ""
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, {pg_version}"
+    )
 
 
 def record(rows: list[dict[str, object]]) -> None:
@@ -128,9 +130,9 @@ def record(rows: list[dict[str, object]]) -> None:
             "# Benchmark results\n\nOne cadence tick (`python -m bench`) against the floor: the same touch rows "
             "inserted and positions updated by plain batched SQL with no domain logic, in the same run. "
             "Targets at 1,000,000 leads: ratio <= 3, peak RSS < 400 MB.\n\n"
-            "| date | machine | db | leads | due | batch | tick s | floor s | ratio | tick due leads/s | tick peak RSS MB | floor peak RSS MB |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
-        )  # fmt: skip
+            "| date | machine | db | leads | due | batch | tick s | floor s | ratio | tick due leads/s "
+            "| tick peak RSS MB | floor peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        )
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     with RESULTS.open("a") as f:
         for r in rows:
@@ -147,8 +149,9 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--batch-size", type=int, default=5000)
-    parser.add_argument("--pg-url", default=os.environ.get("DRIPLINE_BENCH_DATABASE_URL",
-                                                            "postgresql://postgres@127.0.0.1:5432/test"))  # fmt: skip
+    parser.add_argument(
+        "--pg-url", default=os.environ.get("DRIPLINE_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    )
     parser.add_argument("--record", action="store_true", help=f"append the results to {RESULTS.name}")
     args = parser.parse_args()
     dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]

@@ -68,7 +68,7 @@ def run_floor(url: str, batch: int) -> dict[str, float]:
                     "attempts": 0,
                     "created_at": NOW,
                     "updated_at": NOW,
-                }  # fmt: skip
+                }
                 for i in ids
             ]
             rows += insert_ignore(conn, _touch, touches, "key")
@@ -81,7 +81,7 @@ def run_floor(url: str, batch: int) -> dict[str, float]:
                     status="active",
                     next_due_at=sa.bindparam("b_due"),
                     updated_at=NOW,
-                ),  # fmt: skip
+                ),
                 [{"b_id": i, "b_step": 1, "b_due": NOW + timedelta(days=1)} for i in ids],
             )
             leads += len(ids)

@@ -32,13 +32,28 @@ def cadence() -> Cadence:
 def _leads(n: int) -> Iterator[dict[str, Any]]:
     for i in range(1, n + 1):
         yield {
-            "id": i, "first_name": f"Lead{i}", "last_name": "Bench", "phone": f"+1212555{i % 10000:04d}",
-            "email": f"lead{i}@example.com", "address_state": "NY", "zip": "10001", "timezone": ZONES[i % len(ZONES)],
-            "self_employed": True, "investment_property": False, "foreign_national": False, "high_dti": False,
-            "product": "bank_statement", "product_matched": True, "inquiry_date": date(2026, 4, 1),
-            "stage": "new_lead", "loan_officer_id": 1 + i % 4, "phone_ok": True, "row_digest": "",
-            "created_at": NOW, "updated_at": NOW,
-        }  # fmt: skip
+            "id": i,
+            "first_name": f"Lead{i}",
+            "last_name": "Bench",
+            "phone": f"+1212555{i % 10000:04d}",
+            "email": f"lead{i}@example.com",
+            "address_state": "NY",
+            "zip": "10001",
+            "timezone": ZONES[i % len(ZONES)],
+            "self_employed": True,
+            "investment_property": False,
+            "foreign_national": False,
+            "high_dti": False,
+            "product": "bank_statement",
+            "product_matched": True,
+            "inquiry_date": date(2026, 4, 1),
+            "stage": "new_lead",
+            "loan_officer_id": 1 + i % 4,
+            "phone_ok": True,
+            "row_digest": "",
+            "created_at": NOW,
+            "updated_at": NOW,
+        }
 
 
 def _positions(n: int, c: Cadence) -> Iterator[dict[str, Any]]:
@@ -58,10 +73,17 @@ def _positions(n: int, c: Cadence) -> Iterator[dict[str, Any]]:
             index, anchor, status, due = 0, local_today, CadenceStatus.ACTIVE, NOW + timedelta(days=1)
             enrolled = NOW
         yield {
-            "lead_id": i, "cadence_name": c.name, "cadence_version": c.version, "anchor_date": anchor,
-            "step_index": index, "repeat": 0, "status": status.value, "next_due_at": due, "enrolled_at": enrolled,
+            "lead_id": i,
+            "cadence_name": c.name,
+            "cadence_version": c.version,
+            "anchor_date": anchor,
+            "step_index": index,
+            "repeat": 0,
+            "status": status.value,
+            "next_due_at": due,
+            "enrolled_at": enrolled,
             "updated_at": NOW,
-        }  # fmt: skip
+        }
 
 
 def _chunks(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -82,9 +104,11 @@ def seed(engine: Engine, n: int, progress: Any = None) -> int:
     with engine.begin() as conn:
         conn.execute(
             sa.insert(LoanOfficer.__table__),
-            [{"id": k, "name": f"Officer {k}", "email": f"lo{k}@example.com", "active": True, "created_at": NOW}
-             for k in range(1, 5)],
-        )  # fmt: skip
+            [
+                {"id": k, "name": f"Officer {k}", "email": f"lo{k}@example.com", "active": True, "created_at": NOW}
+                for k in range(1, 5)
+            ],
+        )
     done = 0
     for leads, positions in zip(_chunks(_leads(n)), _chunks(_positions(n, c)), strict=True):
         with engine.begin() as conn:

@@ -5,47 +5,20 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-
-import pendulum
 import typer
-from rich.console import Console
 
-from dripline.settings import Settings, get_settings
+from dripline import cli_leads
+from dripline.cli_common import JsonOpt, NowOpt, _engine, console, open_pipeline, parse_time, settings
+from dripline.settings import get_settings
 
 app = typer.Typer(help="Work purchased aged non-QM mortgage leads.", no_args_is_help=True, add_completion=False)
-console = Console(width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True)
-
-NowOpt = Annotated[str | None, typer.Option("--now", help="ISO 8601 time to act at (default: now)")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="one JSON object per line")]
-
-
-def parse_time(value: str | None, *, option: str = "--now") -> datetime:
-    """An ISO 8601 time from the command line, or the current time (the clock is read only here)."""
-    if value is None:
-        return pendulum.now("UTC")
-    try:
-        parsed = pendulum.parse(value)
-    except (ValueError, pendulum.parsing.exceptions.ParserError):
-        example = "2026-11-22T09:00:00-05:00"
-        raise typer.BadParameter(f"{value!r} is not an ISO 8601 time like {example}", param_hint=option) from None
-    if not isinstance(parsed, pendulum.DateTime):
-        raise typer.BadParameter(f"{value!r} is a date; give a time too", param_hint=option)
-    return parsed.in_timezone("UTC")
-
-
-def settings() -> Settings:
-    try:
-        return get_settings()
-    except ValueError as exc:
-        err.print(f"[red]settings:[/] {exc}")
-        raise typer.Exit(2) from None
+app.add_typer(cli_leads.leads_app, name="leads")
+app.add_typer(cli_leads.tasks_app, name="tasks")
+app.add_typer(cli_leads.officers_app, name="officers")
+app.add_typer(cli_leads.cadence_app, name="cadence")
 
 
 @app.callback()
@@ -57,17 +30,6 @@ def main(
     if db:
         os.environ["DRIPLINE_DATABASE_URL"] = db
         get_settings.cache_clear()
-
-
-def open_pipeline(now: datetime) -> Any:
-    from dripline.pipeline import Pipeline
-    from nurture.cadence import CadenceError
-
-    try:
-        return Pipeline.open(settings(), now=now)
-    except CadenceError as exc:
-        err.print(f"[red]cadence:[/] {exc}")
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -82,7 +44,7 @@ def init(now: NowOpt = None) -> None:
     p = open_pipeline(parse_time(now))
     after = current_revision(engine)
     state = "already up to date" if before == after else f"upgraded {before or 'empty'} -> {after}"
-    console.print(f"database {engine.url.render_as_string(hide_password=True)}: {state}")
+    console.print(f"database {engine.url.render_as_string(hide_password=True)}: {state}", soft_wrap=True)
     console.print(f"cadence {p.registry.current.name} v{p.registry.current.version} ready")
 
 
@@ -173,12 +135,6 @@ def _short(value: str | None) -> str:
     return value[:16].replace("T", " ") if value else ""
 
 
-def _engine() -> Any:
-    from storage.db import make_engine
-
-    return make_engine(settings().database_url)
-
-
 @app.command()
 def report(
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -225,12 +181,13 @@ def demo(
     run_demo(out=out, leads=leads, days=days, seed=seed, cost_per_lead=cost_per_lead, console=console)
 
 
-from dripline import cli_leads  # noqa: E402
+@app.command()
+def docs() -> None:
+    """Regenerate the documentation built from the code (docs/state-machine.md)."""
+    from dripline.docs import write_docs
 
-app.add_typer(cli_leads.leads_app, name="leads")
-app.add_typer(cli_leads.tasks_app, name="tasks")
-app.add_typer(cli_leads.officers_app, name="officers")
-app.add_typer(cli_leads.cadence_app, name="cadence")
+    for path in write_docs():
+        console.print(f"wrote {path}")
 
 
 if __name__ == "__main__":

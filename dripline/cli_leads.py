@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from dripline.cli import JsonOpt, NowOpt, _engine, console, err, open_pipeline, parse_time, settings
+from dripline.cli_common import JsonOpt, NowOpt, _engine, console, err, open_pipeline, parse_time, settings
 from nurture.actions import Outcome
 from nurture.cadence import Cadence
 from nurture.states import Event, InvalidTransition

@@ -11,6 +11,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -147,7 +148,14 @@ def _deliver(p: Pipeline, touch: ClaimedTouch, ctx: RenderContext, now: datetime
     return Delivery(touch.id, TouchStatus.SENT, provider=result.provider, provider_id=result.provider_id, **content)
 
 
-def _content(message: Message) -> dict[str, str | None]:
+class _Content(TypedDict):
+    to_address: str | None
+    subject: str | None
+    body_text: str | None
+    body_html: str | None
+
+
+def _content(message: Message) -> _Content:
     if isinstance(message, EmailMessage):
         return {
             "to_address": message.to,

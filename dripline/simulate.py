@@ -23,11 +23,11 @@ from nurture.economics import benchmark_for
 from nurture.products import Product
 from nurture.states import AUTOMATED, Event
 from storage.lead_events import complete_task, record_event
-from storage.models import CadencePosition, CallTask, Lead
+from storage.models import CadencePosition, CallTask, Lead, table
 
-_task = CallTask.__table__
-_lead = Lead.__table__
-_pos = CadencePosition.__table__
+_task = table(CallTask)
+_lead = table(Lead)
+_pos = table(CadencePosition)
 
 CALL_STEPS = {"d0-call": 0, "d2-call": 1, "d6-call": 2}
 # How reached leads were reached: on the 1st, 2nd or 3rd call, or by writing back later.

@@ -167,7 +167,7 @@ def _parse_step(raw: Any, where: str, *, known: Mapping[str, Step]) -> Step:
     if step_id in known:
         raise CadenceError(f"{where}: id: {step_id!r} is used twice")
     try:
-        channel = Channel(raw.get("channel"))
+        channel = Channel(str(raw.get("channel")))
     except ValueError:
         choices = ", ".join(c.value for c in Channel)
         raise CadenceError(f"{where}: channel: {raw.get('channel')!r} is not one of {choices}") from None
@@ -197,7 +197,7 @@ def _parse_step(raw: Any, where: str, *, known: Mapping[str, Step]) -> Step:
         except ValueError as exc:
             raise CadenceError(f"{where}: at: {exc}") from None
     else:
-        if after not in known:
+        if not isinstance(after, str) or after not in known:
             raise CadenceError(f"{where}: after: {after!r} is not an earlier step")
         if known[after].repeats:
             raise CadenceError(f"{where}: after: {after!r} repeats; only a fixed step can be followed")

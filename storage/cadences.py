@@ -10,11 +10,11 @@ from sqlalchemy.engine import Engine
 from nurture.cadence import Cadence, CadenceError, load_cadence
 from nurture.planner import LeadSnapshot, anchor_date, due_at
 from nurture.states import CadenceStatus, Stage
-from storage.models import CadenceDefinition, CadencePosition, Lead
+from storage.models import CadenceDefinition, CadencePosition, Lead, table
 
-_defs = CadenceDefinition.__table__
-_pos = CadencePosition.__table__
-_lead = Lead.__table__
+_defs = table(CadenceDefinition)
+_pos = table(CadencePosition)
+_lead = table(Lead)
 
 
 class CadenceRegistry:

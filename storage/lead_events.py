@@ -15,13 +15,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from nurture.actions import Channel, Outcome, TaskKind, TaskStatus, TouchStatus
 from nurture.states import AUTOMATED, CadenceStatus, Event, Stage, StateChange, allowed, apply
-from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Touch
+from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Touch, table
 
-_pos = CadencePosition.__table__
-_lead = Lead.__table__
-_touch = Touch.__table__
-_task = CallTask.__table__
-_hist = LeadHistory.__table__
+_pos = table(CadencePosition)
+_lead = table(Lead)
+_touch = table(Touch)
+_task = table(CallTask)
+_hist = table(LeadHistory)
 
 OUTCOME_EVENTS: dict[Outcome, Event | None] = {
     Outcome.NO_ANSWER: None,

@@ -169,3 +169,10 @@ class LeadHistory(SQLModel, table=True):
     cadence_to: CadenceStatus | None = Field(default=None, sa_type=str_enum(CadenceStatus))
     reason: str = Field(default="", max_length=500)
     actor: str = Field(default="system", max_length=120)
+
+
+def table(model: type[SQLModel]) -> sa.Table:
+    """The Core table behind a model, for set-based statements (typed, unlike ``Model.__table__``)."""
+    t = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(t, sa.Table)
+    return t

@@ -19,12 +19,12 @@ from nurture.actions import TouchStatus
 from nurture.planner import next_opening, window_close
 from nurture.states import AUTOMATED
 from storage.cadences import CadenceRegistry
-from storage.models import CadencePosition, Lead, Touch
+from storage.models import CadencePosition, Lead, Touch, table
 from storage.sql import for_update
 
-_touch = Touch.__table__
-_pos = CadencePosition.__table__
-_lead = Lead.__table__
+_touch = table(Touch)
+_pos = table(CadencePosition)
+_lead = table(Lead)
 
 MAX_ATTEMPTS = 3
 

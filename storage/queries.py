@@ -9,13 +9,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from nurture.actions import TaskStatus
-from storage.models import CallTask, Lead, LeadHistory, LoanOfficer, Touch
+from storage.models import CallTask, Lead, LeadHistory, LoanOfficer, Touch, table
 
-_touch = Touch.__table__
-_task = CallTask.__table__
-_lead = Lead.__table__
-_officer = LoanOfficer.__table__
-_hist = LeadHistory.__table__
+_touch = table(Touch)
+_task = table(CallTask)
+_lead = table(Lead)
+_officer = table(LoanOfficer)
+_hist = table(LeadHistory)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -11,12 +11,12 @@ from sqlalchemy.engine import Engine
 from nurture.economics import revenue_per_close
 from nurture.products import LoanPurpose, Product, PropertyType
 from nurture.states import Stage
-from storage.models import CallTask, Lead, LeadHistory, Touch
+from storage.models import CallTask, Lead, LeadHistory, Touch, table
 
-_lead = Lead.__table__
-_hist = LeadHistory.__table__
-_touch = Touch.__table__
-_task = CallTask.__table__
+_lead = table(Lead)
+_hist = table(LeadHistory)
+_touch = table(Touch)
+_task = table(CallTask)
 
 # How far down the pipeline each stage is; a lead's furthest stage ever decides its funnel row.
 RANK = {

@@ -19,14 +19,14 @@ from nurture.actions import TaskKind, TaskStatus
 from nurture.planner import LeadSnapshot, plan
 from nurture.states import AUTOMATED, CadenceStatus, Stage, apply
 from storage.cadences import CadenceRegistry
-from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Touch
+from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Touch, table
 from storage.sql import for_update, insert_ignore
 
-_pos = CadencePosition.__table__
-_lead = Lead.__table__
-_touch = Touch.__table__
-_task = CallTask.__table__
-_hist = LeadHistory.__table__
+_pos = table(CadencePosition)
+_lead = table(Lead)
+_touch = table(Touch)
+_task = table(CallTask)
+_hist = table(LeadHistory)
 
 _AUTOMATED = [s.value for s in AUTOMATED]
 

@@ -3,16 +3,25 @@ DRIPLINE_TEST_DATABASE_URL is set, on PostgreSQL too, from the same test code.""
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from prefect.logging.configuration import setup_logging
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
+from dripline.settings import get_settings
+from flows.common import forget_pipelines
 from storage.db import make_engine, upgrade
+
+# Prefect binds its console log handler to sys.stderr when it first configures logging. Do it now, on
+# pytest's stream, not lazily inside a CliRunner invocation whose stream is closed once it returns.
+setup_logging()
 
 PG_URL = os.environ.get("DRIPLINE_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -39,7 +48,8 @@ def _pg_engine(schema: str) -> Engine:
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     admin.dispose()
-    return make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    url = sa.engine.make_url(make_engine(PG_URL).url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return make_engine(url.render_as_string(hide_password=False))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -81,6 +91,12 @@ def _has_sqlite_sequence(conn: sa.Connection) -> bool:
 
 
 @pytest.fixture
+def database_url(engine: Engine) -> str:
+    """The URL of the ``engine`` database, for code that opens its own engine (flows, CLI)."""
+    return engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
 def session(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as s:
         yield s
@@ -89,3 +105,27 @@ def session(engine: Engine) -> Iterator[Session]:
 @pytest.fixture
 def backend(engine: Engine) -> str:
     return engine.dialect.name
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+    # The harness stops its server after our logs are torn down; keep its shutdown chatter out of the output.
+    logging.getLogger("prefect").setLevel(logging.CRITICAL)
+
+
+@pytest.fixture
+def app_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point dripline's settings at the test database and a fresh outbox folder; small batches."""
+    outbox = tmp_path / "outbox"
+    monkeypatch.setenv("DRIPLINE_DATABASE_URL", database_url)
+    monkeypatch.setenv("DRIPLINE_OUTBOX_DIR", str(outbox))
+    monkeypatch.setenv("DRIPLINE_BATCH_SIZE", "2")
+    get_settings.cache_clear()
+    forget_pipelines()
+    yield outbox
+    forget_pipelines()
+    get_settings.cache_clear()

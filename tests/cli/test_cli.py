@@ -1,0 +1,137 @@
+"""The dripline command, run in-process against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dripline.cli import app
+
+runner = CliRunner()
+AT = "2026-03-02T13:00:00+00:00"
+HEADER = [
+    "external_id",
+    "first_name",
+    "last_name",
+    "phone",
+    "email",
+    "address_state",
+    "zip",
+    "self_employed",
+    "fico",
+    "inquiry_date",
+]
+
+
+def invoke(*args: str):
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    return result
+
+
+def _csv(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(HEADER)
+        w.writerows(rows)
+    return path
+
+
+GOOD = [
+    ["v-1", "Maria", "Lopez", "(305) 555-0147", "maria@example.com", "FL", "33101", "yes", "640", "2026-01-10"],
+    ["v-2", "Sam", "Okafor", "212-555-0188", "sam@example.com", "NY", "10001", "no", "700", "2026-01-12"],
+]
+BAD = [
+    ["v-3", "Ana", "Ruiz", "not a phone", "", "TX", "75001", "yes", "650", "2026-01-15"],
+    ["v-4", "Lee", "Park", "212-555-0199", "lee@example.com", "NY", "10001", "no", "912", "2026-01-15"],
+]
+
+
+def _add_officer(database_url: str) -> None:
+    added = invoke(
+        "--db",
+        database_url,
+        "officers",
+        "add",
+        "--name",
+        "Dana Whitfield",
+        "--email",
+        "dana@example.com",
+        "--nmls-id",
+        "1456789",
+        "--at",
+        AT,
+    )
+    assert added.exit_code == 0, added.output
+
+
+def test_init_is_safe_to_run_twice(database_url):
+    first = invoke("--db", database_url, "init", "--now", AT)
+    assert first.exit_code == 0, first.output
+    second = invoke("--db", database_url, "init", "--now", AT)
+    assert second.exit_code == 0 and "already up to date" in second.output
+    assert "cadence aged-nonqm v1 ready" in second.output
+
+
+def test_import_reports_bad_rows_and_is_idempotent(database_url, tmp_path):
+    _add_officer(database_url)
+    path = _csv(tmp_path / "leads.csv", GOOD + BAD)
+    first = invoke("--db", database_url, "leads", "import", str(path), "--at", AT)
+    assert first.exit_code == 0, first.output
+    assert "4 rows: 2 new, 0 updated, 0 unchanged, 2 rejected" in first.output
+    assert "line 4: phone" in first.output and "line 5: fico" in first.output
+    rejects = list(csv.DictReader((tmp_path / "leads.rejects.csv").open()))
+    assert [r["line"] for r in rejects] == ["4", "5"]
+    second = invoke("--db", database_url, "leads", "import", str(path), "--at", AT)
+    assert "4 rows: 0 new, 0 updated, 2 unchanged, 2 rejected" in second.output
+
+
+def test_outbox_json_has_one_object_per_line(database_url, tmp_path, app_env, prefect_server):
+    _add_officer(database_url)
+    invoke("--db", database_url, "leads", "import", str(_csv(tmp_path / "l.csv", GOOD)), "--at", AT)
+    assert invoke("--db", database_url, "tick", "--now", AT).exit_code == 0
+    noon_ny = "2026-03-02T17:30:00+00:00"
+    assert invoke("--db", database_url, "tick", "--now", noon_ny).exit_code == 0
+    assert invoke("--db", database_url, "dispatch", "--now", noon_ny).exit_code == 0
+    out = invoke("--db", database_url, "outbox", "--json", "--status", "sent")
+    rows = [json.loads(line) for line in out.output.splitlines()]
+    assert {r["channel"] for r in rows} == {"sms"} and len(rows) == 2
+    keys = {"lead_id", "step", "channel", "template", "scheduled_for", "sent_at", "status", "reason"}
+    assert all(keys <= r.keys() for r in rows)
+
+    tasks = [json.loads(line) for line in invoke("--db", database_url, "tasks", "--json").output.splitlines()]
+    assert len(tasks) == 2 and all(t["officer_email"] == "dana@example.com" for t in tasks)
+    done = invoke(
+        "--db", database_url, "tasks", "complete", str(tasks[0]["id"]), "--outcome", "reached", "--at", noon_ny
+    )
+    assert done.exit_code == 0 and "stage new_lead -> contacted" in done.output
+    script = invoke("--db", database_url, "tasks", "script", str(tasks[1]["id"]))
+    assert script.exit_code == 0 and "Dana Whitfield" in script.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["tick", "--now", "yesterday-ish"], "is not an ISO 8601 time"),
+        (["outbox", "--status", "lost"], "is not one of planned"),
+        (["tasks", "complete", "999", "--outcome", "reached"], "no call task with id 999"),
+        (["tasks", "complete", "1", "--outcome", "maybe"], "is not one of no_answer"),
+        (["leads", "advance", "1", "--event", "teleported"], "is not one of educated"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(database_url, args, message):
+    invoke("--db", database_url, "init", "--now", AT)
+    result = runner.invoke(app, ["--db", database_url, *args])
+    assert result.exit_code != 0
+    assert message in result.output
+
+
+def test_report_json_lists_products(database_url, tmp_path):
+    invoke("--db", database_url, "leads", "import", str(_csv(tmp_path / "l.csv", GOOD)), "--at", AT)
+    payload = json.loads(invoke("--db", database_url, "report", "--json").output)
+    products = {p["product"]: p["leads"] for p in payload["products"]}
+    assert products == {"bank_statement": 1, "general": 1}
+    assert payload["totals"]["leads"] == 2

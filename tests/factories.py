@@ -1,0 +1,89 @@
+"""Small builders for test data: models with sensible defaults, CSV rows in the import format.
+
+Each call gives unique emails, phones and external ids, so several objects can
+share a database. Override any field by keyword.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, date, datetime
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from nurture.products import Product
+from nurture.states import Stage
+from storage.importer import COLUMNS
+from storage.models import Lead, LoanOfficer
+
+NOW = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)  # a Monday morning on the east coast
+_seq = count(1)
+
+
+def make_officer(**overrides: Any) -> LoanOfficer:
+    """An active loan officer, not yet saved."""
+    n = next(_seq)
+    fields: dict[str, Any] = {
+        "name": f"Officer {n}",
+        "email": f"officer{n}@example.com",
+        "phone": None,
+        "nmls_id": f"{1_400_000 + n}",
+        "active": True,
+        "created_at": NOW,
+    }
+    return LoanOfficer(**(fields | overrides))
+
+
+def make_lead(**overrides: Any) -> Lead:
+    """A new Miami bank-statement lead, not yet saved."""
+    n = next(_seq)
+    fields: dict[str, Any] = {
+        "external_id": f"T-{n:05d}",
+        "first_name": "Maria",
+        "last_name": "Lopez",
+        "phone": f"+1305456{n % 10_000:04d}",
+        "email": f"maria{n}@example.com",
+        "address_state": "FL",
+        "zip": "33101",
+        "timezone": "America/New_York",
+        "self_employed": True,
+        "product": Product.BANK_STATEMENT,
+        "fico": 700,
+        "inquiry_date": date(2026, 1, 5),
+        "stage": Stage.NEW_LEAD,
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    return Lead(**(fields | overrides))
+
+
+def lead_row(**overrides: str) -> dict[str, str]:
+    """One row of the lead CSV (every documented column, as text)."""
+    n = next(_seq)
+    row = dict.fromkeys(COLUMNS, "")
+    row.update(
+        external_id=f"V-{n:05d}",
+        first_name="Maria",
+        last_name="Lopez",
+        phone=f"(305) 456-{n % 10_000:04d}",
+        email=f"maria{n}@example.com",
+        address_state="FL",
+        zip="33101",
+        self_employed="yes",
+        fico="700",
+        cost="$4.50",
+        inquiry_date="2026-01-05",
+        source="Harbor Lead Co",
+    )
+    row.update(overrides)
+    return row
+
+
+def write_rows(path: Path, rows: list[dict[str, str]], *, columns: tuple[str, ...] | list[str] = COLUMNS) -> Path:
+    """Write ``rows`` under the header ``columns`` (values for other keys are dropped)."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows([row.get(c, "") for c in columns] for row in rows)
+    return path
