@@ -17,7 +17,6 @@ import re
 from dataclasses import dataclass, fields
 from datetime import date
 from functools import cache
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,7 @@ import phonenumbers
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from channels.messages import EmailMessage, SmsMessage, VoicemailMessage
+from channels.plaintext import html_to_text
 from dripline.settings import Settings, get_settings
 from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType
 
@@ -162,12 +162,12 @@ def render(channel: str, template: str, ctx: RenderContext) -> EmailMessage | Sm
 
 def render_email(template: str, ctx: RenderContext) -> EmailMessage:
     page = _template("email", template).render(_variables(ctx))
-    parsed = _PlainText.of(page)
-    if not parsed.title:
+    parsed = html_to_text(page)
+    if not parsed.subject:
         raise ValueError(f"email template {template!r} rendered an empty subject")
     return EmailMessage(
         to=_address(ctx.lead.email, "email address", ctx),
-        subject=parsed.title,
+        subject=parsed.subject,
         html=page,
         text=parsed.text,
         headers={
@@ -267,80 +267,3 @@ def _phone(value: str) -> str:
         return value
     style = phonenumbers.PhoneNumberFormat
     return phonenumbers.format_number(number, style.NATIONAL if number.country_code == 1 else style.INTERNATIONAL)
-
-
-class _PlainText(HTMLParser):
-    """The plain-text part of an email from its HTML: a paragraph per block, ``- `` per list item,
-    web links followed by their address, the ``<title>`` kept apart as the subject."""
-
-    _BLOCKS = frozenset({"p", "div", "h1", "h2", "h3", "ul", "ol", "table", "tr", "blockquote", "hr"})
-    _HIDDEN = frozenset({"head", "style", "script"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.title = ""
-        self._paragraphs: list[str] = []
-        self._parts: list[str] = []
-        self._links: list[tuple[str, int]] = []
-        self._hidden = 0
-        self._in_title = False
-
-    @classmethod
-    def of(cls, page: str) -> _PlainText:
-        parser = cls()
-        parser.feed(page)
-        parser.close()
-        parser._flush()
-        parser.title = _one_line(parser.title)
-        return parser
-
-    @property
-    def text(self) -> str:
-        out: list[str] = []
-        for i, paragraph in enumerate(self._paragraphs):
-            if i:
-                both_items = paragraph.startswith("- ") and self._paragraphs[i - 1].startswith("- ")
-                out.append("\n" if both_items else "\n\n")
-            out.append(paragraph)
-        return "".join(out) + "\n"
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "title":
-            self._in_title = True
-        elif tag in self._HIDDEN:
-            self._hidden += 1
-        elif tag in self._BLOCKS:
-            self._flush()
-        elif tag == "li":
-            self._flush()
-            self._parts.append("- ")
-        elif tag == "br":
-            self._parts.append("\n")
-        elif tag == "a":
-            self._links.append((dict(attrs).get("href") or "", len(self._parts)))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-        elif tag in self._HIDDEN:
-            self._hidden -= 1
-        elif tag in self._BLOCKS or tag == "li":
-            self._flush()
-        elif tag == "a" and self._links:
-            href, start = self._links.pop()
-            label = "".join(self._parts[start:])
-            if href.startswith(("http://", "https://")) and href not in label:
-                self._parts.append(f" ({href})")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title += data
-        elif not self._hidden:
-            self._parts.append(re.sub(r"\s+", " ", data))
-
-    def _flush(self) -> None:
-        lines = (" ".join(line.split()) for line in "".join(self._parts).split("\n"))
-        paragraph = "\n".join(line for line in lines if line)
-        if paragraph:
-            self._paragraphs.append(paragraph)
-        self._parts.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,8 +27,19 @@ OFFICERS = (
 )
 
 
+def _reach_prefect_api() -> None:
+    """Connect to the Prefect API, which starts the temporary local server when none is configured."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        client.api_healthcheck()
+
+
 def run_demo(*, out: Path, leads: int, days: int, seed: int, cost_per_lead: float, console: Console) -> None:
     started = time.monotonic()
+    # The temporary Prefect server takes 12-24 s to start: let it start while the leads are generated and imported.
+    warm_up = threading.Thread(target=_reach_prefect_api, name="prefect-warm-up", daemon=True)
+    warm_up.start()
     out = out.resolve()
     if out.exists():
         shutil.rmtree(out)
@@ -46,6 +58,8 @@ def run_demo(*, out: Path, leads: int, days: int, seed: int, cost_per_lead: floa
     console.print(f"simulating {days} days from {DEMO_START:%Y-%m-%d} as a Prefect flow (hourly tick + dispatch)...")
 
     from flows.demo import simulate_days
+
+    warm_up.join()
 
     result = simulate_days(
         database_url=db_url, outbox_dir=str(settings.outbox_dir), start=DEMO_START.isoformat(), days=days, seed=seed

@@ -11,7 +11,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypedDict
+from typing import Protocol, TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -29,7 +29,7 @@ from storage.db import make_engine
 from storage.lead_events import apply_event
 from storage.models import Lead, LoanOfficer
 from storage.outbox import MAX_ATTEMPTS, ClaimedTouch, Delivery, claim_due_touches, record_deliveries
-from storage.tick import TickStats, expire_call_tasks, tick_batch
+from storage.tick import TickStats, expire_call_tasks, next_work_at, tick_batch
 
 
 @dataclass
@@ -214,9 +214,20 @@ def dispatch(p: Pipeline, *, now: datetime, batch_size: int | None = None, worke
 
 @dataclass
 class ReplayStats:
-    steps: int = 0
+    steps: int = 0  # steps at which tick, dispatch and the hook ran
+    idle: int = 0  # steps skipped because nothing was due (see ``next_work_at``)
     tick: TickStats = field(default_factory=TickStats)
     dispatch: DispatchStats = field(default_factory=DispatchStats)
+
+
+class ReplayHook(Protocol):
+    """Something that acts between replay steps (the demo's simulated borrowers and loan officers)."""
+
+    def __call__(self, now: datetime) -> None: ...
+
+    def next_at(self) -> datetime | None:
+        """When it next wants to act, or None if it has nothing planned."""
+        ...
 
 
 def replay(
@@ -225,31 +236,52 @@ def replay(
     start: datetime,
     until: datetime,
     every: timedelta,
-    hook: Callable[[datetime], None] | None = None,
+    hook: ReplayHook | None = None,
     progress: Callable[[int, int], None] | None = None,
+    skip_idle: bool = True,
 ) -> ReplayStats:
     """Run tick then dispatch at every ``every`` from ``start`` to ``until`` (inclusive), in this process.
 
     ``hook(now)`` runs after each step: the demo's simulated borrowers and loan
-    officers act there, through the same functions a person would use.
+    officers act there, through the same functions a person would use. With
+    ``skip_idle``, steps before the next due work (of the database and of the
+    hook) are skipped: they would find nothing to do, so the result is the same.
     """
     if every <= timedelta(0):
         raise ValueError("every must be a positive duration")
     if until < start:
         raise ValueError("until must not be before from")
-    total_steps = int((until - start).total_seconds() // every.total_seconds()) + 1
+    step_us = _microseconds(every)
+    total_steps = _microseconds(until - start) // step_us + 1
     stats = ReplayStats()
-    now = start
-    while now <= until:
+    index = 0
+    while index < total_steps:
+        now = start + every * index
         stats.tick.add(tick(p, now=now))
         stats.dispatch.add(dispatch(p, now=now))
         if hook is not None:
             hook(now)
         stats.steps += 1
+        index += 1
+        if skip_idle and index < total_steps:
+            wake = _next_work(p, hook)
+            ahead = total_steps if wake is None else -(-_microseconds(wake - start) // step_us)  # first step >= wake
+            if ahead > index:
+                stats.idle += min(ahead, total_steps) - index
+                index = min(ahead, total_steps)
         if progress is not None:
-            progress(stats.steps, total_steps)
-        now = now + every
+            progress(index, total_steps)
     return stats
+
+
+def _microseconds(d: timedelta) -> int:
+    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+
+
+def _next_work(p: Pipeline, hook: ReplayHook | None) -> datetime | None:
+    times = [next_work_at(engine=p.engine), hook.next_at() if hook is not None else None]
+    found = [t for t in times if t is not None]
+    return min(found) if found else None
 
 
 def render_call_script_for(p: Pipeline, task_id: int) -> str:

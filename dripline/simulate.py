@@ -104,6 +104,18 @@ class Simulation:
             when, _, lead_id, action = heapq.heappop(self.agenda)
             self._act(lead_id, action, when)
 
+    def next_at(self) -> datetime | None:
+        """When a simulated person next acts: a call task comes due or an agenda item is reached."""
+        with self.engine.connect() as conn:
+            task_due = conn.execute(
+                sa.select(sa.func.min(_task.c.due_at)).where(
+                    _task.c.status == TaskStatus.OPEN.value,
+                    _task.c.kind.in_([TaskKind.CADENCE.value, TaskKind.REPLY.value]),
+                )
+            ).scalar()
+        found = [t for t in (task_due, self.agenda[0][0] if self.agenda else None) if t is not None]
+        return min(found) if found else None
+
     def _work_call_tasks(self, now: datetime) -> None:
         """Loan officers dial every cadence and reply task that has come due."""
         with self.engine.connect() as conn:

@@ -27,6 +27,7 @@ def simulate_days(
     stats = batch.replay(p, start=begin, until=begin + timedelta(days=days), every=step, hook=sim)
     summary = {
         "steps": stats.steps,
+        "idle_steps_skipped": stats.idle,
         "planned": stats.tick.touches,
         "call_tasks": stats.tick.tasks,
         "sent": stats.dispatch.sent,

@@ -21,6 +21,7 @@ def replay_range(start: str, until: str, every: str = "1h", batch_size: int | No
     stats = batch.replay(p, start=begin, until=end, every=parse_duration(every))
     summary = {
         "steps": stats.steps,
+        "idle_steps_skipped": stats.idle,
         "leads_planned": stats.tick.leads,
         "touches_planned": stats.tick.touches,
         "call_tasks": stats.tick.tasks,

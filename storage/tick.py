@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from nurture.actions import TaskKind, TaskStatus
+from nurture.actions import TaskKind, TaskStatus, TouchStatus
 from nurture.planner import LeadSnapshot, plan
 from nurture.states import AUTOMATED, CadenceStatus, Stage, apply
 from storage.cadences import CadenceRegistry
@@ -205,3 +205,34 @@ def expire_call_tasks(*, engine: Engine, now: datetime) -> int:
             .values(status=TaskStatus.EXPIRED.value)
         )
         return result.rowcount or 0
+
+
+def next_work_at(*, engine: Engine) -> datetime | None:
+    """The earliest time a tick or dispatch would find anything to do, or None if nothing is scheduled.
+
+    Unenrolled new leads, due cadence positions, planned touches and open cadence
+    call tasks (they expire) all count. A time-range replay uses it to skip the
+    steps where nothing can happen.
+    """
+    with engine.connect() as conn:
+        unenrolled = conn.execute(
+            sa.select(_lead.c.id)
+            .outerjoin(_pos, _pos.c.lead_id == _lead.c.id)
+            .where(_pos.c.lead_id.is_(None), _lead.c.stage == Stage.NEW_LEAD.value)
+            .limit(1)
+        ).first()
+        if unenrolled is not None:
+            return datetime.min.replace(tzinfo=UTC)
+        candidates = [
+            conn.execute(sa.select(sa.func.min(_pos.c.next_due_at)).where(_pos.c.status.in_(_AUTOMATED))).scalar(),
+            conn.execute(
+                sa.select(sa.func.min(_touch.c.scheduled_for)).where(_touch.c.status == TouchStatus.PLANNED.value)
+            ).scalar(),
+            conn.execute(
+                sa.select(sa.func.min(_task.c.expires_at)).where(
+                    _task.c.status == TaskStatus.OPEN.value, _task.c.kind == TaskKind.CADENCE.value
+                )
+            ).scalar(),
+        ]
+    found = [c for c in candidates if c is not None]
+    return min(found) if found else None

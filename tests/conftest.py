@@ -13,11 +13,12 @@ import pytest
 import sqlalchemy as sa
 from prefect.logging.configuration import setup_logging
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from dripline.settings import get_settings
 from flows.common import forget_pipelines
 from storage.db import make_engine, upgrade
+from tests.factories import clear_database
 
 # Prefect binds its console log handler to sys.stderr when it first configures logging. Do it now, on
 # pytest's stream, not lazily inside a CliRunner invocation whose stream is closed once it returns.
@@ -76,18 +77,7 @@ def _migrated_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.Te
 def engine(_migrated_engine: Engine) -> Iterator[Engine]:
     """A migrated, empty database (SQLite, then PostgreSQL)."""
     yield _migrated_engine
-    tables = list(reversed(SQLModel.metadata.sorted_tables))
-    with _migrated_engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
-        else:
-            for t in tables:
-                conn.execute(t.delete())
-            conn.execute(sa.text("DELETE FROM sqlite_sequence")) if _has_sqlite_sequence(conn) else None
-
-
-def _has_sqlite_sequence(conn: sa.Connection) -> bool:
-    return bool(conn.execute(sa.text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first())
+    clear_database(_migrated_engine)
 
 
 @pytest.fixture

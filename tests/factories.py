@@ -12,6 +12,10 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
+
 from nurture.products import Product
 from nurture.states import Stage
 from storage.importer import COLUMNS
@@ -87,3 +91,16 @@ def write_rows(path: Path, rows: list[dict[str, str]], *, columns: tuple[str, ..
         writer.writerow(columns)
         writer.writerows([row.get(c, "") for c in columns] for row in rows)
     return path
+
+
+def clear_database(engine: Engine) -> None:
+    """Delete every row and restart the id sequences, so the next test (or run) starts from the same ids."""
+    tables = list(reversed(SQLModel.metadata.sorted_tables))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
+            return
+        for t in tables:
+            conn.execute(t.delete())
+        if conn.execute(sa.text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first():
+            conn.execute(sa.text("DELETE FROM sqlite_sequence"))

@@ -11,16 +11,21 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from dripline.pipeline import Pipeline, dispatch, replay, tick
+from dripline.pipeline import Pipeline, ReplayStats, dispatch, replay, tick
 from dripline.settings import Settings
+from dripline.simulate import Simulation
+from dripline.synthetic import generate_leads, write_csv
 from nurture.actions import Outcome, TaskKind, TaskStatus, TouchStatus
 from nurture.cadence import load_cadence
 from nurture.products import Product
 from nurture.states import CadenceStatus, Stage
 from storage.cadences import register_cadence
+from storage.importer import import_leads
 from storage.lead_events import complete_task
-from storage.models import CadencePosition, CallTask, Lead, LoanOfficer, Touch
+from storage.models import CadencePosition, CallTask, Lead, LeadHistory, LoanOfficer, Touch
+from storage.officers import add_officer
 from storage.queries import list_tasks
+from tests.factories import clear_database
 from tests.fakes import RecordingSender
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,7 +77,7 @@ def test_unresponsive_lead_gets_exactly_the_cadence_in_120_days(engine: Engine):
     p, sender = _pipeline(engine)
     lead_id = _lead(engine)
     stats = replay(p, start=START, until=START + timedelta(days=120), every=timedelta(hours=1))
-    assert stats.steps == 120 * 24 + 1
+    assert stats.steps + stats.idle == 120 * 24 + 1
 
     with engine.connect() as conn:
         tasks = conn.execute(sa.select(CallTask.__table__).where(CallTask.__table__.c.lead_id == lead_id)).all()
@@ -195,3 +200,44 @@ def test_provider_opt_out_fails_the_touch_and_stops_every_channel(engine: Engine
     assert touches[0].status == TouchStatus.FAILED.value and "21610" in touches[0].reason
     assert [t.step_id for t in touches] == ["d0-sms"], "nothing further is planned once the lead opted out"
     assert position.status == CadenceStatus.STOPPED.value and position.lead_id == lead_id
+
+
+def _simulated_run(engine: Engine, tmp_path: Path, *, skip_idle: bool) -> tuple[ReplayStats, dict[str, list]]:
+    clear_database(engine)
+    for n in range(2):
+        add_officer(engine=engine, name=f"Officer {n}", email=f"lo{n}@example.com", phone=None, nmls_id=None, now=START)
+    path = tmp_path / f"leads-{skip_idle}.csv"
+    write_csv(generate_leads(40, seed=11, as_of=START.date()), path)
+    import_leads(engine=engine, path=path, now=START)
+    p, _ = _pipeline(engine)
+    hook = Simulation(engine=engine, seed=11, start=START)
+    stats = replay(p, start=START, until=START + timedelta(days=30), every=timedelta(hours=1), hook=hook,
+                   skip_idle=skip_idle)  # fmt: skip
+    touch, task, hist = Touch.__table__, CallTask.__table__, LeadHistory.__table__
+    with engine.connect() as conn:
+        rows = {
+            "touches": conn.execute(
+                sa.select(touch.c.key, touch.c.status, touch.c.scheduled_for, touch.c.sent_at, touch.c.reason).order_by(
+                    touch.c.key
+                )
+            ).all(),
+            "tasks": conn.execute(
+                sa.select(task.c.key, task.c.status, task.c.outcome, task.c.due_at, task.c.completed_at).order_by(
+                    task.c.key
+                )
+            ).all(),
+            "history": conn.execute(
+                sa.select(hist.c.lead_id, hist.c.event, hist.c.at, hist.c.reason).order_by(hist.c.id)
+            ).all(),
+        }
+    return stats, rows
+
+
+def test_skipping_idle_replay_steps_gives_the_same_result_as_every_step(engine: Engine, tmp_path: Path):
+    every_step, expected = _simulated_run(engine, tmp_path, skip_idle=False)
+    skipping, got = _simulated_run(engine, tmp_path, skip_idle=True)
+    assert every_step.idle == 0 and every_step.steps == 30 * 24 + 1
+    assert skipping.idle > skipping.steps, "most hours of a 30-day replay have nothing due"
+    assert skipping.steps + skipping.idle == every_step.steps
+    assert len(expected["touches"]) > 100 and len(expected["tasks"]) > 40 and len(expected["history"]) > 40
+    assert got == expected
