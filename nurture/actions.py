@@ -24,6 +24,7 @@ class TouchStatus(enum.StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"  # the lead left automation before it went out
     SKIPPED = "skipped"  # planned step that could not apply (no email address, ...)
+    BLOCKED = "blocked"  # a compliance rule forbids it (no consent, opted out, ...); never sent
 
 
 class TaskKind(enum.StrEnum):
@@ -37,6 +38,7 @@ class TaskStatus(enum.StrEnum):
     DONE = "done"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    BLOCKED = "blocked"  # a compliance rule forbids the call (do not call, opted out, ...)
 
 
 class Outcome(enum.StrEnum):
@@ -48,6 +50,21 @@ class Outcome(enum.StrEnum):
     NOT_INTERESTED = "not_interested"
     WRONG_NUMBER = "wrong_number"
     DO_NOT_CALL = "do_not_call"
+
+
+class SuppressionAction(enum.StrEnum):
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"  # only the consumer re-subscribes (START, UNSTOP, YES), and only to SMS
+
+
+class InboundKind(enum.StrEnum):
+    """What an inbound text asks for."""
+
+    OPT_OUT = "opt_out"  # STOP and friends, or a plain-words revocation
+    OPT_IN = "opt_in"  # START, UNSTOP, YES after an opt-out
+    HELP = "help"
+    REPLY = "reply"  # anything else: a person should read it
+    AMBIGUOUS = "ambiguous"  # might be an opt-out: a person must read it before any further contact
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +80,7 @@ class PlannedTouch:
     not_after: datetime
     status: TouchStatus = TouchStatus.PLANNED
     reason: str = ""
+    decisions: str = ""  # the compliance gate's rulings, one JSON line per check
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +95,6 @@ class PlannedCallTask:
     due_at: datetime
     expires_at: datetime
     priority: int = 0
+    status: TaskStatus = TaskStatus.OPEN
+    note: str = ""
+    decisions: str = ""

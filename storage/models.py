@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from nurture.actions import Channel, Outcome, TaskKind, TaskStatus, TouchStatus
+from nurture.actions import Channel, InboundKind, Outcome, SuppressionAction, TaskKind, TaskStatus, TouchStatus
 from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType
 from nurture.states import CadenceStatus, Event, Stage
 from storage.types import UTCDateTime, str_enum
@@ -35,13 +35,15 @@ class Lead(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_lead_phone", "phone"),
         sa.Index("ix_lead_email", "email"),
+        sa.Index("ix_lead_alt_phone", "alt_phone"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     external_id: str | None = Field(default=None, max_length=100, unique=True)
     first_name: str = Field(max_length=80)
     last_name: str = Field(default="", max_length=80)
-    phone: str | None = Field(default=None, max_length=20)  # E.164
+    phone: str | None = Field(default=None, max_length=20)  # E.164; texts and voicemail go here
+    alt_phone: str | None = Field(default=None, max_length=20)  # E.164; a second number, never dialed automatically
     email: str | None = Field(default=None, max_length=254)  # normalized
     address_state: str | None = Field(default=None, max_length=2)
     zip: str | None = Field(default=None, max_length=10)
@@ -69,6 +71,8 @@ class Lead(SQLModel, table=True):
     stage: Stage = Field(default=Stage.NEW_LEAD, sa_type=str_enum(Stage), index=True)
     loan_officer_id: int | None = Field(default=None, foreign_key="loan_officer.id", index=True)
     phone_ok: bool = Field(default=True)  # False after a wrong-number outcome
+    dnc_listed: bool = Field(default=False)  # on the National Do Not Call registry at the last scrub
+    dnc_scrubbed_on: date | None = Field(default=None)  # when the phone was last checked against the registry
     row_digest: str = Field(default="", max_length=64)  # of the imported row: re-import is a no-op
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
@@ -90,7 +94,17 @@ class CadencePosition(SQLModel, table=True):
     """Where one lead stands in its cadence. The tick claims rows whose ``next_due_at`` has come."""
 
     __tablename__ = "cadence_position"
-    __table_args__ = (sa.Index("ix_cadence_position_due", "status", "next_due_at"),)
+    __table_args__ = (
+        sa.Index("ix_cadence_position_due", "status", "next_due_at"),
+        # The tick's claim walks this in order and stops after one batch: no sort of every due lead.
+        sa.Index(
+            "ix_cadence_position_automated_due",
+            "next_due_at",
+            "lead_id",
+            postgresql_where=sa.text("status IN ('active', 'nurturing')"),
+            sqlite_where=sa.text("status IN ('active', 'nurturing')"),
+        ),
+    )
 
     lead_id: int = Field(primary_key=True, foreign_key="lead.id")
     cadence_name: str = Field(max_length=64)
@@ -129,6 +143,7 @@ class Touch(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=64)
     attempts: int = Field(default=0)
     sent_at: datetime | None = _ts(nullable=True)
+    decisions: str = Field(default="", sa_type=sa.Text())  # JSON lines: each compliance check and its rulings
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -151,6 +166,7 @@ class CallTask(SQLModel, table=True):
     outcome: Outcome | None = Field(default=None, sa_type=str_enum(Outcome))
     note: str = Field(default="", max_length=1000)
     completed_at: datetime | None = _ts(nullable=True)
+    decisions: str = Field(default="", sa_type=sa.Text())  # JSON lines, as on Touch
     created_at: datetime = _ts()
 
 
@@ -169,6 +185,65 @@ class LeadHistory(SQLModel, table=True):
     cadence_to: CadenceStatus | None = Field(default=None, sa_type=str_enum(CadenceStatus))
     reason: str = Field(default="", max_length=500)
     actor: str = Field(default="system", max_length=120)
+
+
+class Consent(SQLModel, table=True):
+    """Prior express written consent to automated texts and prerecorded voicemail, for one phone number.
+
+    Kept for at least five years: no ordinary operation updates or deletes these rows. A revocation is a
+    ``Suppression`` row, not an edit here.
+    """
+
+    __tablename__ = "consent"
+    __table_args__ = (sa.UniqueConstraint("lead_id", "phone", "seller", "consented_at", name="uq_consent_record"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    phone: str = Field(max_length=20, index=True)  # E.164: consent covers this exact number
+    seller: str = Field(max_length=200)  # the company the borrower agreed to hear from
+    disclosure: str = Field(sa_type=sa.Text())  # the consent language shown to the borrower
+    source: str = Field(max_length=300)  # where it was captured: form URL, vendor, recording id
+    consented_at: datetime = _ts()
+    recorded_at: datetime = _ts()
+    recorded_by: str = Field(default="import", max_length=120)
+
+
+class Suppression(SQLModel, table=True):
+    """Append-only log of opt-outs and re-subscriptions, per channel, for a lead and/or an address.
+
+    A row with an ``address`` (E.164 phone or email) applies to every lead with that address, including
+    leads imported later. For a lead and channel, the latest row decides.
+    """
+
+    __tablename__ = "suppression"
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int | None = Field(default=None, foreign_key="lead.id", index=True)
+    address: str | None = Field(default=None, max_length=254, index=True)
+    channel: Channel = Field(sa_type=str_enum(Channel))
+    action: SuppressionAction = Field(sa_type=str_enum(SuppressionAction))
+    reason: str = Field(default="", max_length=500)
+    source: str = Field(max_length=64)  # inbound_sms, officer_outcome, email_unsubscribe, bounce, spam_report, ...
+    at: datetime = _ts()
+    created_at: datetime = _ts()
+
+
+class InboundMessage(SQLModel, table=True):
+    """Every text a borrower sent us, what we took it to mean, and the one reply we sent (if any)."""
+
+    __tablename__ = "inbound_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: str | None = Field(default=None, max_length=100, unique=True)  # Twilio MessageSid: retries dedupe
+    from_address: str = Field(max_length=20, index=True)
+    to_address: str = Field(max_length=20)
+    body: str = Field(sa_type=sa.Text())
+    received_at: datetime = _ts()
+    kind: InboundKind = Field(sa_type=str_enum(InboundKind))
+    lead_ids: str = Field(default="", max_length=500)  # comma-separated leads the sender's number belongs to
+    reply_body: str | None = Field(default=None, sa_type=sa.Text())
+    reply_status: str = Field(default="", max_length=300)
+    created_at: datetime = _ts()
 
 
 def table(model: type[SQLModel]) -> sa.Table:

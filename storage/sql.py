@@ -15,9 +15,8 @@ def insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[dict[str, An
     if not rows:
         return 0
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).on_conflict_do_nothing(index_elements=[key])
-    result = conn.execute(stmt, list(rows))
-    return result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)
+    stmt = dialect.insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+    return len(conn.execute(stmt, list(rows)).all())  # rowcount is -1 for batched inserts on PostgreSQL
 
 
 def for_update(query: sa.Select[Any], conn: Connection, *, of: sa.Table) -> sa.Select[Any]:

@@ -67,6 +67,25 @@ def _migrated_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.Te
     upgrade(engine)
     yield engine
     engine.dispose()
+    _drop_schema(schema)
+
+
+@pytest.fixture(params=BACKENDS)
+def blank_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database with no schema at all (SQLite, then PostgreSQL), for migration tests."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'blank.db'}")
+        yield engine
+        engine.dispose()
+        return
+    schema = f"dripline_blank_{uuid.uuid4().hex[:10]}"
+    engine = _pg_engine(schema)
+    yield engine
+    engine.dispose()
+    _drop_schema(schema)
+
+
+def _drop_schema(schema: str) -> None:
     admin = make_engine(PG_URL)  # type: ignore[arg-type]
     with admin.begin() as conn:
         conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))

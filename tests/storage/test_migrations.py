@@ -1,0 +1,70 @@
+"""Migrations: the schema they build is the models' schema, upgrades keep existing rows, downgrades work."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
+
+from storage.db import current_revision, upgrade
+
+AT = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
+
+
+def test_head_matches_the_models(blank_engine: Engine):
+    upgrade(blank_engine)
+    with blank_engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
+    assert diff == []
+
+
+def test_upgrade_is_idempotent(blank_engine: Engine):
+    upgrade(blank_engine)
+    head = current_revision(blank_engine)
+    upgrade(blank_engine)
+    assert current_revision(blank_engine) == head is not None
+
+
+def test_compliance_migration_keeps_leads_touches_and_tasks(blank_engine: Engine):
+    upgrade(blank_engine, "0001")
+    with blank_engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO lead (first_name, last_name, timezone, self_employed, investment_property, "
+                "foreign_national, high_dti, product, product_matched, inquiry_date, stage, phone_ok, row_digest, "
+                "created_at, updated_at) VALUES ('Maria', 'Lopez', 'America/New_York', true, false, false, false, "
+                "'bank_statement', true, :d, 'new_lead', true, 'x', :at, :at)"
+            ),
+            {"d": date(2026, 1, 5), "at": AT.replace(tzinfo=None)},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO touch (key, lead_id, step_id, channel, template, scheduled_for, not_after, status, "
+                "reason, attempts, created_at, updated_at) VALUES ('k', 1, 'd0-sms', 'sms', 'intro', :at, :at, "
+                "'sent', '', 1, :at, :at)"
+            ),
+            {"at": AT.replace(tzinfo=None)},
+        )
+    upgrade(blank_engine)
+    with blank_engine.connect() as conn:
+        lead = conn.execute(sa.text("SELECT first_name, dnc_listed, dnc_scrubbed_on, alt_phone FROM lead")).one()
+        touch = conn.execute(sa.text("SELECT key, status, decisions FROM touch")).one()
+    assert tuple(lead) == ("Maria", False, None, None)
+    assert tuple(touch) == ("k", "sent", "")
+
+
+def test_downgrade_to_the_first_revision_and_back(blank_engine: Engine):
+    from alembic import command
+
+    from storage.db import alembic_config
+
+    upgrade(blank_engine)
+    command.downgrade(alembic_config(blank_engine), "0001")
+    assert current_revision(blank_engine) == "0001"
+    assert "consent" not in sa.inspect(blank_engine).get_table_names()
+    upgrade(blank_engine)
+    assert {"consent", "suppression", "inbound_message"} <= set(sa.inspect(blank_engine).get_table_names())
