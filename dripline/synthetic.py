@@ -1,9 +1,13 @@
 """Seeded synthetic aged non-QM leads, in the lead CSV format (docs/leads-csv.md).
 
 Used by the demo and the benchmark. The same seed and ``as_of`` give the same
-rows. Phone numbers carry real area codes of the lead's state (valid for
-``phonenumbers``); zips share the area code's region; emails use reserved
+rows. Phone numbers carry real area codes (valid for ``phonenumbers``), of the
+lead's state except for about 5% of leads who kept a number from another state;
+zips share the address's area-code region; emails and web forms use reserved
 example domains.
+
+The compliance columns (second phone, Do Not Call scrub, consent) come from a
+second random stream, so the other columns of a seed do not depend on them.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import TypeVar
 
+from dripline.settings import Settings
 from storage.importer import COLUMNS
 
 T = TypeVar("T")
@@ -94,6 +99,19 @@ LAST_NAMES = (
 # fmt: on
 DOMAINS = ("example.com", "example.net", "example.org", "mail.example.com")
 SOURCES = ("Harbor Lead Co", "Aged Lead Exchange", "Summit Data", "Keystone Leads")
+SELLER: str = Settings.model_fields["company_name"].default  # the demo company the borrowers agreed to hear from
+# The consent language on each vendor's form, naming the seller; {seller} is filled in.
+DISCLOSURES = (
+    "By submitting this form I agree that {seller} may contact me about mortgage options at the number I gave, "
+    "including with automated text messages and prerecorded or artificial-voice calls, even if that number is on a "
+    "Do Not Call list. Agreeing is not a condition of buying any property, loan or service. Msg & data rates may "
+    "apply. Reply STOP to opt out at any time.",
+    "I give {seller} my express written consent to send me marketing texts using an automatic dialing system and to "
+    "leave prerecorded voice messages at the phone number above. I understand this consent is not a condition of "
+    "purchase and that I can take it back at any time.",
+)
+# States with stricter calling hours: half of the out-of-state numbers come from their area codes.
+STRICT_STATES = ("FL", "OK", "MD")
 CREDIT_EVENTS = {"chapter_7": 40, "chapter_13": 15, "foreclosure": 25, "short_sale": 15, "deed_in_lieu": 5}
 PURPOSES = {"purchase": 65, "refinance": 25, "cash_out": 10}
 PROPERTY_TYPES = {"single_family": 62, "condo": 15, "townhouse": 10, "multi_unit": 13}
@@ -113,7 +131,7 @@ SITUATIONS: dict[str, tuple[float, int, int, int]] = {
 class _Draw:
     """Fast draws over one ``random.Random``: ``choices`` and ``randint`` dominate at a million rows."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int | str) -> None:
         self.rng = random.Random(seed)
         self.random, self.gauss = self.rng.random, self.rng.gauss
 
@@ -140,6 +158,10 @@ _SITUATION_W = _weighted({kind: s[0] for kind, s in SITUATIONS.items()})
 _NO = dict.fromkeys(("self_employed", "investment_property", "foreign_national", "high_dti"), "no")
 _BLANK = dict.fromkeys(COLUMNS, "") | _NO
 _EVENT_W, _PURPOSE_W, _PTYPE_W = _weighted(CREDIT_EVENTS), _weighted(PURPOSES), _weighted(PROPERTY_TYPES)
+_AREA_CODES = [(npa, state) for state, (_, areas) in STATES.items() for npa, _ in areas]
+_STRICT_AREA_CODES = [(npa, state) for npa, state in _AREA_CODES if state in STRICT_STATES]
+_FORMS = {vendor: f"https://apply.{''.join(ch for ch in vendor.lower() if ch.isalnum())}.example/form"
+          for vendor in SOURCES}  # fmt: skip
 
 
 def _phone(d: _Draw, npa: int) -> str:
@@ -187,21 +209,60 @@ def _situation(d: _Draw, kind: str, event_dates: list[str], row: dict[str, str])
     row.update(fico=fico, loan_amount=str(loan), loan_purpose=purpose, property_type=ptype)
 
 
+def _compliance(c: _Draw, row: dict[str, str], *, inquiry: date, as_of: date) -> None:
+    """Fill the second phone, the Do Not Call scrub and the consent into ``row`` (phone and source already set)."""
+    state = row["address_state"]
+    if not row["phone"]:
+        return
+    if c.random() < 0.05:  # a number kept from another state: area-code and address rules disagree
+        pool = _STRICT_AREA_CODES if c.random() < 0.5 else _AREA_CODES
+        npa, npa_state = c.pick(pool)
+        while npa_state == state:
+            npa, npa_state = c.pick(pool)
+        row["phone"] = _phone(c, npa)
+    if c.random() < 0.15:
+        row["alt_phone"] = _phone(c, c.pick(STATES[state][1])[0])
+    listed, scrub = c.random() < 0.08, c.random()
+    if listed or scrub >= 0.03:  # about 3% never scrubbed; a listed number always was
+        age = c.int(32, 120) if 0.03 <= scrub < 0.08 else c.int(0, 30)  # about 5% older than 31 days
+        day = as_of - timedelta(days=age)
+        row["dnc"] = "yes" if listed else "no"
+        row["dnc_scrubbed_on"] = day.isoformat() if c.random() < 0.8 else f"{day.month}/{day.day}/{day.year}"
+    if c.random() < 0.833:  # of leads with a phone: about 80% of all leads
+        vendor = row["source"]
+        day = inquiry - timedelta(days=0 if c.random() < 0.7 else c.int(1, 2))
+        hour, minute, second, style = c.int(12, 23), c.int(0, 59), c.int(0, 59), c.random()
+        if style < 0.55:  # UTC: 12:00-23:59Z falls on the same calendar day everywhere in the US
+            consent_at = f"{day.isoformat()}T{hour:02d}:{minute:02d}:{second:02d}Z"
+        elif style < 0.85:  # the vendor's local clock: read in the lead's zone
+            consent_at = f"{day.isoformat()} {hour - 4:02d}:{minute:02d}"
+        else:
+            consent_at = day.isoformat()
+        row.update(
+            consent_at=consent_at,
+            consent_source=_FORMS[vendor] if c.random() < 0.8 else vendor,
+            consent_text=c.pick(DISCLOSURES).format(seller=SELLER),
+            consent_seller=SELLER,
+        )
+        if row["alt_phone"] and c.random() < 0.1:
+            row["consent_phone"] = row["alt_phone"]  # the borrower typed the second number into the form
+
+
 def _days_before(as_of: date, low: int, high: int) -> list[date]:
     return [as_of - timedelta(days=days) for days in range(low, high + 1)]
 
 
 def iter_leads(n: int, *, seed: int, as_of: date) -> Iterator[dict[str, str]]:
     """``n`` lead rows (every CSV column, as text), inquiries 30-90 days before ``as_of``."""
-    d = _Draw(seed)
+    d, c = _Draw(seed), _Draw(f"compliance-{seed}")
     days = _days_before(as_of, 30, 90)
-    inquiry_dates = [(day.isoformat(), f"{day.month}/{day.day}/{day.year}") for day in days]
+    inquiry_dates = [(day, day.isoformat(), f"{day.month}/{day.day}/{day.year}") for day in days]
     event_dates = [day.isoformat() for day in _days_before(as_of, 365, 6 * 365)]  # 1-6 years back
     for i in range(n):
         state = d.weighted(_STATE_W)
         npa, zip3 = d.pick(STATES[state][1])
         first, last = d.pick(FIRST_NAMES), d.pick(LAST_NAMES)
-        iso_date, us_date = d.pick(inquiry_dates)
+        inquiry, iso_date, us_date = d.pick(inquiry_dates)
         row = dict(
             _BLANK,
             external_id=f"S{seed}-{i + 1:07d}",
@@ -218,6 +279,7 @@ def iter_leads(n: int, *, seed: int, as_of: date) -> Iterator[dict[str, str]]:
         if d.random() < 0.08:
             row["email" if d.random() < 0.5 else "phone"] = ""  # vendors send partial contact data
         _situation(d, d.weighted(_SITUATION_W), event_dates, row)
+        _compliance(c, row, inquiry=inquiry, as_of=as_of)
         yield row
 
 

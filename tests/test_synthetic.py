@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
+import re
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from dripline.synthetic import STATES, generate_leads, iter_leads, write_csv
-from nurture.geo import normalize_phone, phone_state
+from dripline.settings import Settings
+from dripline.synthetic import SOURCES, STATES, generate_leads, iter_leads, write_csv
+from nurture.geo import lead_timezone, normalize_phone, phone_area, phone_state
 from nurture.products import Product
+from storage.import_parse import CONSENT_COLUMNS
 from storage.importer import COLUMNS, import_leads
-from storage.models import Lead
+from storage.models import Consent, Lead
 from tests.factories import NOW
 
 AS_OF = date(2026, 3, 2)
@@ -35,7 +42,7 @@ def test_rows_look_like_aged_non_qm_leads():
         assert 3 <= float(row["cost"].removeprefix("$")) <= 8
         assert row["phone"] or row["email"]
         if row["phone"]:
-            assert phone_state(normalize_phone(row["phone"])) == row["address_state"]
+            assert phone_state(normalize_phone(row["phone"])) in STATES
         if row["email"]:
             assert row["email"].rsplit("@", 1)[1].endswith(("example.com", "example.net", "example.org"))
         if row["credit_event_date"]:
@@ -84,6 +91,14 @@ def test_synthetic_leads_import_with_zero_rejects_and_every_product(engine, tmp_
     } <= zones
     with path.open(newline="") as handle:
         assert next(csv.reader(handle)) == list(COLUMNS)
+    with engine.connect() as conn:
+        consents = conn.execute(sa.select(sa.func.count()).select_from(Consent)).scalar_one()
+        listed = conn.execute(sa.select(sa.func.count()).where(Lead.dnc_listed)).scalar_one()
+        second = conn.execute(sa.select(sa.func.count()).where(Lead.alt_phone.is_not(None))).scalar_one()
+    rows = list(iter_leads(1_500, seed=11, as_of=NOW.date()))
+    assert summary.consents == consents == sum(1 for r in rows if r["consent_at"]) > 1_000
+    assert listed == sum(1 for r in rows if r["dnc"] == "yes") > 50
+    assert second == sum(1 for r in rows if r["alt_phone"]) > 100
 
 
 def _us(text: str) -> date:
@@ -95,3 +110,102 @@ def test_us_dates_are_the_same_day_as_iso_ones():
     rows = generate_leads(300, seed=1, as_of=AS_OF)
     us = [r["inquiry_date"] for r in rows if "/" in r["inquiry_date"]]
     assert us and all(AS_OF - timedelta(days=90) <= _us(d) <= AS_OF - timedelta(days=30) for d in us)
+
+
+def _share(rows: list[dict[str, str]], pick) -> float:
+    return sum(1 for r in rows if pick(r)) / len(rows)
+
+
+@cache
+def _rows() -> list[dict[str, str]]:
+    return generate_leads(5_000, seed=9, as_of=AS_OF)
+
+
+def _with_phone() -> list[dict[str, str]]:
+    return [r for r in _rows() if r["phone"]]
+
+
+def _day(text: str) -> date:
+    return date.fromisoformat(text) if "-" in text else _us(text)
+
+
+def test_the_compliance_columns_leave_the_other_columns_of_a_seed_as_they_were():
+    """The hash is of the generator's rows before the compliance columns existed (phone left out: 5% moved)."""
+    kept = [c for c in COLUMNS if c not in (*CONSENT_COLUMNS, "alt_phone", "dnc", "dnc_scrubbed_on", "phone")]
+    rows = generate_leads(2_000, seed=9, as_of=AS_OF)
+    text = json.dumps([[r[c] for c in kept] for r in rows])
+    assert hashlib.sha256(text.encode()).hexdigest() == (
+        "002f8072e5973a3c795e2bafc3df08faae6565374d80c5ee667a1d69cb2348e9"
+    )
+
+
+def test_about_80_percent_consented_on_a_vendor_form_to_the_demo_company():
+    rows = _rows()
+    consented = [r for r in rows if r["consent_at"]]
+    assert 0.76 < len(consented) / len(rows) < 0.84
+    seller = Settings.model_fields["company_name"].default
+    forms = {f"https://apply.{re.sub(r'[^a-z]', '', v.lower())}.example/form" for v in SOURCES}
+    for row in consented:
+        assert row["phone"], "consent covers a phone number"
+        assert row["consent_seller"] == seller
+        assert row["consent_source"] in forms | set(SOURCES)
+        text = row["consent_text"]
+        assert seller in text and "not a condition" in text and "prerecorded" in text and "automat" in text
+        assert row["consent_phone"] in ("", row["alt_phone"])
+    assert 0.7 < _share(consented, lambda r: r["consent_source"] in forms) < 0.9
+    assert len({r["consent_text"] for r in consented}) > 1
+    assert 0 < _share(consented, lambda r: r["consent_phone"]) < 0.05
+
+
+def test_consent_was_given_at_or_shortly_before_the_inquiry():
+    styles: Counter[str] = Counter()
+    for row in (r for r in _rows() if r["consent_at"]):
+        zone = ZoneInfo(lead_timezone(state=row["address_state"], zip=row["zip"], phone=row["phone"]))
+        text = row["consent_at"]
+        at = datetime.fromisoformat(text)
+        at = at.astimezone(zone) if at.tzinfo else at.replace(tzinfo=zone)
+        styles["utc" if text.endswith("Z") else "local" if " " in text else "date"] += 1
+        assert 0 <= (_day(row["inquiry_date"]) - at.date()).days <= 2, row
+    assert min(styles.values()) > 300 and set(styles) == {"utc", "local", "date"}
+
+
+def test_about_8_percent_are_on_the_do_not_call_list_and_few_scrubs_are_stale_or_missing():
+    with_phone = _with_phone()
+
+    def age(row: dict[str, str]) -> int:
+        return (AS_OF - _day(row["dnc_scrubbed_on"])).days
+
+    scrubbed = [r for r in with_phone if r["dnc_scrubbed_on"]]
+    assert 0.065 < _share(with_phone, lambda r: r["dnc"] == "yes") < 0.095
+    assert 0.015 < 1 - len(scrubbed) / len(with_phone) < 0.045
+    assert 0.035 < _share(with_phone, lambda r: r["dnc_scrubbed_on"] and age(r) > 31) < 0.065
+    assert all(0 <= age(r) <= 120 for r in scrubbed) and all(r["dnc"] in ("yes", "no") for r in scrubbed)
+    assert all(r["dnc"] == "" for r in _rows() if not r["dnc_scrubbed_on"]), "a listed number has its scrub date"
+    assert all(not (r["dnc"] or r["alt_phone"] or r["consent_at"]) for r in _rows() if not r["phone"])
+
+
+def test_about_15_percent_have_a_second_phone_of_their_state():
+    with_phone = _with_phone()
+    second = [r for r in with_phone if r["alt_phone"]]
+    assert 0.13 < len(second) / len(with_phone) < 0.17
+    assert all(phone_state(normalize_phone(r["alt_phone"])) == r["address_state"] for r in second)
+    assert all(normalize_phone(r["alt_phone"]) != normalize_phone(r["phone"]) for r in second)
+
+
+def test_about_5_percent_kept_a_phone_number_from_another_state():
+    with_phone = _with_phone()
+    moved = [r for r in with_phone if phone_state(normalize_phone(r["phone"])) != r["address_state"]]
+    assert 0.035 < len(moved) / len(with_phone) < 0.065
+    strict = {"FL", "OK", "MD"}
+
+    def into_strict(row: dict[str, str]) -> bool:
+        return phone_state(normalize_phone(row["phone"])) in strict and row["address_state"] not in strict
+
+    assert 0.3 < _share(moved, into_strict) < 0.7, "about half the moved numbers carry a strict-state area code"
+
+    def other_zone(row: dict[str, str]) -> bool:
+        area = phone_area(normalize_phone(row["phone"]))
+        assert area is not None
+        return lead_timezone(state=row["address_state"], zip=row["zip"], phone=row["phone"]) not in area.timezones
+
+    assert _share(moved, other_zone) > 0.25, "the area code often points at another time zone"
