@@ -7,6 +7,9 @@ Templates live under ``Settings.templates_dir``, found by channel and name:
   part is derived from the HTML, so each email's copy is written once.
 - ``sms/<name>.txt.j2``, ``voicemail/<name>.txt.j2``, ``calls/<name>.txt.j2``.
 
+Every renderer takes an optional ``templates_dir``; without it, the configured
+one. Each folder gets one shared environment, so a rendering reads its own folder.
+
 Every template tailors itself to ``lead.product``; the plain-text program facts
 all channels share (names, explanations, checklists) are in ``email/_products.j2``.
 """
@@ -31,6 +34,8 @@ from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType
 if TYPE_CHECKING:
     from storage.models import Lead
 
+# Replies to STOP, START and HELP. The inbound-text handler sends them; no cadence step does.
+SYSTEM_SMS: tuple[str, ...] = ("opt_out_confirmation", "opt_in_confirmation", "help")
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "email": (
         "education",
@@ -43,9 +48,9 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "monthly_market_analysis",
         "monthly_seasonal_tips",
     ),
-    "sms": ("intro", "evening_followup"),
+    "sms": ("intro", "evening_followup", *SYSTEM_SMS),
     "voicemail": ("breakup",),
-    "call": ("intro", "evening", "final", "handoff", "reply"),
+    "call": ("intro", "evening", "final", "handoff", "reply", "manual"),
 }
 _PATHS = {
     "email": "email/{}.html.j2",
@@ -149,19 +154,21 @@ def _environment(templates_dir: Path) -> Environment:
     return env
 
 
-def render(channel: str, template: str, ctx: RenderContext) -> EmailMessage | SmsMessage | VoicemailMessage:
+def render(
+    channel: str, template: str, ctx: RenderContext, *, templates_dir: Path | None = None
+) -> EmailMessage | SmsMessage | VoicemailMessage:
     """Render an automated message; call scripts are not messages (see :func:`render_call_script`)."""
     if channel == "email":
-        return render_email(template, ctx)
+        return render_email(template, ctx, templates_dir=templates_dir)
     if channel == "sms":
-        return render_sms(template, ctx)
+        return render_sms(template, ctx, templates_dir=templates_dir)
     if channel == "voicemail":
-        return render_voicemail(template, ctx)
+        return render_voicemail(template, ctx, templates_dir=templates_dir)
     raise UnknownTemplate(f"no message channel {channel!r}: expected email, sms or voicemail")
 
 
-def render_email(template: str, ctx: RenderContext) -> EmailMessage:
-    page = _template("email", template).render(_variables(ctx))
+def render_email(template: str, ctx: RenderContext, *, templates_dir: Path | None = None) -> EmailMessage:
+    page = _template("email", template, templates_dir).render(_variables(ctx))
     parsed = html_to_text(page)
     if not parsed.subject:
         raise ValueError(f"email template {template!r} rendered an empty subject")
@@ -177,19 +184,21 @@ def render_email(template: str, ctx: RenderContext) -> EmailMessage:
     )
 
 
-def render_sms(template: str, ctx: RenderContext) -> SmsMessage:
-    body = _one_line(_template("sms", template).render(_variables(ctx)))
+def render_sms(template: str, ctx: RenderContext, *, templates_dir: Path | None = None) -> SmsMessage:
+    body = _one_line(_template("sms", template, templates_dir).render(_variables(ctx)))
     return SmsMessage(to=_address(ctx.lead.phone, "phone number", ctx), body=body)
 
 
-def render_voicemail(template: str, ctx: RenderContext) -> VoicemailMessage:
-    script = _one_line(_template("voicemail", template).render(_variables(ctx)))
+def render_voicemail(template: str, ctx: RenderContext, *, templates_dir: Path | None = None) -> VoicemailMessage:
+    script = _one_line(_template("voicemail", template, templates_dir).render(_variables(ctx)))
     return VoicemailMessage(to=_address(ctx.lead.phone, "phone number", ctx), script=script)
 
 
-def render_call_script(template: str, ctx: RenderContext, *, reply_text: str = "") -> str:
+def render_call_script(
+    template: str, ctx: RenderContext, *, reply_text: str = "", templates_dir: Path | None = None
+) -> str:
     """The loan officer's script for a call; ``reply_text`` is what the borrower wrote, for ``reply``."""
-    text = _template("call", template).render(_variables(ctx, reply_text=reply_text.strip()))
+    text = _template("call", template, templates_dir).render(_variables(ctx, reply_text=reply_text.strip()))
     lines = "\n".join(line.rstrip() for line in text.splitlines())
     return re.sub(r"\n{3,}", "\n\n", lines).strip() + "\n"
 
@@ -219,13 +228,13 @@ def sms_segments(body: str) -> int:
     return segments
 
 
-def _template(channel: str, name: str) -> Template:
+def _template(channel: str, name: str, templates_dir: Path | None) -> Template:
     if channel not in TEMPLATES:
         raise UnknownTemplate(f"unknown channel {channel!r}; known: {', '.join(TEMPLATES)}")
     if name not in TEMPLATES[channel]:
         known = ", ".join(TEMPLATES[channel])
         raise UnknownTemplate(f"no {channel} template named {name!r}; known: {known}")
-    return get_environment().get_template(_PATHS[channel].format(name))
+    return get_environment(templates_dir).get_template(_PATHS[channel].format(name))
 
 
 def _variables(ctx: RenderContext, **extra: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from channels.messages import EmailMessage, SmsMessage, VoicemailMessage
 from channels.render import (
+    SYSTEM_SMS,
     TEMPLATES,
     Brand,
     LeadView,
@@ -66,6 +67,7 @@ FULL_LEAD = replace(
     liquid_assets=1_200_000,
 )
 EVERY_TEMPLATE = [(channel, name) for channel, names in TEMPLATES.items() for name in names]
+TAILORED_TEMPLATES = [(channel, name) for channel, name in EVERY_TEMPLATE if name not in SYSTEM_SMS or channel != "sms"]
 
 FORBIDDEN = re.compile(
     r"you'?re approved|you are approved|guarantee|pre-?approved|pre-?qualified|no credit check", re.IGNORECASE
@@ -100,10 +102,53 @@ def test_every_template_renders_clean_for_every_product(channel: str, name: str,
         assert not RATE_NUMBER.search(text), RATE_NUMBER.search(text)
 
 
-@pytest.mark.parametrize(("channel", "name"), EVERY_TEMPLATE)
+@pytest.mark.parametrize(("channel", "name"), TAILORED_TEMPLATES)
 def test_every_template_says_something_different_for_each_product(channel: str, name: str):
     rendered = {product: "\n".join(outputs(channel, name, context(product))) for product in Product}
     assert len(set(rendered.values())) == len(Product)
+
+
+@pytest.mark.parametrize("name", SYSTEM_SMS)
+def test_replies_to_stop_start_and_help_are_the_same_for_every_product(name: str):
+    assert len({render_sms(name, context(product)).body for product in Product}) == 1
+
+
+def test_opt_out_confirmation_says_texts_stop_and_how_to_resubscribe_and_nothing_else():
+    body = render_sms("opt_out_confirmation", context(Product.DSCR)).body
+    assert body.startswith(f"{BRAND.company_name}:")
+    assert "no more texts" in body and "Reply START" in body
+    assert not re.search(r"https?:|www\.|\.com|call|loan|mortgage|\$|rate", body, re.IGNORECASE)
+    assert sms_segments(body) == 1
+
+
+def test_opt_in_confirmation_says_texts_resume_and_how_to_stop():
+    body = render_sms("opt_in_confirmation", context(Product.DSCR)).body
+    assert body.startswith(f"{BRAND.company_name}:")
+    for phrase in ("texts will resume", "Reply HELP", "STOP to opt out", "Msg & data rates may apply"):
+        assert phrase in body
+
+
+def test_help_reply_gives_brand_support_contact_opt_out_rates_and_frequency():
+    body = render_sms("help", context(Product.DSCR)).body
+    assert body.startswith(BRAND.company_name)
+    for phrase in (
+        BRAND.support_email,
+        "(800) 555-0100",
+        "Reply STOP to opt out",
+        "Msg & data rates may apply",
+        "Msg frequency varies",
+    ):
+        assert phrase in body
+
+
+def test_manual_call_script_replaces_an_automated_message_and_forbids_personal_texts():
+    script = render_call_script("manual", context(Product.BANK_STATEMENT))
+    flat = " ".join(script.split())
+    assert "no written consent on file" in flat
+    assert "replaces the automated message" in flat
+    assert "Do not text the lead from your personal phone" in flat
+    assert script.index("WHY THIS IS A CALL") < script.index("OPENER")
+    assert "Hi Maria, this is Dana Whitfield with Harbor Light Lending" in flat
 
 
 @pytest.mark.parametrize("product", list(Product))

@@ -1,0 +1,368 @@
+"""Compliance lint: render every template for every product and check it against the rules that apply.
+
+Each rule is a function taking one :class:`Sample` (a template rendered for one
+sample lead) and returning its problems as sentences; a rule that does not
+apply to the sample's channel returns none. :func:`lint_templates` renders
+every template in ``TEMPLATES`` for every product, for a lead with every
+optional field and a lead with only the required ones (templates branch on
+both), and runs every rule in :data:`RULES` over each rendering.
+
+:func:`missing_compliance_settings` checks the settings and loan officers that
+the footer and the first text depend on, before anything is sent.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+from jinja2 import TemplateError
+
+from channels.messages import EmailMessage, SmsMessage, VoicemailMessage
+from channels.render import (
+    TEMPLATES,
+    Brand,
+    LeadView,
+    OfficerView,
+    RenderContext,
+    render,
+    render_call_script,
+    sms_segments,
+)
+from dripline.settings import Settings
+from nurture.actions import Channel
+from nurture.cadence import Cadence, load_cadence
+from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType
+
+SAMPLE_OFFICER = OfficerView(
+    name="Jordan Ellis", phone="+13125550142", email="jordan.ellis@example.com", nmls_id="1234567"
+)
+_SAMPLE_LEAD = LeadView(
+    id=1001,
+    first_name="Maria",
+    last_name="Lopez",
+    email="maria.lopez@example.com",
+    phone="+13125550199",
+    product=Product.GENERAL,
+    address_state="IL",
+    fico=655,
+    credit_event_type=CreditEventType.CHAPTER_7,
+    credit_event_date=date(2022, 3, 15),
+    loan_purpose=LoanPurpose.PURCHASE,
+    property_type=PropertyType.SINGLE_FAMILY,
+    monthly_rent=2400,
+    loan_amount=350_000,
+    liquid_assets=1_200_000,
+)
+_SPARSE_LEAD = LeadView(
+    id=1002,
+    first_name="Sam",
+    last_name="Okafor",
+    email="sam.okafor@example.com",
+    phone="+13125550188",
+    product=Product.GENERAL,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    template: str  # channel/name, e.g. "sms/intro"
+    product: Product
+    rule: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One template rendered for one sample lead. ``output`` is the message, or the script for a call."""
+
+    channel: str
+    name: str
+    ctx: RenderContext
+    output: EmailMessage | SmsMessage | VoicemailMessage | str
+    first_sms: bool = False  # the first text the cadence sends
+
+    @property
+    def template(self) -> str:
+        return f"{self.channel}/{self.name}"
+
+    @property
+    def words(self) -> str:
+        """Everything a borrower or loan officer reads: subject and text part, text body, script."""
+        out = self.output
+        if isinstance(out, EmailMessage):
+            return f"{out.subject}\n\n{out.text}"
+        if isinstance(out, SmsMessage):
+            return out.body
+        if isinstance(out, VoicemailMessage):
+            return out.script
+        return out
+
+
+Rule = Callable[[Sample], list[str]]
+
+_HREF = re.compile(r"""<a\b[^>]*?\bhref\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+_EQUAL_HOUSING = re.compile(r"\bequal\s+housing\s+(?:opportunity|lender)\b", re.IGNORECASE)
+_STOP_INSTRUCTION = re.compile(r"\b(?i:reply|text|send)\b[^.!?]{0,20}\bSTOP\b")
+_LOOKALIKES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "`": "'", "\u00b4": "'", "\u2010": "-"})
+_APPROVAL = re.compile(
+    r"\byou'?re\s+approved\b|\byou\s+are\s+approved\b|\byou(?:'ve|\s+have)\s+been\s+approved\b"
+    r"|\bguarant(?:ee|y)\w*|\bpre[-\s]?approved\b",
+    re.IGNORECASE,
+)
+_PERCENT = re.compile(r"(?<![\w.])(?:\d+(?:\.\d+)?|\.\d+)\s*(?:%|per\s?cent\b)", re.IGNORECASE)
+_RATE_WORDS = frozenset({"rate", "rates", "interest"})
+_NOT_RATE_WORDS = frozenset(
+    {"down", "of", "expense", "expenses", "ratio", "ltv", "loan-to-value", "dti", "debt-to-income"}
+    | {"deposit", "deposits", "equity", "ownership", "occupancy", "vacancy"}
+)
+_APR = re.compile(r"\bAPR\b|(?i:\bannual\s+percentage\s+rate\b)")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\s*\n\s*\n\s*|\s*\n(?=\s*- )")
+_URL = re.compile(r"\b(?:https?://|mailto:|tel:)\S+", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+
+
+def email_unsubscribe_link(sample: Sample) -> list[str]:
+    """CAN-SPAM: every email carries a working unsubscribe link, an ``<a>`` pointing at the lead's own URL."""
+    if not isinstance(sample.output, EmailMessage):
+        return []
+    hrefs = {html.unescape(a or b) for a, b in _HREF.findall(sample.output.html)}
+    if sample.ctx.unsubscribe_url in hrefs:
+        return []
+    return ["no link to the lead's unsubscribe URL (an <a> whose href is unsubscribe_url)"]
+
+
+def email_one_click_headers(sample: Sample) -> list[str]:
+    """RFC 8058 one-click unsubscribe, which large mailbox providers require: List-Unsubscribe with the
+    lead's https unsubscribe URL, and List-Unsubscribe-Post set to ``List-Unsubscribe=One-Click``."""
+    if not isinstance(sample.output, EmailMessage):
+        return []
+    headers = {k.lower(): v for k, v in sample.output.headers.items()}
+    problems = []
+    url = sample.ctx.unsubscribe_url
+    if f"<{url}>" not in headers.get("list-unsubscribe", ""):
+        problems.append("the List-Unsubscribe header is missing or does not carry the unsubscribe URL")
+    elif not url.lower().startswith("https://"):
+        problems.append(f"one-click unsubscribe needs an https URL, not {url!r} (DRIPLINE_UNSUBSCRIBE_BASE_URL)")
+    if headers.get("list-unsubscribe-post", "").strip() != "List-Unsubscribe=One-Click":
+        problems.append("the List-Unsubscribe-Post header must be 'List-Unsubscribe=One-Click'")
+    return problems
+
+
+def email_postal_address(sample: Sample) -> list[str]:
+    """CAN-SPAM: every email shows the company's physical postal address."""
+    if not isinstance(sample.output, EmailMessage):
+        return []
+    address = " ".join(sample.ctx.brand.company_address.split())
+    if not address:
+        return ["no company postal address is configured (DRIPLINE_COMPANY_ADDRESS)"]
+    if address not in " ".join(sample.output.text.split()):
+        return [f"the company postal address ({address!r}) is not in the email"]
+    return []
+
+
+def email_nmls_ids(sample: Sample) -> list[str]:
+    """Mortgage advertising: a solicitation shows the company's NMLS ID and the loan officer's, each after "NMLS"."""
+    if not isinstance(sample.output, EmailMessage):
+        return []
+    problems = []
+    for whose, nmls_id in (("company", sample.ctx.brand.company_nmls_id), ("loan officer", sample.ctx.officer.nmls_id)):
+        if not nmls_id.strip():
+            problems.append(f"the sample {whose} has no NMLS ID to show")
+        elif not re.search(rf"NMLS\D{{0,12}}{re.escape(nmls_id.strip())}(?!\d)", sample.output.text):
+            problems.append(f"the {whose}'s NMLS ID ({nmls_id}) is not in the email")
+    return problems
+
+
+def email_equal_housing_legend(sample: Sample) -> list[str]:
+    """Fair lending advertising: every email carries "Equal Housing Opportunity" or "Equal Housing Lender"."""
+    if not isinstance(sample.output, EmailMessage) or _EQUAL_HOUSING.search(sample.output.text):
+        return []
+    return ["no Equal Housing Opportunity (or Equal Housing Lender) legend"]
+
+
+def first_sms_names_sender(sample: Sample) -> list[str]:
+    """The cadence's first text identifies who sends it: the company, by name (with or without the officer's)."""
+    if not sample.first_sms or not isinstance(sample.output, SmsMessage):
+        return []
+    company = sample.ctx.brand.company_name.strip()
+    if not company:
+        return ["no company name is configured (DRIPLINE_COMPANY_NAME)"]
+    if company.casefold() not in sample.output.body.casefold():
+        return [f"the cadence's first text does not name the company ({company!r})"]
+    return []
+
+
+def first_sms_says_how_to_opt_out(sample: Sample) -> list[str]:
+    """The cadence's first text says how to opt out: "STOP" after "reply", "text" or "send" in one sentence."""
+    if (
+        not sample.first_sms
+        or not isinstance(sample.output, SmsMessage)
+        or _STOP_INSTRUCTION.search(sample.output.body)
+    ):
+        return []
+    return ["the cadence's first text does not say how to opt out (e.g. 'Reply STOP to opt out')"]
+
+
+def sms_within_two_segments(sample: Sample) -> list[str]:
+    """Every text fits in two SMS segments, so it arrives whole and costs what the plan expects."""
+    if not isinstance(sample.output, SmsMessage):
+        return []
+    body = sample.output.body
+    segments = sms_segments(body)
+    if segments <= 2:
+        return []
+    return [f"{segments} segments ({len(body)} characters); keep texts within 2 GSM-7 segments (306 characters)"]
+
+
+def no_approval_promise(sample: Sample) -> list[str]:
+    """No misleading claim of approval, on any channel: "you're approved", "you are approved", "you've been
+    approved", "guarantee" in any form, "pre-approved" (case-insensitive, curly apostrophes and hyphens alike)."""
+    phrases = dict.fromkeys(
+        " ".join(m.group().lower().split()) for m in _APPROVAL.finditer(sample.words.translate(_LOOKALIKES))
+    )
+    return [f"promises approval: {phrase!r}" for phrase in phrases]
+
+
+def no_rate_without_apr(sample: Sample) -> list[str]:
+    """A rate is shown only with its APR, on any channel. See :func:`rates_without_apr` for what reads as a rate."""
+    return [
+        f"{pct!r} reads as a rate with no APR in its sentence: {sentence!r}"
+        for pct, sentence in rates_without_apr(sample.words)
+    ]
+
+
+def rates_without_apr(text: str) -> list[tuple[str, str]]:
+    """Each percentage in ``text`` that reads as an interest rate with no APR in its sentence, with the sentence.
+
+    A percentage is a number followed by ``%``, "percent" or "per cent" ("6.5%", "7 %", "6.25 percent").
+    It reads as a rate when a rate word ("rate", "rates", "interest") is among the four words before it or
+    the four after it, or when neither of the two words right after it names another quantity: "down",
+    "of", "expense(s)", "ratio", "LTV", "loan-to-value", "DTI", "debt-to-income", "deposit(s)", "equity",
+    "ownership", "occupancy", "vacancy". So a bare "6.5%" reads as a rate; "50% expense ratio", "100% of
+    deposits" and "20% down" do not, unless a rate word is close by. Such a percentage passes when its
+    sentence says "APR" (upper case) or "annual percentage rate". A sentence ends at ".", "!" or "?"
+    followed by white space, at a blank line and before a "- " list item; other line breaks are soft
+    wraps (call scripts are wrapped at 90 columns). Web, mailto and tel links are ignored.
+    """
+    found: list[tuple[str, str]] = []
+    for sentence in _SENTENCE_BREAK.split(_URL.sub(" ", text)):
+        if _APR.search(sentence):
+            continue
+        for match in _PERCENT.finditer(sentence):
+            before = [w.lower() for w in _WORD.findall(sentence[: match.start()])][-4:]
+            after = [w.lower() for w in _WORD.findall(sentence[match.end() :])][:4]
+            near_rate_word = not _RATE_WORDS.isdisjoint(before + after)
+            names_other_quantity = not _NOT_RATE_WORDS.isdisjoint(after[:2])
+            if near_rate_word or not names_other_quantity:
+                found.append((match.group(), _shorten(sentence)))
+    return found
+
+
+RULES: tuple[Rule, ...] = (
+    email_unsubscribe_link,
+    email_one_click_headers,
+    email_postal_address,
+    email_nmls_ids,
+    email_equal_housing_legend,
+    first_sms_names_sender,
+    first_sms_says_how_to_opt_out,
+    sms_within_two_segments,
+    no_approval_promise,
+    no_rate_without_apr,
+)
+RENDERS = "renders"  # the rule name of a template that fails to render at all
+
+
+def lint_templates(settings: Settings) -> list[Finding]:
+    """Render every template for every product from ``settings.templates_dir`` and run every rule.
+
+    The first-text rules apply to the template of the cadence's first SMS step
+    (``settings.cadence_file``; a :class:`~nurture.cadence.CadenceError` propagates).
+    For each template and product a rule is reported once, for the first sample lead it fires on.
+    """
+    first_sms = first_sms_template(load_cadence(settings.cadence_file.read_text(), source=str(settings.cadence_file)))
+    names = [(channel, name) for channel, names in TEMPLATES.items() for name in names]
+    if first_sms is not None and ("sms", first_sms) not in names:
+        names.append(("sms", first_sms))
+    findings: list[Finding] = []
+    for channel, name in names:
+        for product in Product:
+            fired: set[str] = set()
+            for ctx in sample_contexts(settings, product):
+                new = [
+                    f
+                    for f in _check(
+                        channel, name, ctx, settings.templates_dir, first_sms=(channel, name) == ("sms", first_sms)
+                    )
+                    if f.rule not in fired
+                ]
+                findings.extend(new)
+                fired.update(f.rule for f in new)
+    return findings
+
+
+def first_sms_template(cadence: Cadence) -> str | None:
+    """The template of the cadence's first text message, if it sends any."""
+    step = next((s for s in cadence.steps if s.channel is Channel.SMS), None)
+    return step.templates[0] if step else None
+
+
+def sample_contexts(settings: Settings, product: Product) -> tuple[RenderContext, ...]:
+    """Realistic contexts for ``product``: a lead with every optional field, and one with none."""
+    brand = Brand.from_settings(settings)
+    return tuple(
+        RenderContext(
+            lead=replace(lead, product=product),
+            officer=SAMPLE_OFFICER,
+            brand=brand,
+            unsubscribe_url=f"{settings.unsubscribe_base_url}?lead={lead.id}&token=0123456789abcdef01234567",
+        )
+        for lead in (_SAMPLE_LEAD, _SPARSE_LEAD)
+    )
+
+
+def missing_compliance_settings(settings: Settings, officers: Iterable[tuple[str, str | None]]) -> list[str]:
+    """What a solicitation needs that is not set, one sentence each; empty when nothing is missing.
+
+    ``officers`` are the active loan officers as (name, NMLS ID). Every email shows the
+    company's postal address, the company's NMLS ID and the officer's; texts name the company.
+    """
+    problems = [
+        f"the {what} is empty: set {variable}"
+        for value, what, variable in (
+            (settings.company_name, "company name", "DRIPLINE_COMPANY_NAME"),
+            (settings.company_address, "company postal address", "DRIPLINE_COMPANY_ADDRESS"),
+            (settings.company_nmls_id, "company NMLS ID", "DRIPLINE_COMPANY_NMLS_ID"),
+        )
+        if not value.strip()
+    ]
+    problems.extend(
+        f"loan officer {name.strip() or '(no name)'} has no NMLS ID"
+        for name, nmls_id in officers
+        if not (nmls_id or "").strip()
+    )
+    return problems
+
+
+def _check(channel: str, name: str, ctx: RenderContext, templates_dir: Path, *, first_sms: bool) -> list[Finding]:
+    template, product = f"{channel}/{name}", ctx.lead.product
+    try:
+        output: EmailMessage | SmsMessage | VoicemailMessage | str
+        if channel == "call":
+            output = render_call_script(name, ctx, templates_dir=templates_dir)
+        else:
+            output = render(channel, name, ctx, templates_dir=templates_dir)
+    except (TemplateError, LookupError, ValueError, TypeError, ArithmeticError) as exc:
+        return [Finding(template, product, RENDERS, f"{type(exc).__name__}: {exc}")]
+    sample = Sample(channel, name, ctx, output, first_sms=first_sms)
+    return [Finding(template, product, rule.__name__, message) for rule in RULES for message in rule(sample)]
+
+
+def _shorten(sentence: str, limit: int = 100) -> str:
+    sentence = " ".join(sentence.split())
+    return sentence if len(sentence) <= limit else sentence[: limit - 3] + "..."
