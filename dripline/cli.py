@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from dripline import cli_leads
+from dripline import cli_compliance, cli_leads, cli_templates
 from dripline.cli_common import JsonOpt, NowOpt, _engine, console, open_pipeline, parse_time, settings
 from dripline.settings import get_settings
 
@@ -19,6 +19,11 @@ app.add_typer(cli_leads.leads_app, name="leads")
 app.add_typer(cli_leads.tasks_app, name="tasks")
 app.add_typer(cli_leads.officers_app, name="officers")
 app.add_typer(cli_leads.cadence_app, name="cadence")
+app.add_typer(cli_templates.templates_app, name="templates")
+app.add_typer(cli_compliance.inbound_app, name="inbound")
+app.add_typer(cli_compliance.consent_app, name="consent")
+app.command("explain")(cli_compliance.explain)
+app.command("email-event")(cli_compliance.email_event)
 
 
 @app.callback()
@@ -142,18 +147,19 @@ def report(
 ) -> None:
     """The funnel by product beside the benchmark ranges, revenue per close and ROI."""
     from dripline.report_view import funnel_payload, print_activity, print_funnel
-    from storage.report import funnel, reason_counts, task_counts, touch_counts
+    from storage.report import funnel, gate_counts, reason_counts, task_counts, touch_counts
 
     engine = _engine()
     payload = funnel_payload(funnel(engine=engine, cost_per_lead=cost_per_lead))
     payload["touches"] = touch_counts(engine=engine)
     payload["tasks"] = task_counts(engine=engine)
     payload["reasons"] = reason_counts(engine=engine)
+    payload["gate"] = gate_counts(engine=engine)
     if as_json:
         sys.stdout.write(json.dumps(payload, default=str) + "\n")
         return
     print_funnel(payload, console)
-    print_activity(payload["touches"], payload["tasks"], payload["reasons"], console)
+    print_activity(payload["touches"], payload["tasks"], payload["reasons"], payload["gate"], console)
 
 
 @app.command()

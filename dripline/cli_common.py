@@ -46,13 +46,20 @@ def settings() -> Settings:
 
 
 def open_pipeline(now: datetime) -> Any:
-    from dripline.pipeline import Pipeline
+    from dripline.pipeline import ComplianceSettingsError, Pipeline
     from nurture.cadence import CadenceError
+    from nurture.compliance import RuleTableError
 
     try:
         return Pipeline.open(settings(), now=now)
     except CadenceError as exc:
         err.print(f"[red]cadence:[/] {exc}")
+        raise typer.Exit(2) from None
+    except RuleTableError as exc:
+        err.print(f"[red]compliance rule table:[/] {exc}")
+        raise typer.Exit(2) from None
+    except ComplianceSettingsError as exc:
+        err.print(f"[red]settings:[/] {exc}")
         raise typer.Exit(2) from None
 
 

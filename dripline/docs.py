@@ -9,6 +9,7 @@ from nurture.states import CadenceStatus, Stage, mermaid, transition_table_markd
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_MACHINE_DOC = ROOT / "docs" / "state-machine.md"
+COMPLIANCE_DOC = ROOT / "docs" / "compliance.md"
 
 
 def state_machine_markdown() -> str:
@@ -54,7 +55,61 @@ The contact days end after `{cadence.steps[cadence.contact_phase_end].id}`; then
 """
 
 
+def compliance_markdown() -> str:
+    from nurture.compliance import load_rule_table
+    from nurture.gate import RULES
+
+    table = load_rule_table((ROOT / "compliance" / "us.yaml").read_text())
+    rules = "\n".join(
+        f"| {i} | `{rule.__name__}` | {' '.join((rule.__doc__ or '').split())} |" for i, rule in enumerate(RULES, 1)
+    )
+    states = "\n".join(
+        f"| {code} | {f'{r.quiet_hours.start:%H:%M}-{r.quiet_hours.end:%H:%M}' if r.quiet_hours else '-'} "
+        f"| {r.max_per_24h or '-'} | {'yes' if r.sms_needs_registration else '-'} |"
+        for code, r in sorted(table.states.items())
+    )
+
+    def channels(values: frozenset) -> str:  # type: ignore[type-arg]
+        return ", ".join(sorted(c.value for c in values))
+
+    return f"""# Compliance gate
+
+Generated from `nurture/gate.py` and `compliance/us.yaml` by `dripline docs`; do not edit by hand.
+
+Every touch (text, email, voicemail) and every call task passes these rules, in this order, when the tick
+plans it and again when dispatch is about to send it. Each rule allows, defers (to a later time), holds
+(until something outside changes; looked at again a day later) or blocks. A deferral moves the contact
+and runs every rule again at the new time. Each check is stored with the touch or task (its decision log,
+in `dripline outbox --json` and `dripline explain LEAD_ID`), with the rule table's version. Right before
+each message goes out, the suppression log is read again, so an opt-out that arrives while a batch is
+sending stops the rest of that batch for that person. An automated text or voicemail blocked for want of
+consent (or of a Texas registration) becomes a call task for a person instead.
+
+## Rules
+
+| order | rule | what it protects |
+|---|---|---|
+{rules}
+
+## Rule table ({table.label})
+
+- Quiet hours: {table.quiet_hours.start:%H:%M}-{table.quiet_hours.end:%H:%M} on the recipient's clock, in every
+  time zone of the address and of the phone's area code, for {channels(table.quiet_channels)}.
+- A lead is held to a state's rules when its address or its phone's area code is in that state.
+- Per-lead cap: {table.max_per_24h} contacts in any 24 hours ({channels(table.cap_channels)}).
+- State caps count {channels(table.state_cap_channels)}.
+- Written consent needed for: {channels(table.consent_required_for)}.
+- Do Not Call: scrub data older than {table.max_scrub_age_days} days holds phone contact; a listed number gets human
+  calls only within {table.inquiry_window_months} months of the inquiry (or with written consent).
+
+| state | quiet hours | max per 24 h | texts need registration |
+|---|---|---|---|
+{states}
+"""
+
+
 def write_docs() -> list[Path]:
     STATE_MACHINE_DOC.parent.mkdir(exist_ok=True)
     STATE_MACHINE_DOC.write_text(state_machine_markdown())
-    return [STATE_MACHINE_DOC]
+    COMPLIANCE_DOC.write_text(compliance_markdown())
+    return [STATE_MACHINE_DOC, COMPLIANCE_DOC]

@@ -21,13 +21,17 @@ from channels.base import OptedOutError, OutcomeUnknownError, Sender, make_sende
 from channels.messages import EmailMessage, Message, PermanentSendError, SmsMessage, TransientSendError
 from channels.render import Brand, LeadView, OfficerView, RenderContext, render
 from dripline.settings import Settings
-from nurture.actions import TouchStatus
+from nurture.actions import Channel, TouchStatus
 from nurture.cadence import load_cadence
+from nurture.compliance import load_rule_table
+from nurture.gate import Decision, Policy, Ruling, Verdict, policy_sellers
+from nurture.gate_plan import decision_line, verdict_reason
 from nurture.states import Event
 from storage.cadences import CadenceRegistry, enroll_new_leads, register_cadence
+from storage.compliance import fresh_suppression_watermark, opted_out_now
 from storage.db import make_engine
 from storage.lead_events import apply_event
-from storage.models import Lead, LoanOfficer
+from storage.models import Lead, LoanOfficer, table
 from storage.outbox import MAX_ATTEMPTS, ClaimedTouch, Delivery, claim_due_touches, record_deliveries
 from storage.tick import TickStats, expire_call_tasks, next_work_at, tick_batch
 
@@ -40,14 +44,49 @@ class Pipeline:
     engine: Engine
     registry: CadenceRegistry
     sender: Sender
+    policy: Policy = field(default=None)  # type: ignore[assignment]  # built from the settings when not given
+
+    def __post_init__(self) -> None:
+        if self.policy is None:
+            self.policy = load_policy(self.settings)
 
     @classmethod
     def open(cls, settings: Settings, *, now: datetime, sender: Sender | None = None) -> Pipeline:
         engine = make_engine(settings.database_url)
         body = settings.cadence_file.read_text()
         cadence = load_cadence(body, source=str(settings.cadence_file))
+        policy = load_policy(settings)
+        _refuse_incomplete_solicitations(settings, engine)
         registry = register_cadence(engine=engine, cadence=cadence, now=now)
-        return cls(settings, engine, registry, sender or make_sender(settings))
+        return cls(settings, engine, registry, sender or make_sender(settings), policy)
+
+
+class ComplianceSettingsError(ValueError):
+    """Messages would go out without what the law requires in them (postal address, NMLS IDs)."""
+
+
+def _refuse_incomplete_solicitations(settings: Settings, engine: Engine) -> None:
+    from channels.lint import missing_compliance_settings
+
+    officers = table(LoanOfficer)
+    active: list[tuple[str, str | None]] = []
+    if sa.inspect(engine).has_table(officers.name):  # no schema yet: `dripline init` creates it
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(officers.c.name, officers.c.nmls_id).where(officers.c.active)).all()
+            active = [(name, nmls_id) for name, nmls_id in rows]
+    problems = missing_compliance_settings(settings, active)
+    if problems:
+        raise ComplianceSettingsError("refusing to send incomplete solicitations: " + "; ".join(problems))
+
+
+def load_policy(settings: Settings) -> Policy:
+    """The compliance rule table and what the settings say about us (registrations, our names on consents)."""
+    table = load_rule_table(settings.compliance_file.read_text(), source=str(settings.compliance_file))
+    return Policy(
+        table,
+        registered_states=frozenset({"TX"}) if settings.texas_sms_registered else frozenset(),
+        sellers=policy_sellers(settings.company_name, *settings.consent_sellers),
+    )
 
 
 @dataclass
@@ -57,11 +96,12 @@ class DispatchStats:
     failed: int = 0
     retried: int = 0
     cancelled: int = 0
-    deferred: int = 0
+    deferred: int = 0  # moved later or held by the compliance gate
+    blocked: int = 0  # refused by the compliance gate, at the claim or right before sending
     by_channel: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: DispatchStats) -> None:
-        for name in ("claimed", "sent", "failed", "retried", "cancelled", "deferred"):
+        for name in ("claimed", "sent", "failed", "retried", "cancelled", "deferred", "blocked"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for k, v in other.by_channel.items():
             self.by_channel[k] = self.by_channel.get(k, 0) + v
@@ -75,7 +115,7 @@ def enroll(p: Pipeline, *, now: datetime, batch_size: int) -> int:
 
 
 def plan_batch(p: Pipeline, *, now: datetime, batch_size: int) -> TickStats:
-    return tick_batch(engine=p.engine, registry=p.registry, now=now, limit=batch_size)
+    return tick_batch(engine=p.engine, registry=p.registry, policy=p.policy, now=now, limit=batch_size)
 
 
 def tick(p: Pipeline, *, now: datetime, batch_size: int | None = None) -> TickStats:
@@ -97,14 +137,20 @@ def unsubscribe_url(settings: Settings, lead_id: int) -> str:
     return f"{settings.unsubscribe_base_url}?lead={lead_id}&token={token}"
 
 
-def _contexts(p: Pipeline, lead_ids: set[int]) -> dict[int, RenderContext]:
-    brand = Brand.from_settings(p.settings)
-    team = OfficerView(
-        name=f"the {p.settings.company_name} team",
-        phone=p.settings.company_phone,
-        email=p.settings.support_email,
-        nmls_id=p.settings.company_nmls_id,
+def team_officer(settings: Settings) -> OfficerView:
+    """Who signs a message when a lead has no loan officer: the company's team."""
+    return OfficerView(
+        name=f"the {settings.company_name} team",
+        phone=settings.company_phone,
+        email=settings.support_email,
+        nmls_id=settings.company_nmls_id,
     )
+
+
+def render_contexts(p: Pipeline, lead_ids: set[int]) -> dict[int, RenderContext]:
+    """What each lead's messages are rendered with: the lead, its loan officer (or the team), the brand."""
+    brand = Brand.from_settings(p.settings)
+    team = team_officer(p.settings)
     with Session(p.engine) as s:
         leads = s.exec(sa.select(Lead).where(Lead.id.in_(lead_ids))).scalars().all()  # type: ignore[union-attr,call-overload]
         officer_ids = {lead.loan_officer_id for lead in leads if lead.loan_officer_id}
@@ -168,23 +214,42 @@ def _content(message: Message) -> _Content:
 
 
 def dispatch_batch(p: Pipeline, *, now: datetime, batch_size: int, worker: str = "dispatch") -> DispatchStats:
-    """Send up to ``batch_size`` due touches through the channel."""
-    claim = claim_due_touches(engine=p.engine, registry=p.registry, now=now, limit=batch_size, worker=worker)
-    stats = DispatchStats(claimed=len(claim.touches), cancelled=claim.cancelled, deferred=claim.deferred)
+    """Send up to ``batch_size`` due touches through the channel.
+
+    The claim checks every touch against the compliance gate. Right before each
+    send the suppression log is looked at again, so an opt-out committed while
+    the batch runs stops every later message of this batch to that person.
+    """
+    claim = claim_due_touches(
+        engine=p.engine, registry=p.registry, policy=p.policy, now=now, limit=batch_size, worker=worker
+    )
+    stats = DispatchStats(
+        claimed=len(claim.touches), cancelled=claim.cancelled, deferred=claim.deferred, blocked=claim.blocked
+    )
     if not claim.touches:
         return stats
-    contexts = _contexts(p, {t.lead_id for t in claim.touches})
+    contexts = render_contexts(p, {t.lead_id for t in claim.touches})
     deliveries = []
-    for touch in claim.touches:
-        d = _deliver(p, touch, contexts[touch.lead_id], now)
-        deliveries.append(d)
-        if d.status is TouchStatus.SENT:
-            stats.sent += 1
-            stats.by_channel[touch.channel] = stats.by_channel.get(touch.channel, 0) + 1
-        elif d.status is TouchStatus.FAILED:
-            stats.failed += 1
-        else:
-            stats.retried += 1
+    watermark, late_opt_outs = claim.watermark, {}
+    with p.engine.connect() as conn:
+        for i, touch in enumerate(claim.touches):
+            current = fresh_suppression_watermark(conn)
+            if current != watermark:
+                late_opt_outs = opted_out_now(conn, {t.lead_id for t in claim.touches[i:]})
+                watermark = current
+                conn.rollback()
+            why = late_opt_outs.get(touch.lead_id, {}).get(Channel(touch.channel))
+            d = _blocked_late(p, touch, why, now) if why else _deliver(p, touch, contexts[touch.lead_id], now)
+            deliveries.append(d)
+            if d.status is TouchStatus.SENT:
+                stats.sent += 1
+                stats.by_channel[touch.channel] = stats.by_channel.get(touch.channel, 0) + 1
+            elif d.status is TouchStatus.FAILED:
+                stats.failed += 1
+            elif d.status is TouchStatus.BLOCKED:
+                stats.blocked += 1
+            else:
+                stats.retried += 1
     record_deliveries(engine=p.engine, deliveries=deliveries, now=now)
     opted_out = {t.lead_id for t, d in zip(claim.touches, deliveries, strict=True) if d.reason.startswith("opted out")}
     for lead_id in sorted(opted_out):
@@ -196,9 +261,17 @@ def dispatch_batch(p: Pipeline, *, now: datetime, batch_size: int, worker: str =
                 at=now,
                 strict=False,
                 actor="provider",
-                reason="the provider reports the recipient opted out: every channel stops",
+                reason="the carrier reports the number unsubscribed (Twilio 21610): every channel stops",
             )
     return stats
+
+
+def _blocked_late(p: Pipeline, touch: ClaimedTouch, why: str, now: datetime) -> Delivery:
+    decision = Decision("suppression", Ruling.BLOCK, f"opted out of {touch.channel} while the batch ran: {why}")
+    verdict = Verdict(Ruling.BLOCK, now, (decision,), p.policy.table.label)
+    return Delivery(
+        touch.id, TouchStatus.BLOCKED, verdict_reason(verdict), decision="\n" + decision_line("send", verdict, now)
+    )
 
 
 def dispatch(p: Pipeline, *, now: datetime, batch_size: int | None = None, worker: str = "dispatch") -> DispatchStats:
@@ -208,7 +281,7 @@ def dispatch(p: Pipeline, *, now: datetime, batch_size: int | None = None, worke
     while True:
         stats = dispatch_batch(p, now=now, batch_size=size, worker=worker)
         total.add(stats)
-        if stats.claimed + stats.cancelled + stats.deferred < size:
+        if stats.claimed + stats.cancelled + stats.deferred + stats.blocked < size:
             return total
 
 
@@ -294,4 +367,4 @@ def render_call_script_for(p: Pipeline, task_id: int) -> str:
         if task is None:
             raise LookupError(f"no call task with id {task_id}")
         template, lead_id = task.template, task.lead_id
-    return render_call_script(template, _contexts(p, {lead_id})[lead_id])
+    return render_call_script(template, render_contexts(p, {lead_id})[lead_id])

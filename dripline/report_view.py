@@ -102,7 +102,11 @@ def print_funnel(payload: dict[str, Any], console: Console) -> None:
 
 
 def print_activity(
-    touches: dict[str, dict[str, int]], tasks: dict[str, dict[str, int]], reasons: dict[str, int], console: Console
+    touches: dict[str, dict[str, int]],
+    tasks: dict[str, dict[str, int]],
+    reasons: dict[str, int],
+    gates: dict[str, dict[str, int]],
+    console: Console,
 ) -> None:
     table = Table(title="Outbox and call tasks")
     table.add_column("what")
@@ -119,3 +123,12 @@ def print_activity(
         for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
             why.add_row(reason, str(n))
         console.print(why)
+    rulings = sorted(set(gates.get("touches", {})) | set(gates.get("call tasks", {})))
+    if rulings:
+        gate = Table(title="Compliance gate: touches and call tasks each rule deferred, held or blocked")
+        gate.add_column("ruling: rule")
+        gate.add_column("touches", justify="right")
+        gate.add_column("call tasks", justify="right")
+        for ruling in sorted(rulings, key=lambda r: -(gates["touches"].get(r, 0) + gates["call tasks"].get(r, 0))):
+            gate.add_row(ruling, str(gates["touches"].get(ruling, 0)), str(gates["call tasks"].get(ruling, 0)))
+        console.print(gate)

@@ -22,6 +22,16 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///./dripline.db", description="SQLAlchemy URL of dripline's own database")
     cadence_file: Path = Field(ROOT / "cadences" / "default.yaml", description="the cadence marketing ops edit")
     templates_dir: Path = Field(ROOT / "templates", description="Jinja2 templates for email, SMS and calls")
+    compliance_file: Path = Field(
+        ROOT / "compliance" / "us.yaml", description="the compliance rule table every contact is checked against"
+    )
+    texas_sms_registered: bool = Field(
+        False, description="true when the sender is registered (or exempt) for marketing texts to Texas"
+    )
+    consent_sellers: list[str] = Field(
+        default_factory=list,
+        description="other names a consent record may give for us (a DBA, a former name), besides company_name",
+    )
     outbox_dir: Path = Field(
         Path("./outbox"), description="where the local channel writes each message as a readable file"
     )

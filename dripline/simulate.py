@@ -14,18 +14,23 @@ import heapq
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from nurture.actions import Outcome, TaskKind, TaskStatus
+if TYPE_CHECKING:
+    from dripline.pipeline import Pipeline
+
+from nurture.actions import Channel, Outcome, TaskKind, TaskStatus, TouchStatus
 from nurture.economics import benchmark_for
 from nurture.products import Product
 from nurture.states import AUTOMATED, Event
 from storage.lead_events import complete_task, record_event
-from storage.models import CadencePosition, CallTask, Lead, table
+from storage.models import CadencePosition, CallTask, Lead, Touch, table
 
 _task = table(CallTask)
+_touch = table(Touch)
 _lead = table(Lead)
 _pos = table(CadencePosition)
 
@@ -33,6 +38,16 @@ CALL_STEPS = {"d0-call": 0, "d2-call": 1, "d6-call": 2}
 # How reached leads were reached: on the 1st, 2nd or 3rd call, or by writing back later.
 CONTACT_ROUTES = (("call", 0, 0.45), ("call", 1, 0.30), ("call", 2, 0.10), ("reply", None, 0.15))
 WRONG_NUMBER, DO_NOT_CALL = 0.03, 0.01
+# What some borrowers text back after their first text, and how often: opt-outs, in keywords and in words,
+# HELP, and one that only might be an opt-out. Anyone else who writes back sends REPLY_TEXT.
+TEXT_BACKS = (
+    ("STOP", 0.030),
+    ("Please stop texting me", 0.010),
+    ("HELP", 0.010),
+    ("Why would I stop looking? Who is this?", 0.005),
+)
+TEXT_CHECK_EVERY = timedelta(hours=6)
+REPLY_TEXT = "Is this still available? I am self-employed and got turned down last year."
 PIPELINE = (
     (Event.PRE_QUALIFIED, 2, 4),
     (Event.APPLICATION, 2, 5),
@@ -54,11 +69,19 @@ class Fate:
 
 
 class Simulation:
-    """Call it with ``now`` after each replay step."""
+    """Call it with ``now`` after each replay step.
 
-    def __init__(self, *, engine: Engine, seed: int, start: datetime) -> None:
+    With a ``pipeline``, borrowers also text back through the real inbound handler: a few send STOP (or
+    say it in their own words) or HELP after their first text, and those who write back do it by text.
+    """
+
+    def __init__(self, *, engine: Engine, seed: int, start: datetime, pipeline: Pipeline | None = None) -> None:
         self.engine = engine
+        self.pipeline = pipeline
         self.rng = random.Random(seed)
+        texting = random.Random(seed + 1)
+        self.texters: dict[int, str] = {}  # lead -> what they will text after their first SMS
+        self._texts_checked = start - TEXT_CHECK_EVERY
         self.fates: dict[int, Fate] = {}
         self.agenda: list[tuple[datetime, int, int, str]] = []
         self._seq = 0
@@ -70,6 +93,8 @@ class Simulation:
             self.fates[lead_id] = fate
             if fate.route == "reply":
                 self._at(start + timedelta(days=fate.reply_after_days), lead_id, "reply")
+            elif pipeline is not None and (body := _text_back(texting)):
+                self.texters[lead_id] = body
 
     def _draw_rates(self, product: Product) -> dict[str, float]:
         bench, _ = benchmark_for(product)
@@ -100,9 +125,29 @@ class Simulation:
 
     def __call__(self, now: datetime) -> None:
         self._work_call_tasks(now)
+        self._schedule_text_backs(now)
         while self.agenda and self.agenda[0][0] <= now:
             when, _, lead_id, action = heapq.heappop(self.agenda)
             self._act(lead_id, action, when)
+
+    def _schedule_text_backs(self, now: datetime) -> None:
+        """Every few simulated hours, find the texters whose first text has gone out; they answer later."""
+        if not self.texters or now - self._texts_checked < TEXT_CHECK_EVERY:
+            return
+        self._texts_checked = now
+        with self.engine.connect() as conn:
+            first_texts = conn.execute(
+                sa.select(_touch.c.lead_id, sa.func.min(_touch.c.sent_at))
+                .where(
+                    _touch.c.lead_id.in_(list(self.texters)),
+                    _touch.c.channel == Channel.SMS.value,
+                    _touch.c.status == TouchStatus.SENT.value,
+                )
+                .group_by(_touch.c.lead_id)
+            ).all()
+        for lead_id, sent_at in first_texts:
+            body = self.texters.pop(lead_id)
+            self._at(max(sent_at + timedelta(hours=self.rng.uniform(0.2, 30)), now), lead_id, f"text:{body}")
 
     def next_at(self) -> datetime | None:
         """When a simulated person next acts: a call task comes due or an agenda item is reached."""
@@ -156,12 +201,29 @@ class Simulation:
                 .limit(1)
             ).scalar()
 
+    def _text(self, lead_id: int, body: str, at: datetime) -> bool:
+        """Text us as the borrower would, through the real inbound handler. False when they cannot."""
+        if self.pipeline is None:
+            return False
+        with self.engine.connect() as conn:
+            phone = conn.execute(sa.select(_lead.c.phone).where(_lead.c.id == lead_id)).scalar()
+        if phone is None:
+            return False
+        from dripline.inbound import handle_inbound_sms
+
+        ours = self.pipeline.settings.twilio_from_number or self.pipeline.settings.company_phone
+        handle_inbound_sms(self.pipeline, from_number=phone, to_number=ours, body=body, at=at)
+        return True
+
     def _act(self, lead_id: int, action: str, at: datetime) -> None:
         fate = self.fates[lead_id]
+        if action.startswith("text:"):
+            self._text(lead_id, action.removeprefix("text:"), at)
+            return
         if action == "reply":
             with self.engine.connect() as conn:
                 status = conn.execute(sa.select(_pos.c.status).where(_pos.c.lead_id == lead_id)).scalar()
-            if status in {s.value for s in AUTOMATED}:
+            if status in {s.value for s in AUTOMATED} and not self._text(lead_id, REPLY_TEXT, at):
                 record_event(
                     engine=self.engine,
                     lead_id=lead_id,
@@ -192,3 +254,12 @@ class Simulation:
         if nxt is Event.CLEAR_TO_CLOSE and not fate.closes:
             nxt = Event.LOST  # declined in underwriting
         self._at(at + timedelta(days=self.rng.uniform(lo, hi)), lead_id, nxt.value)
+
+
+def _text_back(rng: random.Random) -> str | None:
+    roll, acc = rng.random(), 0.0
+    for body, share in TEXT_BACKS:
+        acc += share
+        if roll < acc:
+            return body
+    return None

@@ -30,6 +30,8 @@ def plan_task(now: str, batch_size: int) -> dict[str, Any]:
         "touches": stats.touches,
         "tasks": stats.tasks,
         "skipped": stats.skipped,
+        "blocked": stats.blocked,
+        "deferred": stats.deferred,
         "events": dict(stats.events),
     }
 
@@ -50,11 +52,12 @@ def cadence_tick(now: str | None = None, batch_size: int | None = None) -> dict[
     iso = at.isoformat()
     enrolled = enroll_task(iso, size)
     expired = expire_call_tasks(engine=p.engine, now=at)
-    totals = {"enrolled": enrolled, "expired_tasks": expired, "leads": 0, "touches": 0, "tasks": 0, "batches": 0}
+    totals = {"enrolled": enrolled, "expired_tasks": expired, "leads": 0, "touches": 0, "tasks": 0}
+    totals |= {"blocked": 0, "deferred": 0, "batches": 0}
     while True:
         stats = plan_task(iso, size)
         totals["batches"] += 1
-        for k in ("leads", "touches", "tasks"):
+        for k in ("leads", "touches", "tasks", "blocked", "deferred"):
             totals[k] += stats.get(k, 0)
         if stats["leads"] < size:
             break
@@ -68,14 +71,15 @@ def dispatch_touches(now: str | None = None, batch_size: int | None = None) -> d
     at = resolve_now(now)
     size = batch_size or pipeline(at).settings.batch_size
     iso = at.isoformat()
-    totals = {"claimed": 0, "sent": 0, "failed": 0, "retried": 0, "cancelled": 0, "deferred": 0, "batches": 0}
+    names = ("claimed", "sent", "failed", "retried", "cancelled", "deferred", "blocked")
+    totals = dict.fromkeys(names, 0) | {"batches": 0}
     while True:
         stats = dispatch_task(iso, size)
         totals["batches"] += 1
         for k in totals:
             if k != "batches":
                 totals[k] += stats[k]
-        if stats["claimed"] + stats["cancelled"] + stats["deferred"] < size:
+        if stats["claimed"] + stats["cancelled"] + stats["deferred"] + stats["blocked"] < size:
             break
     get_run_logger().info("dispatch at %s: %s", iso, totals)
     return totals

@@ -22,7 +22,7 @@ def simulate_days(
     begin = resolve_now(start)
     settings = Settings(database_url=database_url, outbox_dir=outbox_dir, channel="local")  # type: ignore[arg-type]
     p = pipeline(begin, settings)
-    sim = Simulation(engine=p.engine, seed=seed, start=begin)
+    sim = Simulation(engine=p.engine, seed=seed, start=begin, pipeline=p)
     step = parse_duration(every)
     stats = batch.replay(p, start=begin, until=begin + timedelta(days=days), every=step, hook=sim)
     summary = {

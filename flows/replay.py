@@ -28,7 +28,8 @@ def replay_range(start: str, until: str, every: str = "1h", batch_size: int | No
         "sent": stats.dispatch.sent,
         "failed": stats.dispatch.failed,
         "cancelled": stats.dispatch.cancelled,
-        "deferred": stats.dispatch.deferred,
+        "deferred": stats.dispatch.deferred + stats.tick.deferred,
+        "blocked": stats.dispatch.blocked + stats.tick.blocked,
     }
     get_run_logger().info("replayed %s .. %s every %s: %s", begin, end, every, summary)
     return summary

@@ -101,7 +101,7 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-def _parse_time(text: Any) -> time:
+def parse_clock(text: Any) -> time:
     if isinstance(text, int):  # YAML reads 10:00 unquoted as sexagesimal minutes
         return time(text // 60, text % 60)
     try:
@@ -178,7 +178,7 @@ def _parse_step(raw: Any, where: str, *, known: Mapping[str, Step]) -> Step:
     if not isinstance(window, list) or len(window) != 2:
         raise CadenceError(f"{where}: window: expected [start, end] like ['09:00', '17:00']")
     try:
-        win = Window(_parse_time(window[0]), _parse_time(window[1]))
+        win = Window(parse_clock(window[0]), parse_clock(window[1]))
     except ValueError as exc:
         raise CadenceError(f"{where}: window: {exc}") from None
     if win.start >= win.end:
@@ -193,7 +193,7 @@ def _parse_step(raw: Any, where: str, *, known: Mapping[str, Step]) -> Step:
         if not isinstance(day, int) or day < 0:
             raise CadenceError(f"{where}: day: {day!r} must be a whole number >= 0")
         try:
-            at = _parse_time(raw.get("at", window[0]))
+            at = parse_clock(raw.get("at", window[0]))
         except ValueError as exc:
             raise CadenceError(f"{where}: at: {exc}") from None
     else:

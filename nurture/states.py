@@ -159,7 +159,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         Event.DO_NOT_CONTACT,
-        _NOT_DONE | {S.LOST},
+        frozenset(Stage),
         None,
         _ANY_CADENCE,
         C.STOPPED,

@@ -10,11 +10,12 @@ from sqlalchemy.engine import Engine
 from nurture.cadence import Cadence, CadenceError, load_cadence
 from nurture.planner import LeadSnapshot, anchor_date, due_at
 from nurture.states import CadenceStatus, Stage
-from storage.models import CadenceDefinition, CadencePosition, Lead, table
+from storage.models import CadenceDefinition, CadencePosition, Lead, LeadHistory, table
 
 _defs = table(CadenceDefinition)
 _pos = table(CadencePosition)
 _lead = table(Lead)
+_hist = table(LeadHistory)
 
 
 class CadenceRegistry:
@@ -62,11 +63,18 @@ def register_cadence(*, engine: Engine, cadence: Cadence, now: datetime) -> Cade
 
 
 def enroll_new_leads(*, engine: Engine, cadence: Cadence, now: datetime, limit: int = 5000) -> int:
-    """Put up to ``limit`` new, unenrolled leads on ``cadence`` as of ``now``. Returns how many."""
+    """Put up to ``limit`` new, unenrolled leads on ``cadence`` as of ``now``. Returns how many.
+
+    A lead that something already happened to before it was enrolled (it opted out, or wrote back) keeps
+    the cadence status its last event gave it: it is enrolled stopped or handed off, never as new.
+    """
+    latest = sa.select(_hist.c.lead_id, sa.func.max(_hist.c.id).label("last_id")).group_by(_hist.c.lead_id).subquery()
     with engine.begin() as conn:
         rows = conn.execute(
-            sa.select(_lead.c.id, _lead.c.timezone)
+            sa.select(_lead.c.id, _lead.c.timezone, _hist.c.cadence_to)
             .outerjoin(_pos, _pos.c.lead_id == _lead.c.id)
+            .outerjoin(latest, latest.c.lead_id == _lead.c.id)
+            .outerjoin(_hist, _hist.c.id == latest.c.last_id)
             .where(_pos.c.lead_id.is_(None), _lead.c.stage == Stage.NEW_LEAD.value)
             .order_by(_lead.c.id)
             .limit(limit)
@@ -75,6 +83,7 @@ def enroll_new_leads(*, engine: Engine, cadence: Cadence, now: datetime, limit: 
             return 0
         values = []
         for r in rows:
+            status = CadenceStatus(r.cadence_to) if r.cadence_to else CadenceStatus.ACTIVE
             anchor = anchor_date(enrolled_at=now, timezone=r.timezone, cadence=cadence)
             snap = LeadSnapshot(r.id, r.timezone, anchor, now, 0, 0, CadenceStatus.ACTIVE, True, True)
             values.append(
@@ -85,11 +94,17 @@ def enroll_new_leads(*, engine: Engine, cadence: Cadence, now: datetime, limit: 
                     "anchor_date": anchor,
                     "step_index": 0,
                     "repeat": 0,
-                    "status": CadenceStatus.ACTIVE.value,
-                    "next_due_at": due_at(cadence.steps[0], 0, snap, cadence),
+                    "status": status.value,
+                    "next_due_at": _first_due(status, cadence, snap, now),
                     "enrolled_at": now,
                     "updated_at": now,
                 }
             )
         conn.execute(_pos.insert(), values)
     return len(values)
+
+
+def _first_due(status: CadenceStatus, cadence: Cadence, snap: LeadSnapshot, now: datetime) -> datetime | None:
+    if status is CadenceStatus.ACTIVE:
+        return due_at(cadence.steps[0], 0, snap, cadence)
+    return now if status is CadenceStatus.NURTURING else None  # the next tick moves a nurture lead on

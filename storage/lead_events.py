@@ -2,7 +2,9 @@
 
 Every change goes through :func:`nurture.states.apply` and leaves a
 ``lead_history`` row. Leaving automation cancels what was planned but not sent,
-in the same transaction, so nothing goes out after a live contact.
+in the same transaction, so nothing goes out after a live contact. A
+do-not-contact event also writes the person's opt-out on every channel to the
+suppression log, so it outlives the lead row (a re-imported copy stays quiet).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from nurture.actions import Channel, Outcome, TaskKind, TaskStatus, TouchStatus
+from nurture.actions import Channel, Outcome, SuppressionAction, TaskKind, TaskStatus, TouchStatus
 from nurture.states import AUTOMATED, CadenceStatus, Event, Stage, StateChange, allowed, apply
+from storage.compliance import ALL_CHANNELS, record_suppression
 from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Touch, table
 
 _pos = table(CadencePosition)
@@ -61,8 +64,11 @@ def apply_event(
     actor: str = "system",
     note: str = "",
     strict: bool = True,
+    suppress: bool = True,
 ) -> EventResult | None:
     """Apply ``event`` to the lead inside the caller's transaction.
+
+    ``suppress=False`` leaves the suppression log to the caller (who wrote it with more detail).
 
     With ``strict=False`` an event the lead's states do not allow is ignored
     (returns None) instead of raising: a late "reached" on a lead that has
@@ -108,6 +114,18 @@ def apply_event(
         )
     )
 
+    if event is Event.DO_NOT_CONTACT and suppress:
+        phone = conn.execute(sa.select(_lead.c.phone).where(_lead.c.id == lead_id)).scalar()
+        record_suppression(
+            conn,
+            action=SuppressionAction.OPT_OUT,
+            channels=ALL_CHANNELS,
+            lead_ids=[lead_id],
+            address=phone,
+            source=actor[:64],
+            reason=(reason or change.note)[:500],
+            at=at,
+        )
     cancelled_touches = cancelled_tasks = 0
     handoff_id = None
     if change.cadence_to not in AUTOMATED:

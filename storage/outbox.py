@@ -8,17 +8,19 @@ leaves it ``sending`` for a person to reconcile instead of sending it again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from nurture.actions import TouchStatus
-from nurture.planner import next_opening, window_close
+from nurture.actions import Channel, TouchStatus
+from nurture.gate import ContactRequest, Policy, Ruling, allowed_until, check
+from nurture.gate_plan import decision_line, verdict_reason
 from nurture.states import AUTOMATED
 from storage.cadences import CadenceRegistry
+from storage.compliance import contacts_since, load_facts, suppression_watermark
 from storage.models import CadencePosition, Lead, Touch, table
 from storage.sql import for_update
 
@@ -27,6 +29,7 @@ _pos = table(CadencePosition)
 _lead = table(Lead)
 
 MAX_ATTEMPTS = 3
+MAX_HOLD = timedelta(days=7)  # a touch held this long after it was planned is blocked rather than sent late
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +41,16 @@ class ClaimedTouch:
     template: str
     step_id: str
     attempts: int
+    decision: str  # the decision-log line of the check that let it go
 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
     touches: list[ClaimedTouch]
     cancelled: int
-    deferred: int
+    deferred: int  # moved later or held by the gate
+    blocked: int
+    watermark: int  # the suppression log's newest id when the claim was checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +58,7 @@ class Delivery:
     """What happened when one claimed touch was sent."""
 
     touch_id: int
-    status: TouchStatus  # SENT, FAILED, or PLANNED again after a transient error
+    status: TouchStatus  # SENT, FAILED, BLOCKED (an opt-out arrived mid-batch), or PLANNED again for a retry
     reason: str = ""
     to_address: str | None = None
     subject: str | None = None
@@ -61,13 +67,18 @@ class Delivery:
     provider: str | None = None
     provider_id: str | None = None
     retry_at: datetime | None = None
+    decision: str = ""  # a decision-log line to append (a block found right before sending)
 
 
-def claim_due_touches(*, engine: Engine, registry: CadenceRegistry, now: datetime, limit: int, worker: str) -> Claim:
-    """Claim up to ``limit`` planned touches due at ``now``.
+def claim_due_touches(
+    *, engine: Engine, registry: CadenceRegistry, policy: Policy, now: datetime, limit: int, worker: str
+) -> Claim:
+    """Claim up to ``limit`` planned touches due at ``now`` that the compliance gate allows now.
 
-    Touches of leads that left automation are cancelled; touches whose window
-    closed before they went out wait for the next opening instead of going late.
+    Touches of leads that left automation are cancelled. Every other due touch is
+    checked again: one that may not go now is moved to the time the gate names
+    (deferred or held) or blocked for good; each check is appended to its
+    decision log.
     """
     with engine.begin() as conn:
         query = (
@@ -79,11 +90,11 @@ def claim_due_touches(*, engine: Engine, registry: CadenceRegistry, now: datetim
                 _touch.c.template,
                 _touch.c.step_id,
                 _touch.c.attempts,
-                _touch.c.not_after,
+                _touch.c.created_at,
                 _pos.c.status.label("cadence_status"),
                 _pos.c.cadence_name,
                 _pos.c.cadence_version,
-                _lead.c.timezone,
+                _lead.c.email,
             )
             .join(_pos, _pos.c.lead_id == _touch.c.lead_id)
             .join(_lead, _lead.c.id == _touch.c.lead_id)
@@ -92,27 +103,49 @@ def claim_due_touches(*, engine: Engine, registry: CadenceRegistry, now: datetim
             .limit(limit)
         )
         rows = conn.execute(for_update(query, conn, of=_touch)).all()
+        automated = {s.value for s in AUTOMATED}
+        live = [r for r in rows if r.cadence_status in automated]
+        facts = load_facts(conn, {r.lead_id for r in live}, since=contacts_since(now))
+        watermark = suppression_watermark(conn)
         claimed: list[ClaimedTouch] = []
         cancel: list[dict[str, Any]] = []
-        defer: list[dict[str, Any]] = []
-        automated = {s.value for s in AUTOMATED}
+        moves: list[dict[str, Any]] = []
+        blocks: list[dict[str, Any]] = []
         for r in rows:
             if r.cadence_status not in automated:
                 cancel.append({"b_id": r.id, "b_reason": f"cancelled: lead is {r.cadence_status}"})
-            elif now >= r.not_after:
-                cadence = registry.get(r.cadence_name, r.cadence_version)
-                step = cadence.steps[cadence.index_of(r.step_id.split("#")[0])]
-                opening = next_opening(now, step.window, r.timezone)
-                defer.append(
+                continue
+            cadence = registry.get(r.cadence_name, r.cadence_version)
+            channel = Channel(r.channel)
+            lead = facts[r.lead_id]
+            req = ContactRequest(
+                channel,
+                now,
+                window=cadence.steps[cadence.index_of(r.step_id.split("#")[0])].window,
+                to=r.email if channel is Channel.EMAIL else lead.phone,
+                key=r.key,
+            )
+            verdict = check(req, lead, policy)
+            if verdict.ruling is Ruling.HOLD and now - r.created_at > MAX_HOLD:
+                verdict = replace(verdict, ruling=Ruling.BLOCK)
+            line = "\n" + decision_line("dispatch", verdict, now)
+            if verdict.ruling is Ruling.ALLOW:
+                claimed.append(
+                    ClaimedTouch(r.id, r.key, r.lead_id, r.channel, r.template, r.step_id, r.attempts + 1, line)
+                )
+                facts[r.lead_id] = lead.with_contact(now, channel, r.key)
+            elif verdict.ruling is Ruling.BLOCK:
+                blocks.append({"b_id": r.id, "b_reason": verdict_reason(verdict), "b_line": line})
+            else:
+                moves.append(
                     {
                         "b_id": r.id,
-                        "b_at": opening,
-                        "b_until": window_close(opening, step.window, r.timezone),
-                        "b_reason": "deferred: its window closed before dispatch",
+                        "b_at": verdict.at,
+                        "b_until": allowed_until(replace(req, at=verdict.at), lead, policy),
+                        "b_reason": verdict_reason(verdict),
+                        "b_line": line,
                     }
                 )
-            else:
-                claimed.append(ClaimedTouch(r.id, r.key, r.lead_id, r.channel, r.template, r.step_id, r.attempts + 1))
         if cancel:
             conn.execute(
                 _touch.update()
@@ -120,7 +153,19 @@ def claim_due_touches(*, engine: Engine, registry: CadenceRegistry, now: datetim
                 .values(status=TouchStatus.CANCELLED.value, reason=sa.bindparam("b_reason"), updated_at=now),
                 cancel,
             )
-        if defer:
+        if blocks:
+            conn.execute(
+                _touch.update()
+                .where(_touch.c.id == sa.bindparam("b_id"))
+                .values(
+                    status=TouchStatus.BLOCKED.value,
+                    reason=sa.bindparam("b_reason"),
+                    decisions=_touch.c.decisions + sa.bindparam("b_line"),
+                    updated_at=now,
+                ),
+                blocks,
+            )
+        if moves:
             conn.execute(
                 _touch.update()
                 .where(_touch.c.id == sa.bindparam("b_id"))
@@ -128,9 +173,10 @@ def claim_due_touches(*, engine: Engine, registry: CadenceRegistry, now: datetim
                     scheduled_for=sa.bindparam("b_at"),
                     not_after=sa.bindparam("b_until"),
                     reason=sa.bindparam("b_reason"),
+                    decisions=_touch.c.decisions + sa.bindparam("b_line"),
                     updated_at=now,
                 ),
-                defer,
+                moves,
             )
         if claimed:
             conn.execute(
@@ -140,15 +186,16 @@ def claim_due_touches(*, engine: Engine, registry: CadenceRegistry, now: datetim
                     status=TouchStatus.SENDING.value,
                     claimed_by=worker,
                     attempts=sa.bindparam("b_attempts"),
+                    decisions=_touch.c.decisions + sa.bindparam("b_line"),
                     updated_at=now,
                 ),
-                [{"b_id": c.id, "b_attempts": c.attempts} for c in claimed],
+                [{"b_id": c.id, "b_attempts": c.attempts, "b_line": c.decision} for c in claimed],
             )
-    return Claim(claimed, len(cancel), len(defer))
+    return Claim(claimed, len(cancel), len(moves), len(blocks), watermark)
 
 
 def record_deliveries(*, engine: Engine, deliveries: list[Delivery], now: datetime) -> None:
-    """Store each claimed touch's result: sent, failed, or planned again for a retry."""
+    """Store each claimed touch's result: sent, failed, blocked, or planned again for a retry."""
     if not deliveries:
         return
     rows = [
@@ -164,6 +211,7 @@ def record_deliveries(*, engine: Engine, deliveries: list[Delivery], now: dateti
             "b_pid": d.provider_id,
             "b_sent": now if d.status is TouchStatus.SENT else None,
             "b_sched": d.retry_at,
+            "b_line": d.decision,
         }
         for d in deliveries
     ]
@@ -181,6 +229,7 @@ def record_deliveries(*, engine: Engine, deliveries: list[Delivery], now: dateti
                 provider=sa.bindparam("b_provider"),
                 provider_id=sa.bindparam("b_pid"),
                 sent_at=sa.bindparam("b_sent"),
+                decisions=_touch.c.decisions + sa.bindparam("b_line"),
                 scheduled_for=sa.func.coalesce(
                     sa.bindparam("b_sched", type_=_touch.c.scheduled_for.type), _touch.c.scheduled_for
                 ),

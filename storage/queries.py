@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,11 @@ _hist = table(LeadHistory)
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def parse_decisions(text: str | None) -> list[dict[str, Any]]:
+    """The decision log of a touch or task: one compliance check per JSON line, oldest first."""
+    return [json.loads(line) for line in (text or "").splitlines() if line.strip()]
 
 
 def list_touches(
@@ -46,6 +52,7 @@ def list_touches(
                 "key": r.key,
                 "to": r.to_address,
                 "provider_id": r.provider_id,
+                "decisions": parse_decisions(r.decisions),
             }
             for r in conn.execute(query)
         ]
@@ -105,6 +112,7 @@ def list_tasks(
                 "officer": r.officer,
                 "officer_email": r.officer_email,
                 "completed_at": _iso(r.completed_at),
+                "decisions": parse_decisions(r.decisions),
             }
             for r in conn.execute(query)
         ]

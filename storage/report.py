@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -106,20 +109,52 @@ def touch_counts(*, engine: Engine) -> dict[str, dict[str, int]]:
 
 
 def reason_counts(*, engine: Engine) -> dict[str, int]:
-    """Why touches did not go as planned (skipped, deferred, cancelled, failed), by reason."""
-    reason = sa.func.substr(_touch.c.reason, 1, 60)
+    """Why touches did not go as planned (skipped, blocked, cancelled, failed), by kind of reason."""
     query = (
-        sa.select(_touch.c.status, reason, sa.func.count())
-        .where(_touch.c.reason != "")
-        .group_by(_touch.c.status, reason)
+        sa.select(_touch.c.status, _touch.c.reason, sa.func.count())
+        .where(_touch.c.reason != "", _touch.c.status != "sent")
+        .group_by(_touch.c.status, _touch.c.reason)
     )
+    counts: Counter[str] = Counter()
     with engine.connect() as conn:
-        return {f"{status}: {why}": n for status, why, n in conn.execute(query)}
+        for status, why, n in conn.execute(query):
+            counts[f"{status}: {reason_kind(why)}"] += n
+    return dict(counts)
+
+
+def reason_kind(reason: str) -> str:
+    """A reason without its particulars: ``blocked: consent: no written consent on file for +1...`` ->
+    ``consent: no written consent on file``; ``cancelled: lead is handed_off`` stays whole."""
+    parts = reason.split(": ")
+    if parts[0] in ("blocked", "deferred", "held", "cancelled") and len(parts) > 1:
+        parts = parts[1:]
+    detail = re.sub(r"\s*\(.*$|\s*(?:for|from|to|at)?\s*\+\d{8,15}.*$|^\d{1,2}:\d{2}.*$", "", ": ".join(parts[1:2]))
+    return (f"{parts[0]}: {detail}" if detail else parts[0])[:80]
+
+
+def gate_counts(*, engine: Engine) -> dict[str, dict[str, int]]:
+    """How often each compliance rule deferred, held or blocked a touch or call task (each counted once per rule).
+
+    Read from the decision logs, so a touch deferred by quiet hours and sent later counts as deferred.
+    """
+    counts: dict[str, Counter[str]] = {"touches": Counter(), "call tasks": Counter()}
+    with engine.connect() as conn:
+        for what, t in (("touches", _touch), ("call tasks", _task)):
+            rows = conn.execution_options(yield_per=2000).execute(sa.select(t.c.decisions).where(t.c.decisions != ""))
+            for (text,) in rows:
+                seen = set()
+                for line in text.splitlines():
+                    if line.strip():
+                        for rule in json.loads(line)["rules"]:
+                            if rule[1] != "allow":
+                                seen.add(f"{rule[1]}: {rule[0]}")
+                counts[what].update(seen)
+    return {what: dict(c) for what, c in counts.items()}
 
 
 def task_counts(*, engine: Engine) -> dict[str, dict[str, int]]:
     """Call tasks by kind and status or outcome."""
-    label = sa.func.coalesce(_task.c.outcome, _task.c.status)
+    label = sa.func.coalesce(sa.cast(_task.c.outcome, sa.String), sa.cast(_task.c.status, sa.String))
     query = sa.select(_task.c.kind, label, sa.func.count()).group_by(_task.c.kind, label)
     out: dict[str, dict[str, int]] = {}
     with engine.connect() as conn:

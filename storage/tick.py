@@ -16,9 +16,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from nurture.actions import TaskKind, TaskStatus, TouchStatus
+from nurture.gate import Policy
+from nurture.gate_plan import gate_planned
 from nurture.planner import LeadSnapshot, plan
 from nurture.states import AUTOMATED, CadenceStatus, Stage, apply
 from storage.cadences import CadenceRegistry
+from storage.compliance import contacts_since, load_facts
 from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Touch, table
 from storage.sql import for_update, insert_ignore
 
@@ -37,6 +40,8 @@ class TickStats:
     touches: int = 0
     skipped: int = 0
     tasks: int = 0
+    blocked: int = 0  # touches and call tasks the compliance gate refused
+    deferred: int = 0  # moved later (or held) by the gate
     events: Counter[str] = field(default_factory=Counter)
 
     def add(self, other: TickStats) -> None:
@@ -44,6 +49,8 @@ class TickStats:
         self.touches += other.touches
         self.skipped += other.skipped
         self.tasks += other.tasks
+        self.blocked += other.blocked
+        self.deferred += other.deferred
         self.events.update(other.events)
 
 
@@ -73,8 +80,9 @@ def _claim(conn: Connection, now: datetime, limit: int) -> list[Any]:
     return list(conn.execute(for_update(query, conn, of=_pos)))
 
 
-def tick_batch(*, engine: Engine, registry: CadenceRegistry, now: datetime, limit: int) -> TickStats:
-    """Plan up to ``limit`` leads that are due at ``now``; record touches, tasks and moves."""
+def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now: datetime, limit: int) -> TickStats:
+    """Plan up to ``limit`` leads that are due at ``now``, pass what they ask for through the compliance
+    gate, and record touches, tasks and moves."""
     stats = TickStats()
     touches: list[dict[str, Any]] = []
     tasks: list[dict[str, Any]] = []
@@ -83,6 +91,7 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, now: datetime, limi
     stage_moves: list[dict[str, Any]] = []
     with engine.begin() as conn:
         rows = _claim(conn, now, limit)
+        facts = load_facts(conn, [r.lead_id for r in rows], since=contacts_since(now))
         for r in rows:
             cadence = registry.get(r.cadence_name, r.cadence_version)
             status = CadenceStatus(r.status)
@@ -99,7 +108,8 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, now: datetime, limi
                 phone_ok=r.phone_ok,
             )
             result = plan(snap, cadence, now)
-            for t in result.touches:
+            gated = gate_planned(result.touches, result.tasks, facts[r.lead_id], cadence, policy, now, email=None)
+            for t in gated.touches:
                 touches.append(
                     {
                         "key": t.key,
@@ -112,12 +122,15 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, now: datetime, limi
                         "status": t.status.value,
                         "reason": t.reason,
                         "attempts": 0,
+                        "decisions": t.decisions,
                         "created_at": now,
                         "updated_at": now,
                     }
                 )
-                stats.skipped += bool(t.reason)
-            for k in result.tasks:
+                stats.skipped += t.status is TouchStatus.SKIPPED
+                stats.blocked += t.status is TouchStatus.BLOCKED
+                stats.deferred += t.status is TouchStatus.PLANNED and bool(t.reason)
+            for k in gated.tasks:
                 tasks.append(
                     {
                         "key": k.key,
@@ -129,11 +142,13 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, now: datetime, limi
                         "due_at": k.due_at,
                         "expires_at": k.expires_at,
                         "priority": k.priority,
-                        "status": TaskStatus.OPEN.value,
-                        "note": "",
+                        "status": k.status.value,
+                        "note": k.note,
+                        "decisions": k.decisions,
                         "created_at": now,
                     }
                 )
+                stats.blocked += k.status is TaskStatus.BLOCKED
             stage = Stage(r.stage)
             for event in result.events:
                 change = apply(event, stage=stage, cadence=status)
@@ -165,7 +180,8 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, now: datetime, limi
                 }
             )
         stats.leads = len(rows)
-        stats.touches = insert_ignore(conn, _touch, touches, "key") - stats.skipped
+        not_planned = sum(1 for t in touches if t["status"] != TouchStatus.PLANNED.value)
+        stats.touches = insert_ignore(conn, _touch, touches, "key") - not_planned
         stats.tasks = insert_ignore(conn, _task, tasks, "key")
         if moves:
             conn.execute(

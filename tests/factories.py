@@ -7,7 +7,7 @@ share a database. Override any field by keyword.
 from __future__ import annotations
 
 import csv
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -104,3 +104,57 @@ def clear_database(engine: Engine) -> None:
             conn.execute(t.delete())
         if conn.execute(sa.text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first():
             conn.execute(sa.text("DELETE FROM sqlite_sequence"))
+
+
+def insert_lead(engine: Engine, *, consent: bool = True, at: datetime = NOW, **overrides: Any) -> int:
+    """Store a Miami bank-statement lead (and a loan officer, the first time) and return its id.
+
+    By default the lead may be texted: written consent naming us for its phone, and a DNC scrub on ``at``.
+    """
+    from dripline.settings import Settings
+    from storage.compliance import add_consent
+    from storage.models import table
+
+    officers = table(LoanOfficer)
+    with engine.begin() as conn:
+        officer = conn.execute(sa.select(officers.c.id).order_by(officers.c.id)).scalar()
+        if officer is None:
+            officer = conn.execute(
+                sa.insert(officers).values(
+                    name="Dana Whitfield", email="dana@example.com", nmls_id="1456789", active=True, created_at=at
+                )
+            ).inserted_primary_key[0]
+        values: dict[str, Any] = {
+            "first_name": "Maria",
+            "last_name": "Lopez",
+            "phone": "+13055550147",
+            "email": "maria@example.com",
+            "address_state": "FL",
+            "zip": "33101",
+            "timezone": "America/New_York",
+            "product": Product.BANK_STATEMENT.value,
+            "self_employed": True,
+            "inquiry_date": date(2026, 2, 1),
+            "stage": Stage.NEW_LEAD.value,
+            "loan_officer_id": officer,
+            "phone_ok": True,
+            "dnc_scrubbed_on": at.date(),
+            "created_at": at,
+            "updated_at": at,
+            "row_digest": "x",
+        } | overrides
+        lead_id = conn.execute(sa.insert(table(Lead)).values(**values)).inserted_primary_key[0]
+        if consent and values["phone"]:
+            seller = Settings().company_name
+            add_consent(
+                conn,
+                lead_id=lead_id,
+                phone=values["phone"],
+                seller=seller,
+                disclosure=f"I agree that {seller} may text me and leave prerecorded messages.",
+                source="https://apply.example.com/form",
+                consented_at=at - timedelta(days=40),
+                now=at,
+                recorded_by="test",
+            )
+        return int(lead_id)

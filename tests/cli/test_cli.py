@@ -24,7 +24,13 @@ HEADER = [
     "self_employed",
     "fico",
     "inquiry_date",
+    "dnc_scrubbed_on",
+    "consent_at",
+    "consent_source",
+    "consent_seller",
+    "consent_text",
 ]
+CONSENT = ["2026-02-25", "2026-01-05", "https://apply.example.com/form", "Dripline Demo Mortgage", "I agree to texts."]
 
 
 def invoke(*args: str):
@@ -41,12 +47,24 @@ def _csv(path: Path, rows: list[list[str]]) -> Path:
 
 
 GOOD = [
-    ["v-1", "Maria", "Lopez", "(305) 555-0147", "maria@example.com", "FL", "33101", "yes", "640", "2026-01-10"],
-    ["v-2", "Sam", "Okafor", "212-555-0188", "sam@example.com", "NY", "10001", "no", "700", "2026-01-12"],
+    [
+        "v-1",
+        "Maria",
+        "Lopez",
+        "(305) 555-0147",
+        "maria@example.com",
+        "FL",
+        "33101",
+        "yes",
+        "640",
+        "2026-01-10",
+        *CONSENT,
+    ],
+    ["v-2", "Sam", "Okafor", "212-555-0188", "sam@example.com", "NY", "10001", "no", "700", "2026-01-12", *CONSENT],
 ]
 BAD = [
-    ["v-3", "Ana", "Ruiz", "not a phone", "", "TX", "75001", "yes", "650", "2026-01-15"],
-    ["v-4", "Lee", "Park", "212-555-0199", "lee@example.com", "NY", "10001", "no", "912", "2026-01-15"],
+    ["v-3", "Ana", "Ruiz", "not a phone", "", "TX", "75001", "yes", "650", "2026-01-15", *CONSENT],
+    ["v-4", "Lee", "Park", "212-555-0199", "lee@example.com", "NY", "10001", "no", "912", "2026-01-15", *CONSENT],
 ]
 
 

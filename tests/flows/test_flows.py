@@ -28,8 +28,18 @@ def _import(engine: Engine, tmp_path: Path, n: int = 5) -> dict:
     )
     path = tmp_path / "leads.csv"
     rows = generate_leads(n, seed=3, as_of=date(2026, 3, 2))
-    for i, row in enumerate(rows):  # every lead reachable by phone and email, in New York
+    for i, row in enumerate(rows):  # every lead reachable by phone and email, in New York, texts allowed
         row.update(phone=f"+1212555{1000 + i:04d}", email=f"lead{i}@example.com", address_state="NY", zip="10001")
+        row.update(
+            alt_phone="",
+            dnc="no",
+            dnc_scrubbed_on="2026-02-25",
+            consent_phone="",
+            consent_at="2026-01-05",
+            consent_source="https://apply.example.com/form",
+            consent_seller="Dripline Demo Mortgage",
+            consent_text="I agree to automated texts and prerecorded calls from Dripline Demo Mortgage.",
+        )
     write_csv(rows, path)
     return import_leads_flow(path=str(path), at=START.isoformat())
 

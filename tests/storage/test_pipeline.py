@@ -17,15 +17,14 @@ from dripline.simulate import Simulation
 from dripline.synthetic import generate_leads, write_csv
 from nurture.actions import Outcome, TaskKind, TaskStatus, TouchStatus
 from nurture.cadence import load_cadence
-from nurture.products import Product
 from nurture.states import CadenceStatus, Stage
 from storage.cadences import register_cadence
 from storage.importer import import_leads
 from storage.lead_events import complete_task
-from storage.models import CadencePosition, CallTask, Lead, LeadHistory, LoanOfficer, Touch
+from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Touch
 from storage.officers import add_officer
 from storage.queries import list_tasks
-from tests.factories import clear_database
+from tests.factories import clear_database, insert_lead
 from tests.fakes import RecordingSender
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,33 +39,10 @@ def _pipeline(engine: Engine) -> tuple[Pipeline, RecordingSender]:
     return Pipeline(Settings(), engine, registry, sender), sender
 
 
-def _lead(engine: Engine, **kw) -> int:
-    with engine.begin() as conn:
-        officer = conn.execute(
-            sa.insert(LoanOfficer.__table__).values(
-                name="Dana Whitfield", email="dana@example.com", nmls_id="1456789", active=True, created_at=START
-            )
-        ).inserted_primary_key[0]
-        values = dict(
-            first_name="Maria",
-            last_name="Lopez",
-            phone="+13035550147",
-            email="maria@example.com",
-            address_state="CO",
-            zip="80202",
-            timezone=TZ,
-            product=Product.BANK_STATEMENT.value,
-            self_employed=True,
-            inquiry_date=date(2026, 1, 10),
-            stage=Stage.NEW_LEAD.value,
-            loan_officer_id=officer,
-            phone_ok=True,
-            created_at=START,
-            updated_at=START,
-            row_digest="x",
-        )
-        values.update(kw)
-        return conn.execute(sa.insert(Lead.__table__).values(**values)).inserted_primary_key[0]
+def _lead(engine: Engine, *, consent: bool = True, **kw) -> int:
+    """A Denver bank-statement lead with written consent for its phone and a fresh DNC scrub."""
+    denver = dict(phone="+13035550147", address_state="CO", zip="80202", timezone=TZ, inquiry_date=date(2026, 1, 10))
+    return insert_lead(engine, consent=consent, at=START, **(denver | kw))
 
 
 def _local(t: datetime) -> pendulum.DateTime:

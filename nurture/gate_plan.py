@@ -1,0 +1,121 @@
+"""The gate applied to what the planner asks for, and the decision log lines stored with each touch and task.
+
+Pure: the tick hands in the planner's touches and call tasks with the lead's
+facts, and gets back the same items moved to a time every rule allows, held,
+or blocked, each carrying its decisions. An automated text or voicemail that
+is blocked for want of consent (or of a registered sender) becomes a human call
+task for the loan officer instead, itself checked like any call.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from nurture.actions import Channel, PlannedCallTask, PlannedTouch, TaskKind, TaskStatus, TouchStatus
+from nurture.cadence import Cadence, Window
+from nurture.gate import ContactFacts, ContactRequest, Policy, Ruling, Verdict, allowed_until, check
+
+SUBSTITUTE_CALL_TEMPLATE = "manual"
+_CALL_INSTEAD = frozenset({"consent", "sms_registration"})
+
+
+def decision_line(phase: str, verdict: Verdict, checked_at: datetime) -> str:
+    """One JSON line for the decision log: when, which table, the verdict and every rule's ruling."""
+    return json.dumps(
+        {
+            "phase": phase,
+            "checked_at": checked_at.isoformat(),
+            "table": verdict.table,
+            "verdict": verdict.ruling.value,
+            "at": verdict.at.isoformat(),
+            "rules": [d.as_list() for d in verdict.decisions],
+        },
+        separators=(",", ":"),
+    )
+
+
+def verdict_reason(verdict: Verdict) -> str:
+    """The short reason stored on a touch: ``deferred: quiet_hours: 20:45 in ...``; empty when allowed as asked."""
+    if verdict.ruling is Ruling.ALLOW:
+        return ""
+    word = {Ruling.DEFER: "deferred", Ruling.HOLD: "held", Ruling.BLOCK: "blocked"}[verdict.ruling]
+    return f"{word}: {verdict.reason}"[:500]
+
+
+@dataclass(slots=True)
+class GatedPlan:
+    touches: list[PlannedTouch] = field(default_factory=list)
+    tasks: list[PlannedCallTask] = field(default_factory=list)
+    facts: ContactFacts | None = None  # the facts with every accepted contact added
+
+
+def gate_planned(
+    touches: list[PlannedTouch],
+    tasks: list[PlannedCallTask],
+    facts: ContactFacts,
+    cadence: Cadence,
+    policy: Policy,
+    now: datetime,
+    *,
+    email: str | None,
+) -> GatedPlan:
+    """Check each planned touch and call task in turn; each accepted one counts against the next."""
+    out = GatedPlan()
+    for touch in touches:
+        if touch.status is not TouchStatus.PLANNED:
+            out.touches.append(touch)
+            continue
+        window = cadence.steps[cadence.index_of(touch.step_id)].window
+        to = email if touch.channel is Channel.EMAIL else facts.phone
+        req = ContactRequest(touch.channel, touch.scheduled_for, window=window, to=to, key=touch.key)
+        verdict = check(req, facts, policy)
+        line = decision_line("plan", verdict, now)
+        if verdict.ruling is Ruling.BLOCK:
+            out.touches.append(
+                replace(touch, status=TouchStatus.BLOCKED, reason=verdict_reason(verdict), decisions=line)
+            )
+            deciding = verdict.decisions[-1].rule
+            if deciding in _CALL_INSTEAD and touch.channel in (Channel.SMS, Channel.VOICEMAIL):
+                substitute = PlannedCallTask(
+                    lead_id=touch.lead_id,
+                    key=f"{touch.key}:call",
+                    step_id=touch.step_id,
+                    kind=TaskKind.CADENCE,
+                    template=SUBSTITUTE_CALL_TEMPLATE,
+                    due_at=touch.scheduled_for,
+                    expires_at=touch.not_after,
+                    note=f"call by hand instead of an automated {touch.channel.value}: {verdict.reason}"[:1000],
+                )
+                facts = _gate_task(substitute, window, facts, policy, now, out)
+            continue
+        at = verdict.at
+        until = allowed_until(replace(req, at=at), facts, policy)
+        out.touches.append(
+            replace(touch, scheduled_for=at, not_after=until, reason=verdict_reason(verdict), decisions=line)
+        )
+        if verdict.ruling is not Ruling.HOLD:
+            facts = facts.with_contact(at, touch.channel, touch.key)
+    for task in tasks:
+        window = cadence.steps[cadence.index_of(task.step_id)].window
+        facts = _gate_task(task, window, facts, policy, now, out)
+    out.facts = facts
+    return out
+
+
+def _gate_task(
+    task: PlannedCallTask, window: Window, facts: ContactFacts, policy: Policy, now: datetime, out: GatedPlan
+) -> ContactFacts:
+    req = ContactRequest(Channel.CALL, task.due_at, human=True, window=window, to=facts.phone, key=task.key)
+    verdict = check(req, facts, policy)
+    line = decision_line("plan", verdict, now)
+    if verdict.ruling in (Ruling.BLOCK, Ruling.HOLD):
+        # a call task is not looked at again once listed, so a hold cannot wait: the officer must not call
+        note = "; ".join(filter(None, [task.note, verdict_reason(verdict)]))[:1000]
+        out.tasks.append(replace(task, status=TaskStatus.BLOCKED, note=note, decisions=line))
+        return facts
+    at = verdict.at
+    until = allowed_until(replace(req, at=at), facts, policy)
+    out.tasks.append(replace(task, due_at=at, expires_at=max(until, at), decisions=line))
+    return facts.with_contact(at, Channel.CALL, task.key)
