@@ -124,20 +124,30 @@ def machine() -> str:
     )
 
 
+def commit() -> str:
+    """The code measured: the short commit, marked dirty when the tree has uncommitted changes."""
+    root = Path(__file__).resolve().parent.parent
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
+                           text=True)  # fmt: skip
+    return (head.stdout.strip() or "unknown") + ("-dirty" if dirty.stdout.strip() else "")
+
+
 def record(rows: list[dict[str, object]]) -> None:
     if not RESULTS.exists():
         RESULTS.write_text(
             "# Benchmark results\n\nOne cadence tick (`python -m bench`) against the floor: the same touch rows "
             "inserted and positions updated by plain batched SQL with no domain logic, in the same run. "
             "Targets at 1,000,000 leads: ratio <= 3, peak RSS < 400 MB.\n\n"
-            "| date | machine | db | leads | due | batch | tick s | floor s | ratio | tick due leads/s "
-            "| tick peak RSS MB | floor peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+            "| date | code | machine | db | leads | due | batch | tick s | floor s | ratio | tick due leads/s "
+            "| tick peak RSS MB | floor peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         )
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    code = commit()
     with RESULTS.open("a") as f:
         for r in rows:
             f.write(
-                f"| {stamp} | {machine()} | {r['db']} | {r['leads']:,} | {r['due']:,} | {r['batch']:,} | "
+                f"| {stamp} | {code} | {machine()} | {r['db']} | {r['leads']:,} | {r['due']:,} | {r['batch']:,} | "
                 f"{r['tick_s']:.1f} | {r['floor_s']:.1f} | {r['ratio']:.2f} | {r['tick_leads_per_s']:,.0f} | "
                 f"{r['tick_rss_mb']:.0f} | {r['floor_rss_mb']:.0f} |\n"
             )
