@@ -147,7 +147,7 @@ def report(
 ) -> None:
     """The funnel by product beside the benchmark ranges, revenue per close and ROI."""
     from dripline.report_view import funnel_payload, print_activity, print_funnel
-    from storage.report import funnel, gate_counts, reason_counts, task_counts, touch_counts
+    from storage.report import funnel, gate_counts, inbound_counts, reason_counts, task_counts, touch_counts
 
     engine = _engine()
     payload = funnel_payload(funnel(engine=engine, cost_per_lead=cost_per_lead))
@@ -155,11 +155,14 @@ def report(
     payload["tasks"] = task_counts(engine=engine)
     payload["reasons"] = reason_counts(engine=engine)
     payload["gate"] = gate_counts(engine=engine)
+    payload["inbound"] = inbound_counts(engine=engine)
     if as_json:
         sys.stdout.write(json.dumps(payload, default=str) + "\n")
         return
     print_funnel(payload, console)
-    print_activity(payload["touches"], payload["tasks"], payload["reasons"], payload["gate"], console)
+    print_activity(
+        payload["touches"], payload["tasks"], payload["reasons"], payload["gate"], payload["inbound"], console
+    )
 
 
 @app.command()

@@ -17,7 +17,7 @@ from rich.console import Console
 from dripline.settings import Settings, get_settings
 
 console = Console(width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 NowOpt = Annotated[str | None, typer.Option("--now", help="ISO 8601 time to act at (default: now)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="one JSON object per line")]

@@ -16,7 +16,7 @@ from dripline.synthetic import generate_leads, write_csv
 from storage.db import make_engine, upgrade
 from storage.importer import import_leads
 from storage.officers import add_officer
-from storage.report import funnel, gate_counts, reason_counts, task_counts, touch_counts
+from storage.report import funnel, gate_counts, inbound_counts, reason_counts, task_counts, touch_counts
 
 DEMO_START = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)  # a Monday morning on the east coast
 OFFICERS = (
@@ -71,6 +71,7 @@ def run_demo(*, out: Path, leads: int, days: int, seed: int, cost_per_lead: floa
         task_counts(engine=engine),
         reason_counts(engine=engine),
         gate_counts(engine=engine),
+        inbound_counts(engine=engine),
         console,
     )
     end = DEMO_START + timedelta(days=days)

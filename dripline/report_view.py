@@ -106,6 +106,7 @@ def print_activity(
     tasks: dict[str, dict[str, int]],
     reasons: dict[str, int],
     gates: dict[str, dict[str, int]],
+    inbound: dict[str, int],
     console: Console,
 ) -> None:
     table = Table(title="Outbox and call tasks")
@@ -115,6 +116,8 @@ def print_activity(
         table.add_row(f"{channel} touches", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     for kind, counts in sorted(tasks.items()):
         table.add_row(f"{kind} call tasks", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if inbound:
+        table.add_row("texts from borrowers", ", ".join(f"{k} {v}" for k, v in sorted(inbound.items())))
     console.print(table)
     if reasons:
         why = Table(title="Touches not sent as planned, by reason")

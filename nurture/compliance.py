@@ -17,7 +17,7 @@ import yaml
 
 from nurture.actions import Channel
 from nurture.cadence import Window, parse_clock
-from nurture.geo import STATES, phone_area
+from nurture.geo import STATES, PhoneArea, phone_area
 
 
 class RuleTableError(ValueError):
@@ -68,12 +68,15 @@ class Exposure:
     states: frozenset[str]
 
 
-@lru_cache(maxsize=65_536)
 def exposure(timezone: str, address_state: str | None, phone: str | None) -> Exposure:
     """The lead's own zone and address state, plus the zones and state of its phone's area code."""
+    return _exposure(timezone, address_state, phone_area(phone))
+
+
+@lru_cache(maxsize=8192)
+def _exposure(timezone: str, address_state: str | None, area: PhoneArea | None) -> Exposure:
     zones = [timezone]
     states = {address_state} if address_state in STATES else set()
-    area = phone_area(phone)
     if area is not None:
         zones += [z for z in area.timezones if z not in zones]
         if area.state:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 
 from nurture.actions import Channel, PlannedCallTask, PlannedTouch, TaskKind, TaskStatus, TouchStatus
 from nurture.cadence import Cadence, Window
@@ -22,18 +23,22 @@ _CALL_INSTEAD = frozenset({"consent", "sms_registration"})
 
 
 def decision_line(phase: str, verdict: Verdict, checked_at: datetime) -> str:
-    """One JSON line for the decision log: when, which table, the verdict and every rule's ruling."""
-    return json.dumps(
-        {
-            "phase": phase,
-            "checked_at": checked_at.isoformat(),
-            "table": verdict.table,
-            "verdict": verdict.ruling.value,
-            "at": verdict.at.isoformat(),
-            "rules": [d.as_list() for d in verdict.decisions],
-        },
-        separators=(",", ":"),
+    """One JSON line for the decision log: when, which table, the verdict and every rule's ruling.
+
+    Same as ``json.dumps`` of {phase, checked_at, table, verdict, at, rules}; the rulings part repeats
+    across most touches (every rule allows), so its JSON is made once and reused.
+    """
+    rules = _rulings_json(tuple(tuple(d.as_list()) for d in verdict.decisions))
+    return (
+        f'{{"phase":{json.dumps(phase)},"checked_at":"{checked_at.isoformat()}",'
+        f'"table":{json.dumps(verdict.table)},"verdict":"{verdict.ruling.value}",'
+        f'"at":"{verdict.at.isoformat()}","rules":{rules}}}'
     )
+
+
+@lru_cache(maxsize=4096)
+def _rulings_json(rulings: tuple[tuple[str, ...], ...]) -> str:
+    return json.dumps([list(r) for r in rulings], separators=(",", ":"))
 
 
 def verdict_reason(verdict: Verdict) -> str:

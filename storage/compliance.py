@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from nurture.actions import Channel, SuppressionAction, TaskStatus, TouchStatus
 from nurture.gate import ContactFacts
 from storage.models import CallTask, Consent, Lead, Suppression, Touch, table
+from storage.sql import among
 
 _lead = table(Lead)
 _consent = table(Consent)
@@ -57,11 +58,11 @@ def _load_chunk(conn: Connection, ids: list[int], since: datetime) -> dict[int, 
             _lead.c.inquiry_date,
             _lead.c.dnc_listed,
             _lead.c.dnc_scrubbed_on,
-        ).where(_lead.c.id.in_(ids))
+        ).where(among(conn, _lead.c.id, ids))
     ).all()
     consents: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for lead_id, phone, seller in conn.execute(
-        sa.select(_consent.c.lead_id, _consent.c.phone, _consent.c.seller).where(_consent.c.lead_id.in_(ids))
+        sa.select(_consent.c.lead_id, _consent.c.phone, _consent.c.seller).where(among(conn, _consent.c.lead_id, ids))
     ):
         consents[lead_id].append((phone, seller))
     opted_out = _opted_out(conn, leads)
@@ -69,14 +70,14 @@ def _load_chunk(conn: Connection, ids: list[int], since: datetime) -> dict[int, 
     touch_at = sa.func.coalesce(_touch.c.sent_at, _touch.c.scheduled_for)
     for row in conn.execute(
         sa.select(_touch.c.lead_id, touch_at.label("at"), _touch.c.channel, _touch.c.key).where(
-            _touch.c.lead_id.in_(ids), _touch.c.status.in_(_COUNTED_TOUCHES), touch_at > since
+            among(conn, _touch.c.lead_id, ids), _touch.c.status.in_(_COUNTED_TOUCHES), touch_at > since
         )
     ):
         contacts[row.lead_id].append((row.at, Channel(row.channel), row.key))
     task_at = sa.func.coalesce(_task.c.completed_at, _task.c.due_at)
     task_rows = conn.execute(
         sa.select(_task.c.lead_id, task_at.label("at"), _task.c.key).where(
-            _task.c.lead_id.in_(ids), _task.c.status.in_(_COUNTED_TASKS), task_at > since
+            among(conn, _task.c.lead_id, ids), _task.c.status.in_(_COUNTED_TASKS), task_at > since
         )
     )
     for lead_id, at, key in task_rows:
@@ -90,9 +91,9 @@ def _load_chunk(conn: Connection, ids: list[int], since: datetime) -> dict[int, 
             inquiry_date=r.inquiry_date,
             dnc_listed=r.dnc_listed,
             dnc_scrubbed_on=r.dnc_scrubbed_on,
-            consents=tuple(consents[r.id]),
+            consents=tuple(consents.get(r.id, ())),
             opted_out=opted_out.get(r.id, {}),
-            contacts=tuple(contacts[r.id]),
+            contacts=tuple(contacts.get(r.id, ())),
         )
         for r in leads
     }
@@ -104,9 +105,9 @@ def _opted_out(conn: Connection, leads: Sequence[Any]) -> dict[int, dict[Channel
         for address in {r.phone, r.alt_phone, r.email} - {None}:
             by_address[address].append(r.id)
     ids = [r.id for r in leads]
-    condition: sa.ColumnElement[bool] = _sup.c.lead_id.in_(ids)
+    condition: sa.ColumnElement[bool] = among(conn, _sup.c.lead_id, ids)
     if by_address:
-        condition = sa.or_(condition, _sup.c.address.in_(list(by_address)))
+        condition = sa.or_(condition, among(conn, _sup.c.address, list(by_address)))
     events: dict[int, list[Any]] = defaultdict(list)
     for row in conn.execute(sa.select(_sup).where(condition).order_by(_sup.c.at, _sup.c.id)):
         targets = set(by_address.get(row.address, ())) if row.address else set()

@@ -14,12 +14,13 @@ from sqlalchemy.engine import Engine
 from nurture.economics import revenue_per_close
 from nurture.products import LoanPurpose, Product, PropertyType
 from nurture.states import Stage
-from storage.models import CallTask, Lead, LeadHistory, Touch, table
+from storage.models import CallTask, InboundMessage, Lead, LeadHistory, Touch, table
 
 _lead = table(Lead)
 _hist = table(LeadHistory)
 _touch = table(Touch)
 _task = table(CallTask)
+_inbound = table(InboundMessage)
 
 # How far down the pipeline each stage is; a lead's furthest stage ever decides its funnel row.
 RANK = {
@@ -106,6 +107,13 @@ def touch_counts(*, engine: Engine) -> dict[str, dict[str, int]]:
         for channel, status, n in conn.execute(query):
             out.setdefault(channel, {})[status] = n
     return out
+
+
+def inbound_counts(*, engine: Engine) -> dict[str, int]:
+    """Texts borrowers sent us, by what they asked for (opt_out, opt_in, help, reply, ambiguous)."""
+    query = sa.select(sa.cast(_inbound.c.kind, sa.String), sa.func.count()).group_by(_inbound.c.kind)
+    with engine.connect() as conn:
+        return {kind: n for kind, n in conn.execute(query)}
 
 
 def reason_counts(*, engine: Engine) -> dict[str, int]:

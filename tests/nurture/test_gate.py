@@ -247,3 +247,16 @@ def test_a_step_window_that_never_meets_the_quiet_hours_is_blocked_with_both_rul
     assert verdict.reason.startswith("gate: no time satisfies")
     assert "quiet_hours" in verdict.reason and "cadence_window" in verdict.reason
     assert len(verdict.decisions) < 40, "the log keeps the deferrals, not every allow of every round"
+
+
+def test_a_decision_line_is_plain_json_with_every_ruling():
+    import json
+
+    from nurture.gate_plan import decision_line
+
+    verdict = check(sms(utc(2026, 6, 10, 0, 45), MIAMI), facts(address_state="FL", phone=MIAMI,
+                    consents=((MIAMI, "Dripline Demo Mortgage"),)), POLICY)  # fmt: skip
+    line = json.loads(decision_line("plan", verdict, utc(2026, 6, 10)))
+    assert line["phase"] == "plan" and line["table"] == "us v1" and line["verdict"] == "defer"
+    assert line["at"] == "2026-06-10T12:00:00+00:00" and line["checked_at"] == "2026-06-10T00:00:00+00:00"
+    assert ["suppression", "allow"] in line["rules"] and any(r[:2] == ["quiet_hours", "defer"] for r in line["rules"])
