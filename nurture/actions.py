@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 
 class Channel(enum.StrEnum):
@@ -67,9 +67,8 @@ class InboundKind(enum.StrEnum):
     AMBIGUOUS = "ambiguous"  # might be an opt-out: a person must read it before any further contact
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedTouch:
-    """An automated message to put in the outbox."""
+class PlannedTouch(NamedTuple):
+    """An automated message to put in the outbox. (Named tuples: the tick makes one per due lead.)"""
 
     lead_id: int
     key: str
@@ -83,8 +82,7 @@ class PlannedTouch:
     decisions: str = ""  # the compliance gate's rulings, one JSON line per check
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedCallTask:
+class PlannedCallTask(NamedTuple):
     """A call the loan officer should make, inside a window."""
 
     lead_id: int

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 import pendulum
 
@@ -34,20 +35,24 @@ class Ruling(enum.StrEnum):
     BLOCK = "block"  # never for this touch
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
+    """One rule's ruling. A tuple, not a dataclass: the tick makes several per planned contact."""
+
     rule: str
     ruling: Ruling
     reason: str = ""
     until: datetime | None = None
 
-    def as_list(self) -> list[str]:
-        out = [self.rule, self.ruling.value]
-        if self.reason or self.until:
-            out.append(self.reason)
+    def as_list(self) -> tuple[str, ...]:
         if self.until:
-            out.append(self.until.isoformat())
-        return out
+            return (self.rule, self.ruling.value, self.reason, self.until.isoformat())
+        if self.reason:
+            return (self.rule, self.ruling.value, self.reason)
+        return (self.rule, self.ruling.value)
+
+
+def _allow(rule: str) -> Decision:
+    return Decision(rule, Ruling.ALLOW)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +83,21 @@ class ContactFacts:
         return exposure(self.timezone, self.address_state, self.phone)
 
     def with_contact(self, at: datetime, channel: Channel, key: str) -> ContactFacts:
-        return replace(self, contacts=(*self.contacts, (at, channel, key)))
+        return ContactFacts(
+            self.lead_id,
+            self.timezone,
+            self.address_state,
+            self.phone,
+            self.inquiry_date,
+            self.dnc_listed,
+            self.dnc_scrubbed_on,
+            self.consents,
+            self.opted_out,
+            (*self.contacts, (at, channel, key)),
+        )
 
 
-@dataclass(frozen=True, slots=True)
-class ContactRequest:
+class ContactRequest(NamedTuple):
     channel: Channel
     at: datetime
     human: bool = False  # a loan officer dials by hand: the automated-contact consent rule does not apply
@@ -91,7 +106,7 @@ class ContactRequest:
     key: str = ""  # the touch or task key: its own entry in the lead's contacts is not counted against it
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verdict:
     ruling: Ruling
     at: datetime  # when it may happen (allow, defer) or be looked at again (hold)
@@ -118,7 +133,7 @@ def suppression(req: ContactRequest, facts: ContactFacts, policy: Policy) -> Dec
     """Nobody who opted out of a channel (STOP, unsubscribe, a do-not-call request) is contacted on it."""
     why = facts.opted_out.get(req.channel)
     if why is None:
-        return Decision("suppression", Ruling.ALLOW)
+        return _ALLOWED["suppression"]
     return Decision("suppression", Ruling.BLOCK, f"opted out of {req.channel.value}: {why}")
 
 
@@ -132,7 +147,7 @@ def sms_registration(req: ContactRequest, facts: ContactFacts, policy: Policy) -
             return Decision(
                 "sms_registration", Ruling.BLOCK, f"{state} requires a registered sender for marketing texts"
             )
-    return Decision("sms_registration", Ruling.ALLOW)
+    return _ALLOWED["sms_registration"]
 
 
 def consent(req: ContactRequest, facts: ContactFacts, policy: Policy) -> Decision | None:
@@ -141,7 +156,7 @@ def consent(req: ContactRequest, facts: ContactFacts, policy: Policy) -> Decisio
         return None
     records = [seller for phone, seller in facts.consents if phone == req.to]
     if any(_seller(s) in policy.sellers for s in records):
-        return Decision("consent", Ruling.ALLOW)
+        return _ALLOWED["consent"]
     if records:
         return Decision("consent", Ruling.BLOCK, f"the consent on file for {req.to} names {records[0]!r}, not us")
     return Decision("consent", Ruling.BLOCK, f"no written consent on file for {req.to}")
@@ -172,7 +187,7 @@ def dnc_scrub(req: ContactRequest, facts: ContactFacts, policy: Policy) -> Decis
     limit = policy.table.max_scrub_age_days
     scrubbed = facts.dnc_scrubbed_on
     if scrubbed is not None and (req.at.date() - scrubbed).days <= limit:
-        return Decision("dnc_scrub", Ruling.ALLOW)
+        return _ALLOWED["dnc_scrub"]
     why = "never scrubbed" if scrubbed is None else f"scrubbed {scrubbed}, over {limit} days ago"
     return Decision("dnc_scrub", Ruling.HOLD, f"held until re-scrubbed against the DNC registry ({why})", req.at + DAY)
 
@@ -183,7 +198,7 @@ def cadence_window(req: ContactRequest, facts: ContactFacts, policy: Policy) -> 
         return None
     opening = next_opening(req.at, req.window, facts.timezone)
     if opening == req.at:
-        return Decision("cadence_window", Ruling.ALLOW)
+        return _ALLOWED["cadence_window"]
     local = local_time(req.at, facts.timezone)
     w = req.window
     reason = f"{local:%H:%M} {facts.timezone} is outside the step's window {w.start:%H:%M}-{w.end:%H:%M}"
@@ -199,7 +214,7 @@ def quiet_hours(req: ContactRequest, facts: ContactFacts, policy: Policy) -> Dec
     rule = f"{window.start:%H:%M}-{window.end:%H:%M}" + (f" ({', '.join(sorted(exp.states))})" if exp.states else "")
     opening = next_allowed(req.at, exp.timezones, window)
     if opening == req.at:
-        return Decision("quiet_hours", Ruling.ALLOW)
+        return _ALLOWED["quiet_hours"]
     if opening is None:
         return Decision("quiet_hours", Ruling.BLOCK, f"no hour is inside {rule} in all of {', '.join(exp.timezones)}")
     outside = next(z for z in exp.timezones if next_opening(req.at, window, z) != req.at)
@@ -227,6 +242,11 @@ def global_cap(req: ContactRequest, facts: ContactFacts, policy: Policy) -> Deci
     return _cap("global_cap", req, facts, table.cap_channels, limit, f"at most {limit} contacts per 24 h")
 
 
+_ALLOWED = {name: _allow(name) for name in (
+    "suppression", "sms_registration", "consent", "dnc_scrub", "cadence_window", "quiet_hours", "state_cap",
+    "global_cap",
+)}  # fmt: skip
+
 RULES: tuple[Rule, ...] = (
     suppression,
     sms_registration,
@@ -248,7 +268,7 @@ def check(req: ContactRequest, facts: ContactFacts, policy: Policy, rules: tuple
     kept: list[Decision] = []
     at = req.at
     for _ in range(MAX_ROUNDS):
-        current = replace(req, at=at) if at != req.at else req
+        current = req._replace(at=at) if at != req.at else req
         moved = False
         this_round: list[Decision] = []
         for rule in rules:
@@ -276,16 +296,18 @@ def check(req: ContactRequest, facts: ContactFacts, policy: Policy, rules: tuple
     return Verdict(Ruling.BLOCK, at, (*kept, stuck), policy.table.label)
 
 
-def allowed_until(req: ContactRequest, facts: ContactFacts, policy: Policy) -> datetime:
-    """When the windows that ``req`` falls in close: its step's window and, by phone, the quiet hours."""
+def allowed_until(req: ContactRequest, facts: ContactFacts, policy: Policy, at: datetime | None = None) -> datetime:
+    """When the windows that ``req`` (moved to ``at``) falls in close: its step's window and, by phone, the
+    quiet hours."""
+    when = req.at if at is None else at
     ends = []
     if req.window is not None:
-        ends.append(window_close(req.at, req.window, facts.timezone))
+        ends.append(window_close(when, req.window, facts.timezone))
     if req.channel in policy.table.quiet_channels:
         exp = facts.exposure
         window = policy.table.window_for(exp.states)
-        ends += [window_close(req.at, window, z) for z in exp.timezones]
-    return min(ends) if ends else req.at + DAY
+        ends += [window_close(when, window, z) for z in exp.timezones]
+    return min(ends) if ends else when + DAY
 
 
 def next_allowed(at: datetime, zones: tuple[str, ...], window: Window) -> datetime | None:
@@ -313,7 +335,7 @@ def _cap(
         return sum(1 for t in times if abs(t - at) < DAY)
 
     if near(req.at) < limit:
-        return Decision(name, Ruling.ALLOW)
+        return _ALLOWED[name]
     for candidate in (t + DAY for t in times):
         if candidate > req.at and near(candidate) < limit:
             return Decision(name, Ruling.DEFER, f"{near(req.at)} contacts within 24 h; {why}", candidate)

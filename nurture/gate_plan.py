@@ -10,7 +10,7 @@ task for the loan officer instead, itself checked like any call.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
@@ -28,7 +28,7 @@ def decision_line(phase: str, verdict: Verdict, checked_at: datetime) -> str:
     Same as ``json.dumps`` of {phase, checked_at, table, verdict, at, rules}; the rulings part repeats
     across most touches (every rule allows), so its JSON is made once and reused.
     """
-    rules = _rulings_json(tuple(tuple(d.as_list()) for d in verdict.decisions))
+    rules = _rulings_json(tuple(d.as_list() for d in verdict.decisions))
     return (
         f'{{"phase":{json.dumps(phase)},"checked_at":"{checked_at.isoformat()}",'
         f'"table":{json.dumps(verdict.table)},"verdict":"{verdict.ruling.value}",'
@@ -68,7 +68,8 @@ def gate_planned(
 ) -> GatedPlan:
     """Check each planned touch and call task in turn; each accepted one counts against the next."""
     out = GatedPlan()
-    for touch in touches:
+    last = len(touches) - 1
+    for i, touch in enumerate(touches):
         if touch.status is not TouchStatus.PLANNED:
             out.touches.append(touch)
             continue
@@ -79,7 +80,7 @@ def gate_planned(
         line = decision_line("plan", verdict, now)
         if verdict.ruling is Ruling.BLOCK:
             out.touches.append(
-                replace(touch, status=TouchStatus.BLOCKED, reason=verdict_reason(verdict), decisions=line)
+                touch._replace(status=TouchStatus.BLOCKED, reason=verdict_reason(verdict), decisions=line)
             )
             deciding = verdict.decisions[-1].rule
             if deciding in _CALL_INSTEAD and touch.channel in (Channel.SMS, Channel.VOICEMAIL):
@@ -96,11 +97,11 @@ def gate_planned(
                 facts = _gate_task(substitute, window, facts, policy, now, out)
             continue
         at = verdict.at
-        until = allowed_until(replace(req, at=at), facts, policy)
+        until = allowed_until(req, facts, policy, at)
         out.touches.append(
-            replace(touch, scheduled_for=at, not_after=until, reason=verdict_reason(verdict), decisions=line)
+            touch._replace(scheduled_for=at, not_after=until, reason=verdict_reason(verdict), decisions=line)
         )
-        if verdict.ruling is not Ruling.HOLD:
+        if verdict.ruling is not Ruling.HOLD and (i < last or tasks):
             facts = facts.with_contact(at, touch.channel, touch.key)
     for task in tasks:
         window = cadence.steps[cadence.index_of(task.step_id)].window
@@ -118,9 +119,9 @@ def _gate_task(
     if verdict.ruling in (Ruling.BLOCK, Ruling.HOLD):
         # a call task is not looked at again once listed, so a hold cannot wait: the officer must not call
         note = "; ".join(filter(None, [task.note, verdict_reason(verdict)]))[:1000]
-        out.tasks.append(replace(task, status=TaskStatus.BLOCKED, note=note, decisions=line))
+        out.tasks.append(task._replace(status=TaskStatus.BLOCKED, note=note, decisions=line))
         return facts
     at = verdict.at
-    until = allowed_until(replace(req, at=at), facts, policy)
-    out.tasks.append(replace(task, due_at=at, expires_at=max(until, at), decisions=line))
+    until = allowed_until(req, facts, policy, at)
+    out.tasks.append(task._replace(due_at=at, expires_at=max(until, at), decisions=line))
     return facts.with_contact(at, Channel.CALL, task.key)

@@ -82,20 +82,21 @@ def _load_chunk(conn: Connection, ids: list[int], since: datetime) -> dict[int, 
     )
     for lead_id, at, key in task_rows:
         contacts[lead_id].append((at, Channel.CALL, key))
+    no_opt_outs: dict[Channel, str] = {}
     return {
-        r.id: ContactFacts(
-            lead_id=r.id,
-            timezone=r.timezone,
-            address_state=r.address_state,
-            phone=r.phone,
-            inquiry_date=r.inquiry_date,
-            dnc_listed=r.dnc_listed,
-            dnc_scrubbed_on=r.dnc_scrubbed_on,
-            consents=tuple(consents.get(r.id, ())),
-            opted_out=opted_out.get(r.id, {}),
-            contacts=tuple(contacts.get(r.id, ())),
+        lead_id: ContactFacts(
+            lead_id,
+            timezone,
+            state,
+            phone,
+            inquiry_date,
+            dnc_listed,
+            scrubbed_on,
+            tuple(consents.get(lead_id, ())),
+            opted_out.get(lead_id, no_opt_outs),
+            tuple(contacts.get(lead_id, ())),
         )
-        for r in leads
+        for lead_id, timezone, state, phone, _alt, _email, inquiry_date, dnc_listed, scrubbed_on in leads
     }
 
 

@@ -141,7 +141,7 @@ def claim_due_touches(
                     {
                         "b_id": r.id,
                         "b_at": verdict.at,
-                        "b_until": allowed_until(replace(req, at=verdict.at), lead, policy),
+                        "b_until": allowed_until(req, lead, policy, verdict.at),
                         "b_reason": verdict_reason(verdict),
                         "b_line": line,
                     }

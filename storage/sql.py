@@ -15,9 +15,11 @@ def insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[dict[str, An
     """Insert ``rows``, skipping any whose unique ``key`` already exists. Returns how many were new."""
     if not rows:
         return 0
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
-    return len(conn.execute(stmt, list(rows)).all())  # rowcount is -1 for batched inserts on PostgreSQL
+    if conn.dialect.name == "postgresql":  # psycopg reports rowcount -1 for batched inserts: count what came back
+        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+        return len(conn.execute(stmt, list(rows)).all())
+    result = conn.execute(sqlite.insert(table).on_conflict_do_nothing(index_elements=[key]), list(rows))
+    return result.rowcount
 
 
 def for_update(query: sa.Select[Any], conn: Connection, *, of: sa.Table) -> sa.Select[Any]:
