@@ -66,6 +66,15 @@ _SPARSE_LEAD = LeadView(
     phone="+13125550188",
     product=Product.GENERAL,
 )
+# The guideline change each product's sample re-engagement names, as the lender-update feed words it.
+SAMPLE_REASONS: dict[Product, str] = {
+    Product.BANK_STATEMENT: "lowered its minimum credit score from 660 to 620 for bank statement loans",
+    Product.DSCR: "lowered its minimum debt service coverage ratio from 1.0 to 0.75 for DSCR loans",
+    Product.CREDIT_EVENT: "shortened the wait after a chapter 7 bankruptcy from 48 to 24 months for credit event loans",
+    Product.ASSET_DEPLETION: "shortened its asset depletion divisor from 84 to 60 months for asset depletion loans",
+    Product.FOREIGN_NATIONAL: "lowered its minimum loan amount from $250,000 to $150,000 for foreign national loans",
+    Product.GENERAL: "lowered its minimum credit score from 680 to 640 for 1099 income loans",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +322,8 @@ def first_sms_template(cadence: Cadence) -> str | None:
 
 
 def sample_contexts(settings: Settings, product: Product) -> tuple[RenderContext, ...]:
-    """Realistic contexts for ``product``: a lead with every optional field, and one with none."""
+    """Realistic contexts for ``product``: a lead with every optional field, and one with none, each with the
+    product's sample guideline change for the re-engagement templates to name."""
     brand = Brand.from_settings(settings)
     return tuple(
         RenderContext(
@@ -321,6 +331,7 @@ def sample_contexts(settings: Settings, product: Product) -> tuple[RenderContext
             officer=SAMPLE_OFFICER,
             brand=brand,
             unsubscribe_url=f"{settings.unsubscribe_base_url}?lead={lead.id}&token=0123456789abcdef01234567",
+            reason=SAMPLE_REASONS[product],
         )
         for lead in (_SAMPLE_LEAD, _SPARSE_LEAD)
     )

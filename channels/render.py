@@ -12,11 +12,17 @@ one. Each folder gets one shared environment, so a rendering reads its own folde
 
 Every template tailors itself to ``lead.product``; the plain-text program facts
 all channels share (names, explanations, checklists) are in ``email/_products.j2``.
+
+The re-engagement templates name a lender's guideline change, ``RenderContext.reason``,
+which they see as ``why``. A template that needs it says so with
+``{% set why = why|required("reason") %}``: without a reason it raises ``ValueError``
+naming the template, instead of rendering a sentence with a hole in it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 from functools import cache
@@ -24,7 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import phonenumbers
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, Undefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 
 from channels.messages import EmailMessage, SmsMessage, VoicemailMessage
 from channels.plaintext import html_to_text
@@ -47,10 +54,12 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "monthly_program_updates",
         "monthly_market_analysis",
         "monthly_seasonal_tips",
+        "reengage",
+        "reengage_followup",
     ),
-    "sms": ("intro", "evening_followup", *SYSTEM_SMS),
+    "sms": ("intro", "evening_followup", "reengage", *SYSTEM_SMS),
     "voicemail": ("breakup",),
-    "call": ("intro", "evening", "final", "handoff", "reply", "manual"),
+    "call": ("intro", "evening", "final", "handoff", "reply", "manual", "reengage"),
 }
 _PATHS = {
     "email": "email/{}.html.j2",
@@ -64,6 +73,8 @@ _GSM_BASIC = frozenset(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 _GSM_EXTENDED = frozenset("^{}\\[~]|€\f")
+# The closing "for bank statement loans" of a guideline change, which a message about that product can spare.
+_PROGRAM_CLAUSE = re.compile(r"\s+for\s+(?:its\s+|their\s+)?(?:[\w-]+\s+){0,3}(?:loans?|programs?)$", re.IGNORECASE)
 
 
 class UnknownTemplate(LookupError):
@@ -127,6 +138,9 @@ class RenderContext:
     officer: OfficerView
     brand: Brand
     unsubscribe_url: str
+    # The guideline change a re-engagement names, in plain words and without the lender's name:
+    # "lowered its minimum credit score from 640 to 600 for bank statement loans". Empty for other messages.
+    reason: str = ""
 
     @property
     def sender(self) -> str:
@@ -150,7 +164,15 @@ def _environment(templates_dir: Path) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(money=_money, phone=_phone, month_year=_month_year, one_line=_one_line)
+    env.filters.update(
+        money=_money,
+        phone=_phone,
+        month_year=_month_year,
+        one_line=_one_line,
+        required=_required,
+        without_program=without_program,
+        first_fitting=_first_fitting,
+    )
     return env
 
 
@@ -228,6 +250,12 @@ def sms_segments(body: str) -> int:
     return segments
 
 
+def without_program(change: str) -> str:
+    """``change`` without its closing program clause: "lowered its minimum credit score from 640 to 600 for bank
+    statement loans" becomes "lowered its minimum credit score from 640 to 600". Unchanged when it has none."""
+    return _PROGRAM_CLAUSE.sub("", change.strip())
+
+
 def _template(channel: str, name: str, templates_dir: Path | None) -> Template:
     if channel not in TEMPLATES:
         raise UnknownTemplate(f"unknown channel {channel!r}; known: {', '.join(TEMPLATES)}")
@@ -238,6 +266,7 @@ def _template(channel: str, name: str, templates_dir: Path | None) -> Template:
 
 
 def _variables(ctx: RenderContext, **extra: Any) -> dict[str, Any]:
+    why = " ".join(ctx.reason.split()).rstrip(" .")
     return {
         "lead": ctx.lead,
         "officer": ctx.officer,
@@ -246,8 +275,23 @@ def _variables(ctx: RenderContext, **extra: Any) -> dict[str, Any]:
         "product": ctx.lead.product,
         "name": ctx.lead.first_name.strip() or "there",
         "sender": ctx.sender,
+        **({"why": why} if why else {}),  # left undefined when empty, so any use of it fails loudly
         **extra,
     }
+
+
+@pass_context
+def _required(context: Context, value: object, field: str) -> object:
+    """``value``, or a ValueError naming the template being rendered when the RenderContext ``field`` is empty."""
+    if isinstance(value, Undefined) or not str(value).strip():
+        raise ValueError(f"template {context.name!r} needs a {field}, and RenderContext.{field} is empty")
+    return value
+
+
+def _first_fitting(bodies: Sequence[str]) -> str:
+    """The first of ``bodies`` (fullest first) that is sent in at most two SMS segments; else the last."""
+    flat = [_one_line(body) for body in bodies]
+    return next((body for body in flat if sms_segments(body) <= 2), flat[-1])
 
 
 def _address(value: str | None, what: str, ctx: RenderContext) -> str:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from dripline import cli_compliance, cli_leads, cli_templates
+from dripline import cli_compliance, cli_guidelines, cli_leads, cli_templates
 from dripline.cli_common import JsonOpt, NowOpt, _engine, console, open_pipeline, parse_time, settings
 from dripline.settings import get_settings
 
@@ -21,6 +21,8 @@ app.add_typer(cli_leads.officers_app, name="officers")
 app.add_typer(cli_leads.cadence_app, name="cadence")
 app.add_typer(cli_templates.templates_app, name="templates")
 app.add_typer(cli_compliance.inbound_app, name="inbound")
+app.add_typer(cli_guidelines.guidelines_app, name="guidelines")
+cli_leads.leads_app.command("eligible")(cli_guidelines.eligible)
 app.add_typer(cli_compliance.consent_app, name="consent")
 app.command("explain")(cli_compliance.explain)
 app.command("email-event")(cli_compliance.email_event)

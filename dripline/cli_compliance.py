@@ -65,6 +65,14 @@ def _print_explanation(doc: dict[str, Any]) -> None:
         console.print("consent: none on file (no automated texts or voicemail)")
     for channel, why in doc["opted_out_now"].items():
         console.print(f"[red]opted out of {channel}[/]: {why}", soft_wrap=True)
+    elig = doc.get("eligibility") or {}
+    for program in elig.get("programs", []):
+        verdict = "eligible" if program["eligible"] else "blocked: " + "; ".join(program["blockers"])
+        console.print(f"program {program['lender']} {program['program']}: {verdict}", soft_wrap=True)
+    if elig.get("seasons_on"):
+        console.print(f"credit event seasons on {elig['seasons_on']}: re-engagement scheduled for that day")
+    for r in elig.get("reengagements", []):
+        console.print(f"re-engagement {r['change']} ({r['status']}): one of our lenders {r['reason']}", soft_wrap=True)
     table = Table(title="Timeline", show_lines=False)
     for column in ("when (UTC)", "what", "status", "why"):
         table.add_column(column, overflow="fold")

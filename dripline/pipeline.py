@@ -31,8 +31,9 @@ from storage.cadences import CadenceRegistry, enroll_new_leads, register_cadence
 from storage.compliance import fresh_suppression_watermark, opted_out_now
 from storage.db import make_engine
 from storage.lead_events import apply_event
-from storage.models import Lead, LoanOfficer, table
+from storage.models import CadencePosition, Lead, LoanOfficer, table
 from storage.outbox import MAX_ATTEMPTS, ClaimedTouch, Delivery, claim_due_touches, record_deliveries
+from storage.rescore import enroll_seasoned
 from storage.tick import TickStats, expire_call_tasks, next_work_at, tick_batch
 
 
@@ -53,11 +54,11 @@ class Pipeline:
     @classmethod
     def open(cls, settings: Settings, *, now: datetime, sender: Sender | None = None) -> Pipeline:
         engine = make_engine(settings.database_url)
-        body = settings.cadence_file.read_text()
-        cadence = load_cadence(body, source=str(settings.cadence_file))
+        cadence = load_cadence(settings.cadence_file.read_text(), source=str(settings.cadence_file))
+        reengage = load_cadence(settings.reengage_cadence_file.read_text(), source=str(settings.reengage_cadence_file))
         policy = load_policy(settings)
         _refuse_incomplete_solicitations(settings, engine)
-        registry = register_cadence(engine=engine, cadence=cadence, now=now)
+        registry = register_cadence(engine=engine, cadence=cadence, now=now, others=(reengage,))
         return cls(settings, engine, registry, sender or make_sender(settings), policy)
 
 
@@ -122,6 +123,7 @@ def tick(p: Pipeline, *, now: datetime, batch_size: int | None = None) -> TickSt
     """Enroll new leads, expire stale call tasks, and plan every lead due at ``now``."""
     size = batch_size or p.settings.batch_size
     enroll(p, now=now, batch_size=size)
+    enroll_seasoned(engine=p.engine, registry=p.registry, now=now, batch_size=size)
     expire_call_tasks(engine=p.engine, now=now)
     total = TickStats()
     while True:
@@ -148,7 +150,8 @@ def team_officer(settings: Settings) -> OfficerView:
 
 
 def render_contexts(p: Pipeline, lead_ids: set[int]) -> dict[int, RenderContext]:
-    """What each lead's messages are rendered with: the lead, its loan officer (or the team), the brand."""
+    """What each lead's messages are rendered with: the lead, its loan officer (or the team), the brand, and why it
+    was enrolled (a re-engagement names the guideline change)."""
     brand = Brand.from_settings(p.settings)
     team = team_officer(p.settings)
     with Session(p.engine) as s:
@@ -160,12 +163,19 @@ def render_contexts(p: Pipeline, lead_ids: set[int]) -> dict[int, RenderContext]
             )
             for o in s.exec(sa.select(LoanOfficer).where(LoanOfficer.id.in_(officer_ids))).scalars()  # type: ignore[union-attr,call-overload]
         }
+        positions = table(CadencePosition)
+        reasons = dict(
+            s.connection()
+            .execute(sa.select(positions.c.lead_id, positions.c.reason).where(positions.c.lead_id.in_(lead_ids)))
+            .all()
+        )
     return {
         lead.id: RenderContext(
             lead=LeadView.from_model(lead),
             officer=officers.get(lead.loan_officer_id, team),
             brand=brand,
             unsubscribe_url=unsubscribe_url(p.settings, lead.id),  # type: ignore[arg-type]
+            reason=reasons.get(lead.id) or "",
         )
         for lead in leads
         if lead.id is not None

@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///./dripline.db", description="SQLAlchemy URL of dripline's own database")
     cadence_file: Path = Field(ROOT / "cadences" / "default.yaml", description="the cadence marketing ops edit")
     templates_dir: Path = Field(ROOT / "templates", description="Jinja2 templates for email, SMS and calls")
+    reengage_cadence_file: Path = Field(
+        ROOT / "cadences" / "reengage.yaml",
+        description="the sequence an aged lead gets when a lender's guidelines change in its favour",
+    )
     compliance_file: Path = Field(
         ROOT / "compliance" / "us.yaml", description="the compliance rule table every contact is checked against"
     )

@@ -12,6 +12,7 @@ from prefect.cache_policies import NO_CACHE
 
 from dripline import pipeline as batch
 from flows.common import pipeline, resolve_now
+from storage.rescore import enroll_seasoned
 from storage.tick import expire_call_tasks
 
 
@@ -51,8 +52,16 @@ def cadence_tick(now: str | None = None, batch_size: int | None = None) -> dict[
     size = batch_size or p.settings.batch_size
     iso = at.isoformat()
     enrolled = enroll_task(iso, size)
+    seasoned = enroll_seasoned(engine=p.engine, registry=p.registry, now=at, batch_size=size).reengaged
     expired = expire_call_tasks(engine=p.engine, now=at)
-    totals = {"enrolled": enrolled, "expired_tasks": expired, "leads": 0, "touches": 0, "tasks": 0}
+    totals = {
+        "enrolled": enrolled,
+        "seasoned": seasoned,
+        "expired_tasks": expired,
+        "leads": 0,
+        "touches": 0,
+        "tasks": 0,
+    }
     totals |= {"blocked": 0, "deferred": 0, "batches": 0}
     while True:
         stats = plan_task(iso, size)

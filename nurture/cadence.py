@@ -45,6 +45,7 @@ class Step:
     unless_reached: bool = False
     every_days: int | None = None  # repeats every N days after ``day``
     until_day: int | None = None  # last day a repeat may fall on
+    priority: int = 0  # a call task's place in the loan officer's list (higher first)
 
     @property
     def repeats(self) -> bool:
@@ -90,6 +91,7 @@ _STEP_KEYS = {
     "unless",
     "every_days",
     "until_day",
+    "priority",
 }
 
 
@@ -218,8 +220,14 @@ def _parse_step(raw: Any, where: str, *, known: Mapping[str, Step]) -> Step:
         raise CadenceError(f"{where}: a repeating step needs 'day' for its first time")
     if until is not None and (not isinstance(until, int) or until < (day or 0)):
         raise CadenceError(f"{where}: until_day: {until!r} must be a day on or after {day}")
+    priority = raw.get("priority", 0)
+    if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 100:
+        raise CadenceError(f"{where}: priority: {priority!r} must be a whole number from 0 to 100")
+    if priority and channel is not Channel.CALL:
+        raise CadenceError(f"{where}: priority only applies to call steps")
     return Step(
         id=step_id,
+        priority=priority,
         channel=channel,
         templates=tuple(templates),
         window=win,

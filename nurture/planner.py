@@ -206,5 +206,6 @@ def _emit(
             template=template,
             due_at=scheduled,
             expires_at=closes,
+            priority=step.priority,
         )
     )

@@ -59,6 +59,7 @@ class Event(enum.StrEnum):
     LOST = "lost"
     RESUME_NURTURE = "resume_nurture"
     WRONG_NUMBER = "wrong_number"
+    REENGAGE = "reengage"
 
 
 S = Stage
@@ -97,7 +98,7 @@ def _t(event: Event, stage_from, stage_to, cadence_from, cadence_to, note: str) 
 TRANSITIONS: tuple[Transition, ...] = (
     _t(
         Event.CONTACT_DAYS_DONE,
-        {S.NEW_LEAD},
+        _OPEN_EARLY,
         S.NURTURE,
         {C.ACTIVE},
         C.NURTURING,
@@ -173,6 +174,14 @@ TRANSITIONS: tuple[Transition, ...] = (
         {C.HANDED_OFF, C.COMPLETED},
         C.NURTURING,
         "the loan officer returns the lead to the email nurture",
+    ),
+    _t(
+        Event.REENGAGE,
+        _OPEN_EARLY,
+        None,
+        {C.NURTURING, C.COMPLETED},
+        C.ACTIVE,
+        "a lender's guidelines changed in the lead's favour: a new contact sequence naming the change",
     ),
     _t(
         Event.WRONG_NUMBER,

@@ -21,9 +21,12 @@ _hist = table(LeadHistory)
 class CadenceRegistry:
     """Every cadence version leads are enrolled in, by (name, version)."""
 
-    def __init__(self, current: Cadence, known: dict[tuple[str, int], Cadence]) -> None:
-        self.current = current
-        self._known = {**known, (current.name, current.version): current}
+    def __init__(
+        self, current: Cadence, known: dict[tuple[str, int], Cadence], extra: tuple[Cadence, ...] = ()
+    ) -> None:
+        self.current = current  # new leads enroll here
+        self.latest = {c.name: c for c in (*extra, current)}  # the version in force of each cadence file
+        self._known = {**known, **{(c.name, c.version): c for c in (*extra, current)}}
 
     def get(self, name: str, version: int) -> Cadence:
         try:
@@ -32,12 +35,25 @@ class CadenceRegistry:
             raise CadenceError(f"cadence {name} v{version} is not stored in this database") from None
 
 
-def register_cadence(*, engine: Engine, cadence: Cadence, now: datetime) -> CadenceRegistry:
-    """Store ``cadence`` if new and return every stored version.
+def register_cadence(
+    *, engine: Engine, cadence: Cadence, now: datetime, others: tuple[Cadence, ...] = ()
+) -> CadenceRegistry:
+    """Store ``cadence`` (where new leads enroll) and ``others`` (the re-engagement cadence) if new, and return
+    every stored version.
 
     The same name and version with different content is refused: leads
     enrolled in a version must keep exactly the steps they enrolled in.
     """
+    for other in others:
+        _store(engine, other, now)
+    _store(engine, cadence, now)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(_defs.c.name, _defs.c.version, _defs.c.body)).all()
+    known = {(r.name, r.version): load_cadence(r.body, source=f"{r.name} v{r.version}") for r in stored}
+    return CadenceRegistry(cadence, known, others)
+
+
+def _store(engine: Engine, cadence: Cadence, now: datetime) -> None:
     with engine.begin() as conn:
         row = conn.execute(
             sa.select(_defs.c.digest).where(_defs.c.name == cadence.name, _defs.c.version == cadence.version)
@@ -57,9 +73,6 @@ def register_cadence(*, engine: Engine, cadence: Cadence, now: datetime) -> Cade
                 f"cadence {cadence.name} v{cadence.version} changed since it was first used; "
                 f"bump 'version' to {cadence.version + 1} so enrolled leads keep their steps"
             )
-        stored = conn.execute(sa.select(_defs.c.name, _defs.c.version, _defs.c.body)).all()
-    known = {(r.name, r.version): load_cadence(r.body, source=f"{r.name} v{r.version}") for r in stored}
-    return CadenceRegistry(cadence, known)
 
 
 def enroll_new_leads(*, engine: Engine, cadence: Cadence, now: datetime, limit: int = 5000) -> int:

@@ -2,7 +2,8 @@
 
 One read-only document per lead: the facts the compliance gate works from
 (zones, states, the strictest quiet hours and cap, consent, DNC, opt-outs),
-then a timeline of every touch, call task, inbound text and state change, each
+the lender programs it qualifies for or what blocks it (and when its credit
+event seasons), then a timeline of every touch, call task, inbound text and state change, each
 touch and task with the rulings that sent, moved, held or blocked it.
 """
 
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Engine
 from nurture.compliance import exposure
 from nurture.gate import Policy
 from storage.compliance import contacts_since, load_facts
+from storage.eligibility_report import lead_eligibility
 from storage.models import CallTask, Consent, InboundMessage, Lead, LeadHistory, LoanOfficer, Suppression, Touch, table
 from storage.queries import parse_decisions
 
@@ -52,6 +54,7 @@ def explain_lead(*, engine: Engine, lead_id: int, policy: Policy, now: datetime)
         touches = conn.execute(sa.select(_touch).where(_touch.c.lead_id == lead_id)).all()
         tasks = conn.execute(sa.select(_task).where(_task.c.lead_id == lead_id)).all()
         history = conn.execute(sa.select(_hist).where(_hist.c.lead_id == lead_id)).all()
+        eligibility = lead_eligibility(conn, lead_id, now.date())
         inbound = conn.execute(
             sa.select(_inbound).where(_inbound.c.from_address.in_([a for a in (lead.phone, lead.alt_phone) if a]))
         ).all()
@@ -121,6 +124,7 @@ def explain_lead(*, engine: Engine, lead_id: int, policy: Policy, now: datetime)
             }
             for s in suppressions
         ],
+        "eligibility": eligibility,
         "timeline": timeline,
     }
 

@@ -114,6 +114,7 @@ class CadencePosition(SQLModel, table=True):
     repeat: int = Field(default=0)  # iterations already planned of a repeating step
     status: CadenceStatus = Field(default=CadenceStatus.ACTIVE, sa_type=str_enum(CadenceStatus))
     next_due_at: datetime | None = _ts(nullable=True)
+    reason: str = Field(default="", sa_type=sa.Text())  # why this enrollment (a re-engagement names the change)
     enrolled_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -243,6 +244,45 @@ class InboundMessage(SQLModel, table=True):
     lead_ids: str = Field(default="", max_length=500)  # comma-separated leads the sender's number belongs to
     reply_body: str | None = Field(default=None, sa_type=sa.Text())
     reply_status: str = Field(default="", max_length=300)
+    created_at: datetime = _ts()
+
+
+class GuidelineSnapshot(SQLModel, table=True):
+    """One lender's programs as loaded from a feed. Every snapshot is kept; the newest per lender is in force."""
+
+    __tablename__ = "guideline_snapshot"
+    __table_args__ = (sa.Index("ix_guideline_snapshot_lender", "lender", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lender: str = Field(max_length=120)
+    digest: str = Field(max_length=64)  # of the programs in canonical form: the same snapshot twice is a no-op
+    programs: str = Field(sa_type=sa.Text())  # canonical JSON of the lender's programs
+    changes: str = Field(default="", sa_type=sa.Text())  # JSON list of changes against the previous snapshot
+    previous_id: int | None = Field(default=None, foreign_key="guideline_snapshot.id")
+    source: str = Field(default="", max_length=300)  # file name, or the feed endpoint
+    loaded_by: str = Field(default="", max_length=120)
+    loaded_at: datetime = _ts()
+
+
+class Reengagement(SQLModel, table=True):
+    """A lead that a guideline change (or its credit event seasoning) made eligible, once per change."""
+
+    __tablename__ = "reengagement"
+    __table_args__ = (
+        sa.UniqueConstraint("lead_id", "change_key", name="uq_reengagement_change"),
+        sa.Index("ix_reengagement_due", "status", "scheduled_for"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    change_key: str = Field(max_length=120)  # "snapshot:12" or "seasoning:2027-01-15"
+    snapshot_id: int | None = Field(default=None, foreign_key="guideline_snapshot.id")
+    lender: str = Field(default="", max_length=120)
+    program: str = Field(default="", max_length=32)
+    reason: str = Field(default="", sa_type=sa.Text())  # the change in plain words, for the message and the task
+    status: str = Field(max_length=20)  # enrolled, scheduled, superseded, skipped
+    score: float = Field(default=0.0)  # expected value of working the lead now (priority for the officer)
+    scheduled_for: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()
 
 

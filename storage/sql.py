@@ -11,14 +11,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 
-def insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], key: str) -> int:
-    """Insert ``rows``, skipping any whose unique ``key`` already exists. Returns how many were new."""
+def insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], key: str | Sequence[str]) -> int:
+    """Insert ``rows``, skipping any whose unique ``key`` (a column, or the columns of a unique constraint)
+    already exists. Returns how many were new."""
     if not rows:
         return 0
+    columns = [key] if isinstance(key, str) else list(key)
     if conn.dialect.name == "postgresql":  # psycopg reports rowcount -1 for batched inserts: count what came back
-        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=columns).returning(table.c[columns[0]])
         return len(conn.execute(stmt, list(rows)).all())
-    result = conn.execute(sqlite.insert(table).on_conflict_do_nothing(index_elements=[key]), list(rows))
+    result = conn.execute(sqlite.insert(table).on_conflict_do_nothing(index_elements=columns), list(rows))
     return result.rowcount
 
 

@@ -22,7 +22,7 @@ from nurture.planner import LeadSnapshot, plan
 from nurture.states import AUTOMATED, CadenceStatus, Stage, apply
 from storage.cadences import CadenceRegistry
 from storage.compliance import contacts_since, load_facts
-from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Touch, table
+from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Reengagement, Touch, table
 from storage.sql import for_update, insert_ignore
 
 _pos = table(CadencePosition)
@@ -30,6 +30,7 @@ _lead = table(Lead)
 _touch = table(Touch)
 _task = table(CallTask)
 _hist = table(LeadHistory)
+_re = table(Reengagement)
 
 _AUTOMATED = [s.value for s in AUTOMATED]
 
@@ -249,6 +250,7 @@ def next_work_at(*, engine: Engine) -> datetime | None:
                     _task.c.status == TaskStatus.OPEN.value, _task.c.kind == TaskKind.CADENCE.value
                 )
             ).scalar(),
+            conn.execute(sa.select(sa.func.min(_re.c.scheduled_for)).where(_re.c.status == "scheduled")).scalar(),
         ]
     found = [c for c in candidates if c is not None]
     return min(found) if found else None

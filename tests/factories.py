@@ -158,3 +158,38 @@ def insert_lead(engine: Engine, *, consent: bool = True, at: datetime = NOW, **o
                 recorded_by="test",
             )
         return int(lead_id)
+
+
+def insert_nurture_lead(engine: Engine, *, now: datetime, n: int, **overrides: Any) -> int:
+    """A lead resting in the default cadence's email nurture (the only kind re-engagement wakes), enrolled
+    120 days before ``now``, freshly DNC-scrubbed; its phone and email carry ``n``."""
+    from storage.models import CadencePosition, table
+
+    enrolled = now - timedelta(days=120)
+    values: dict[str, Any] = {
+        "phone": f"+1305555{n:04d}",
+        "email": f"lead{n}@example.com",
+        "inquiry_date": date(2026, 1, 10),
+        "stage": Stage.NURTURE.value,
+        "dnc_scrubbed_on": now.date() - timedelta(days=5),
+    } | overrides
+    lead_id = insert_lead(engine, at=enrolled, **values)
+    with engine.begin() as conn:
+        conn.execute(
+            table(CadencePosition)
+            .insert()
+            .values(
+                lead_id=lead_id,
+                cadence_name="aged-nonqm",
+                cadence_version=1,
+                anchor_date=enrolled.date(),
+                step_index=9,
+                repeat=0,
+                status="nurturing",
+                next_due_at=now + timedelta(days=20),
+                reason="",
+                enrolled_at=enrolled,
+                updated_at=enrolled,
+            )
+        )
+    return lead_id

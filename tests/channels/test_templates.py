@@ -44,6 +44,7 @@ BRAND = Brand(
 )
 OFFICER = OfficerView(name="Dana Whitfield", phone="+13125550101", email="dana@harbor.test", nmls_id="998877")
 UNSUBSCRIBE = "https://mail.harbor.test/unsubscribe?lead=41&token=f00d"
+REASON = "lowered its minimum credit score from 640 to 600 for bank statement loans"  # what re-engagements name
 SPARSE_LEAD = LeadView(
     id=41,
     first_name="",
@@ -75,8 +76,12 @@ FORBIDDEN = re.compile(
 RATE_NUMBER = re.compile(r"\d(\.\d+)?\s*(%|percent)", re.IGNORECASE)
 
 
-def context(product: Product, lead: LeadView = FULL_LEAD, officer: OfficerView = OFFICER) -> RenderContext:
-    return RenderContext(lead=replace(lead, product=product), officer=officer, brand=BRAND, unsubscribe_url=UNSUBSCRIBE)
+def context(
+    product: Product, lead: LeadView = FULL_LEAD, officer: OfficerView = OFFICER, reason: str = REASON
+) -> RenderContext:
+    return RenderContext(
+        lead=replace(lead, product=product), officer=officer, brand=BRAND, unsubscribe_url=UNSUBSCRIBE, reason=reason
+    )
 
 
 def outputs(channel: str, name: str, ctx: RenderContext) -> list[str]:
@@ -236,6 +241,10 @@ def test_sender_names_the_company_once_when_the_officer_is_the_team():
 LONG_FIRST_NAME = "Bartholomew-Jonathan"
 LONG_OFFICER_NAME = "Christopher Alexander Whitmore"
 LONG_COMPANY_NAME = "Lakeshore Community Home Loans"
+LONG_REASON = (
+    "raised its maximum loan-to-value from 75% to 80% of the home's value and lowered its minimum credit score"
+    " from 700 to 680 for foreign national loans"
+)
 
 
 @pytest.mark.parametrize("product", list(Product))
@@ -247,6 +256,7 @@ def test_sms_fits_two_gsm_segments_with_long_names(name: str, product: Product):
         officer=replace(OFFICER, name=LONG_OFFICER_NAME),
         brand=replace(BRAND, company_name=LONG_COMPANY_NAME),
         unsubscribe_url=UNSUBSCRIBE,
+        reason=LONG_REASON,
     )
     body = render_sms(name, ctx).body
     assert body.isascii() and "`" not in body, "SMS must stay in the GSM-7 alphabet"

@@ -27,7 +27,12 @@ def _flow(entrypoint: str) -> Flow:
 
 def test_every_entrypoint_is_a_prefect_flow():
     names = {name: _flow(d["entrypoint"]).name for name, d in _deployments().items()}
-    assert names == {"cadence-tick": "cadence-tick", "dispatch": "dispatch", "import-leads": "import-leads"}
+    assert names == {
+        "cadence-tick": "cadence-tick",
+        "dispatch": "dispatch",
+        "import-leads": "import-leads",
+        "guideline-rescore": "guideline-rescore",
+    }
 
 
 def test_scheduled_deployments_never_overlap():
@@ -38,3 +43,11 @@ def test_scheduled_deployments_never_overlap():
         assert [s["interval"] for s in d["schedules"]] in ([900], [300])
         assert d["work_pool"]["name"] == "dripline-process"
     assert "schedules" not in deployments["import-leads"]
+
+
+def test_the_rescore_deployment_is_started_by_the_loosening_event():
+    d = _deployments()["guideline-rescore"]
+    [trigger] = d["triggers"]
+    assert trigger["type"] == "event" and trigger["expect"] == ["lender.guideline.loosened"]
+    assert trigger["parameters"] == {"snapshot_id": "{{ event.payload.snapshot_id }}"}
+    assert "schedules" not in d and d["concurrency_limit"]["limit"] == 1

@@ -1,0 +1,280 @@
+"""Which lender programs an aged lead qualifies for today, what blocks it, when seasoning clears, and what
+working it now is worth.
+
+:func:`assess` runs small named rules, in order, against one :class:`~nurture.guidelines.ProgramRules`;
+each rule returns a :class:`Blocker` (a kind, a reason in a loan officer's words and, for seasoning, the
+date it clears) or ``None``. A lead is eligible under a program when no rule blocks it. Missing facts are
+handled per rule: an unknown FICO, rent, loan amount (where a ratio needs it) or assets blocks as
+``*_unknown``; an unknown loan amount or state passes the minimum-loan and state rules.
+
+The DSCR and asset tests need a payment, which leads do not carry: it is estimated from the loan amount
+with the assumptions below (:data:`PITIA_PER_DOLLAR`), and both tests are linear inequalities in it so the
+same filter can be written in SQL. Pure: no clock, no IO.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+
+import pendulum
+
+from nurture import economics
+from nurture.guidelines import GuidelineSet, ProgramRules
+from nurture.products import CreditEventType, Product
+
+# The payment estimate behind the DSCR and asset tests: a 30-year fixed non-QM loan at 7.5%, plus taxes and
+# insurance of 1.5% of the loan amount a year. Qualifying income must cover it at 50% debt-to-income.
+ASSUMED_RATE = 0.075
+ASSUMED_TERM_MONTHS = 360
+TAXES_INSURANCE_RATE = 0.015
+MAX_DTI = 0.50
+
+_MONTHLY_RATE = ASSUMED_RATE / 12
+PITIA_PER_DOLLAR = _MONTHLY_RATE / (1 - (1 + _MONTHLY_RATE) ** -ASSUMED_TERM_MONTHS) + TAXES_INSURANCE_RATE / 12
+"""Estimated monthly PITIA per dollar of loan (about 0.008242). SQL copies of the eligibility tests use:
+DSCR ``monthly_rent >= min_dscr * PITIA_PER_DOLLAR * loan_amount``; assets
+``liquid_assets >= asset_divisor * PITIA_PER_DOLLAR * loan_amount / MAX_DTI`` (evaluated left to right)."""
+
+# Priority score: full weight while the inquiry is fresh, then down linearly to a floor.
+FRESH_DAYS = 90
+FLOOR_DAYS = 720
+FLOOR_AGE_FACTOR = 0.4
+ENGAGED_FACTOR = 1.5
+
+
+def monthly_pitia(loan_amount: int) -> float:
+    """Estimated monthly principal, interest, taxes and insurance for ``loan_amount`` (see ``PITIA_PER_DOLLAR``)."""
+    return PITIA_PER_DOLLAR * loan_amount
+
+
+def add_months(d: date, months: int) -> date:
+    """``d`` plus calendar months, clamped to the month's end (Jan 31 + 1 month is Feb 28 or 29)."""
+    p = pendulum.Date(d.year, d.month, d.day).add(months=months)
+    return date(p.year, p.month, p.day)
+
+
+@dataclass(frozen=True, slots=True)
+class LeadFacts:
+    """What the eligibility rules need to know about one lead."""
+
+    lead_id: int
+    product: Product
+    fico: int | None
+    credit_event_type: CreditEventType | None
+    credit_event_date: date | None
+    loan_amount: int | None
+    monthly_rent: int | None
+    liquid_assets: int | None
+    address_state: str | None
+    inquiry_date: date
+
+
+class BlockerKind(enum.StrEnum):
+    PROGRAM = "program"
+    NOT_EFFECTIVE = "not_effective"
+    FICO = "fico"
+    FICO_UNKNOWN = "fico_unknown"
+    SEASONING = "seasoning"
+    EVENT_NOT_ACCEPTED = "event_not_accepted"
+    DSCR = "dscr"
+    DSCR_UNKNOWN = "dscr_unknown"
+    ASSETS = "assets"
+    ASSETS_UNKNOWN = "assets_unknown"
+    LOAN_AMOUNT = "loan_amount"
+    STATE = "state"
+
+
+@dataclass(frozen=True, slots=True)
+class Blocker:
+    kind: BlockerKind
+    text: str
+    seasons_on: date | None = None  # seasoning only: the first day the event is seasoned; None if undated
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    eligible: bool
+    blockers: tuple[Blocker, ...]
+    rules: ProgramRules
+
+
+Rule = Callable[[LeadFacts, ProgramRules, date], Blocker | None]
+Rules = GuidelineSet | Iterable[ProgramRules]
+
+
+def _event_words(event: CreditEventType) -> str:
+    return event.value.replace("_", " ")
+
+
+def _program(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
+    """A program serves only leads matched to its product; a general lead matches none."""
+    if lead.product is rules.program:
+        return None
+    return Blocker(BlockerKind.PROGRAM, f"a {lead.product.label} lead does not fit a {rules.program.label} program")
+
+
+def _in_effect(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
+    """Rules count only from their effective date."""
+    if on >= rules.effective_date:
+        return None
+    return Blocker(BlockerKind.NOT_EFFECTIVE, f"these rules take effect on {rules.effective_date.isoformat()}")
+
+
+def _fico(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
+    """The score must reach the minimum; an unknown score cannot be shown to."""
+    need = rules.min_fico
+    if need is None:
+        return None
+    if lead.fico is None:
+        return Blocker(BlockerKind.FICO_UNKNOWN, f"FICO unknown; the program needs {need}")
+    if lead.fico < need:
+        return Blocker(BlockerKind.FICO, f"FICO {lead.fico} is {need - lead.fico} points short of {need}")
+    return None
+
+
+def _credit_event(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
+    """Any program (not only credit-event ones) must accept the lead's credit event, and the event must have
+    seasoned: ``on`` is on or after the event date plus the program's months. An undated event cannot be
+    shown to have seasoned."""
+    event = lead.credit_event_type
+    if event is None:
+        return None
+    words = _event_words(event)
+    months = rules.seasoning_months.get(event)
+    if months is None:
+        return Blocker(BlockerKind.EVENT_NOT_ACCEPTED, f"this program does not accept a {words}")
+    if lead.credit_event_date is None:
+        return Blocker(BlockerKind.SEASONING, f"{words} date unknown; the program needs {months} months since it")
+    seasons_on = add_months(lead.credit_event_date, months)
+    if on >= seasons_on:
+        return None
+    text = f"{words} seasons on {seasons_on.isoformat()} ({months} months after {lead.credit_event_date.isoformat()})"
+    return Blocker(BlockerKind.SEASONING, text, seasons_on)
+
+
+def _dscr(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
+    """Rent must cover the estimated payment ``min_dscr`` times; without rent and loan amount it cannot."""
+    need = rules.min_dscr
+    if need is None:
+        return None
+    rent, loan = lead.monthly_rent, lead.loan_amount
+    if rent is None or loan is None:
+        missing = " and ".join(n for n, v in (("rent", rent), ("loan amount", loan)) if v is None)
+        return Blocker(BlockerKind.DSCR_UNKNOWN, f"DSCR unknown without the {missing}; the program needs {need:.2f}")
+    if rent >= need * PITIA_PER_DOLLAR * loan:
+        return None
+    shown = math.floor(rent / monthly_pitia(loan) * 100) / 100 if loan else 0.0
+    return Blocker(BlockerKind.DSCR, f"DSCR {shown:.2f} is below {need:.2f}")
+
+
+def _assets(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
+    """Income imputed from liquid assets (assets / divisor a month) must carry the estimated payment at
+    ``MAX_DTI``; without assets and loan amount it cannot be shown to."""
+    divisor = rules.asset_divisor
+    if divisor is None:
+        return None
+    assets, loan = lead.liquid_assets, lead.loan_amount
+    if assets is None or loan is None:
+        missing = " and ".join(n for n, v in (("liquid assets", assets), ("loan amount", loan)) if v is None)
+        return Blocker(BlockerKind.ASSETS_UNKNOWN, f"asset income unknown without the {missing}")
+    if assets >= divisor * PITIA_PER_DOLLAR * loan / MAX_DTI:
+        return None
+    support = math.floor(assets / divisor)
+    needs = math.ceil(monthly_pitia(loan) / MAX_DTI)
+    text = (
+        f"liquid assets of ${assets:,} support ${support:,} a month at a {divisor}-month divisor;"
+        f" the payment needs ${needs:,}"
+    )
+    return Blocker(BlockerKind.ASSETS, text)
+
+
+def _loan_amount(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
+    """The loan must reach the program's minimum; an unknown amount is not held against the lead."""
+    need = rules.min_loan_amount
+    if need is None or lead.loan_amount is None or lead.loan_amount >= need:
+        return None
+    return Blocker(BlockerKind.LOAN_AMOUNT, f"a loan of ${lead.loan_amount:,} is below the ${need:,} minimum")
+
+
+def _state(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
+    """The lender must lend in the lead's state; an unknown state is not held against the lead."""
+    if rules.states is None or lead.address_state is None or lead.address_state in rules.states:
+        return None
+    return Blocker(BlockerKind.STATE, f"this lender does not lend in {lead.address_state}")
+
+
+RULES: tuple[Rule, ...] = (_in_effect, _fico, _credit_event, _dscr, _assets, _loan_amount, _state)
+
+
+def assess(lead: LeadFacts, rules: ProgramRules, on: date) -> Assessment:
+    """Every reason ``lead`` does not qualify under ``rules`` on ``on``; eligible when there is none.
+
+    A lead of another product gets the one ``program`` blocker and no other. ``max_ltv`` is not assessed:
+    leads carry no property value.
+    """
+    wrong_program = _program(lead, rules, on)
+    if wrong_program is not None:
+        return Assessment(False, (wrong_program,), rules)
+    blockers = tuple(b for rule in RULES if (b := rule(lead, rules, on)) is not None)
+    return Assessment(not blockers, blockers, rules)
+
+
+def _programs(lead: LeadFacts, rules: Rules) -> list[ProgramRules]:
+    programs = rules.programs if isinstance(rules, GuidelineSet) else rules
+    return [p for p in programs if p.program is lead.product]
+
+
+def assessments(lead: LeadFacts, rules: Rules, on: date) -> list[Assessment]:
+    """The lead's assessment under each program of its product, eligible first, then by fewest blockers
+    (ties keep the order given)."""
+    found = [assess(lead, p, on) for p in _programs(lead, rules)]
+    return sorted(found, key=lambda a: (not a.eligible, len(a.blockers)))
+
+
+def eligible_anywhere(lead: LeadFacts, rules: Rules, on: date) -> bool:
+    """Whether any program of the lead's product takes it on ``on``."""
+    return any(assess(lead, p, on).eligible for p in _programs(lead, rules))
+
+
+def seasoning_date(lead: LeadFacts, rules: Rules, on: date) -> date | None:
+    """The first day after ``on`` the lead becomes eligible by seasoning alone: the earliest date under a program
+    whose only blockers on ``on`` are dated seasoning ones. ``None`` if the lead is already eligible or no
+    program is held back by seasoning alone (a program not yet in effect does not count)."""
+    found = assessments(lead, rules, on)
+    if any(a.eligible for a in found):
+        return None
+    dates = []
+    for a in found:
+        seasons = [b.seasons_on for b in a.blockers if b.kind is BlockerKind.SEASONING and b.seasons_on]
+        if seasons and len(seasons) == len(a.blockers):
+            dates.append(max(seasons))
+    return min(dates, default=None)
+
+
+def age_factor(inquiry_date: date, on: date) -> float:
+    """1.0 for the first ``FRESH_DAYS`` after the inquiry, then down linearly to ``FLOOR_AGE_FACTOR`` at
+    ``FLOOR_DAYS`` and flat after: older inquiries answer less often (DOMAIN benchmarks are for 30-90 days)."""
+    days = (on - inquiry_date).days
+    if days <= FRESH_DAYS:
+        return 1.0
+    if days >= FLOOR_DAYS:
+        return FLOOR_AGE_FACTOR
+    return 1.0 - (1.0 - FLOOR_AGE_FACTOR) * (days - FRESH_DAYS) / (FLOOR_DAYS - FRESH_DAYS)
+
+
+def priority_score(lead: LeadFacts, *, on: date, engaged: bool, revenue_per_close: float | None = None) -> float:
+    """Expected revenue, in dollars to the cent, of working ``lead`` now: the DOMAIN overall close rate for its
+    product (midpoint; the four-product average for others), times revenue per close (given, or the lead's
+    loan amount at its product's commission, else the product's average loan), times :func:`age_factor`,
+    times ``ENGAGED_FACTOR`` when the lead has replied or been reached before."""
+    close_rate = economics.benchmark_for(lead.product)[0].midpoint("overall")
+    if revenue_per_close is None:
+        revenue_per_close = economics.revenue_per_close(
+            lead.product, purpose=None, property_type=None, loan_amount=lead.loan_amount
+        )
+    engagement = ENGAGED_FACTOR if engaged else 1.0
+    return round(close_rate * revenue_per_close * age_factor(lead.inquiry_date, on) * engagement, 2)

@@ -1,0 +1,399 @@
+"""Re-engagement of aged leads when guidelines change in their favour, and when their credit event seasons.
+
+:func:`rescore_snapshot` finds, in one SQL pass over the lead table, exactly the
+leads a guideline load made newly eligible: eligible under some program of their
+product after the load and under none before it, resting in nurture (not in an
+active cadence, not with a loan officer, not converted or stopped), not already
+re-engaged for this load. Each is checked again in Python (same rules), given the
+change in plain words and a priority score, and moved onto the re-engagement
+cadence; the compliance gate then decides what may go out and when. Leads opted
+out of every channel are recorded as skipped.
+
+:func:`schedule_seasoning` dates the leads held back by seasoning alone, and
+:func:`enroll_seasoned` re-engages them on that date.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from nurture.actions import Channel
+from nurture.eligibility import LeadFacts, assess, eligible_anywhere, priority_score, seasoning_date
+from nurture.guidelines import GuidelineSet, ProgramRules
+from nurture.planner import LeadSnapshot, anchor_date, due_at, local_instant
+from nurture.products import CreditEventType, Product
+from nurture.states import CadenceStatus, Event, Stage
+from storage.cadences import CadenceRegistry
+from storage.compliance import load_facts
+from storage.eligibility_sql import eligible_clause
+from storage.guidelines import current_set, sets_around, snapshot_changes
+from storage.models import CadencePosition, Lead, LeadHistory, Reengagement, table
+from storage.sql import among, insert_ignore
+
+_lead = table(Lead)
+_pos = table(CadencePosition)
+_hist = table(LeadHistory)
+_re = table(Reengagement)
+
+REENGAGE_CADENCE = "reengage"
+RESTING = [CadenceStatus.NURTURING.value, CadenceStatus.COMPLETED.value]
+OPEN_STAGES = [Stage.NEW_LEAD.value, Stage.NURTURE.value]
+_REACHABLE = frozenset({Channel.SMS, Channel.EMAIL, Channel.CALL})
+ENGAGED_EVENTS = [Event.LIVE_CONTACT.value, Event.INBOUND_REPLY.value]
+
+
+@dataclass(slots=True)
+class RescoreStats:
+    candidates: int = 0  # newly eligible by the SQL pass
+    reengaged: int = 0
+    suppressed: int = 0  # opted out of every channel: recorded, not contacted
+    mismatched: int = 0  # SQL and Python disagreed (must stay 0; counted, never acted on)
+    scheduled: int = 0
+    superseded: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__ if k != "reasons"} | {"reasons": dict(self.reasons)}
+
+
+LEAD_COLUMNS = (
+    _lead.c.id,
+    _lead.c.product,
+    _lead.c.fico,
+    _lead.c.credit_event_type,
+    _lead.c.credit_event_date,
+    _lead.c.loan_amount,
+    _lead.c.monthly_rent,
+    _lead.c.liquid_assets,
+    _lead.c.address_state,
+    _lead.c.inquiry_date,
+    _lead.c.timezone,
+    _lead.c.stage,
+    _pos.c.status,
+)
+
+
+def _resting() -> sa.ColumnElement[bool]:
+    return sa.and_(_lead.c.stage.in_(OPEN_STAGES), _pos.c.status.in_(RESTING))
+
+
+def lead_facts(row: Any) -> LeadFacts:
+    return LeadFacts(
+        lead_id=row.id,
+        product=Product(row.product),
+        fico=row.fico,
+        credit_event_type=CreditEventType(row.credit_event_type) if row.credit_event_type else None,
+        credit_event_date=row.credit_event_date,
+        loan_amount=row.loan_amount,
+        monthly_rent=row.monthly_rent,
+        liquid_assets=row.liquid_assets,
+        address_state=row.address_state,
+        inquiry_date=row.inquiry_date,
+    )
+
+
+def rescore_snapshot(
+    *,
+    engine: Engine,
+    registry: CadenceRegistry,
+    snapshot_id: int,
+    now: datetime,
+    batch_size: int = 2000,
+    ids: tuple[int, int] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RescoreStats:
+    """Re-engage exactly the leads that guideline snapshot ``snapshot_id`` made newly eligible.
+
+    ``ids`` limits the pass to leads with ``lo <= id < hi`` (a flow splits the table into such ranges).
+    """
+    stats = RescoreStats()
+    with engine.connect() as conn:
+        before, after, snap = sets_around(conn, snapshot_id)
+    loosened = [c for c in snapshot_changes(snap) if c["direction"] == "loosening"]
+    keys = {(c["lender"], c["program"]) for c in loosened}
+    if not keys:
+        return stats
+    products = sorted({program for _, program in keys})
+    on = now.date()
+    change_key = f"snapshot:{snapshot_id}"
+    already = sa.exists().where(_re.c.lead_id == _lead.c.id, _re.c.change_key == change_key)
+    query = (
+        sa.select(*LEAD_COLUMNS)
+        .join(_pos, _pos.c.lead_id == _lead.c.id)
+        .where(
+            _resting(),
+            _lead.c.product.in_(products),
+            eligible_clause(_of(after, products), on),
+            sa.not_(eligible_clause(_of(before, products), on)),
+            ~already,
+            *(() if ids is None else (_lead.c.id >= ids[0], _lead.c.id < ids[1])),
+        )
+        .order_by(_lead.c.id)
+    )
+    changed = [p for p in after.programs if (p.lender, p.program.value) in keys]
+    why_by_key = {
+        key: " and ".join(c["describe"] for c in loosened if (c["lender"], c["program"]) == key) for key in keys
+    }
+    with engine.connect() as conn:
+        rows = conn.execution_options(yield_per=batch_size).execute(query)
+        for batch in rows.partitions(batch_size):
+            stats.candidates += len(batch)
+            reasons: dict[int, tuple[str, str, str]] = {}
+            for row in batch:
+                lead = lead_facts(row)
+                fits = next((p for p in changed if assess(lead, p, on).eligible), None)
+                if fits is None:
+                    stats.mismatched += 1
+                    continue
+                why = why_by_key[(fits.lender, fits.program.value)]
+                reasons[row.id] = (fits.lender, fits.program.value, why)
+            _reengage(engine, registry, [r for r in batch if r.id in reasons], reasons, change_key, snapshot_id,
+                      now, stats)  # fmt: skip
+            if progress is not None:
+                progress(stats.candidates)
+    return stats
+
+
+def lead_id_ranges(engine: Engine, size: int) -> list[tuple[int, int]]:
+    """The lead table split into id ranges of ``size`` (for one Prefect task each)."""
+    with engine.connect() as conn:
+        top = conn.execute(sa.select(sa.func.max(_lead.c.id))).scalar() or 0
+    return [(lo, lo + size) for lo in range(1, top + 1, size)]
+
+
+def _of(rules: GuidelineSet, products: Sequence[str]) -> list[ProgramRules]:
+    return [p for p in rules.programs if p.program.value in products]
+
+
+def _reengage(
+    engine: Engine,
+    registry: CadenceRegistry,
+    rows: Sequence[Any],
+    reasons: dict[int, tuple[str, str, str]],
+    change_key: str | None,
+    snapshot_id: int | None,
+    now: datetime,
+    stats: RescoreStats,
+) -> None:
+    """Record each lead's re-engagement and move it onto the re-engagement cadence, in one transaction.
+
+    ``reasons`` maps a lead to (lender, program, the change in plain words). With ``change_key`` None the
+    rows already exist as scheduled (seasoning) under each row's own ``change_key`` and are marked instead.
+    """
+    if not rows:
+        return
+    cadence = registry.latest[REENGAGE_CADENCE]
+    ids = [r.id for r in rows]
+    with engine.begin() as conn:
+        facts = load_facts(conn, ids, since=now)
+        engaged = set(
+            conn.execute(
+                sa.select(_hist.c.lead_id).where(among(conn, _hist.c.lead_id, ids), _hist.c.event.in_(ENGAGED_EVENTS))
+            ).scalars()
+        )
+        records, marks, moves, history = [], [], [], []
+        for r in rows:
+            lender, program, why = reasons[r.id]
+            suppressed = set(facts[r.id].opted_out) >= _REACHABLE
+            status = "skipped" if suppressed else "enrolled"
+            score = priority_score(lead_facts(r), on=now.date(), engaged=r.id in engaged)
+            if change_key is None:
+                marks.append({"b_id": r.id, "b_key": r.change_key, "b_status": status, "b_score": score})
+            else:
+                records.append(
+                    {
+                        "lead_id": r.id,
+                        "change_key": change_key,
+                        "snapshot_id": snapshot_id,
+                        "lender": lender,
+                        "program": program,
+                        "reason": why,
+                        "status": status,
+                        "score": score,
+                        "scheduled_for": None,
+                        "created_at": now,
+                    }
+                )
+            if suppressed:
+                stats.suppressed += 1
+                continue
+            anchor = anchor_date(enrolled_at=now, timezone=r.timezone, cadence=cadence)
+            snap = LeadSnapshot(r.id, r.timezone, anchor, now, 0, 0, CadenceStatus.ACTIVE, True, True)
+            moves.append(
+                {
+                    "b_id": r.id,
+                    "b_name": cadence.name,
+                    "b_version": cadence.version,
+                    "b_anchor": anchor,
+                    "b_due": due_at(cadence.steps[0], 0, snap, cadence),
+                    "b_reason": why,
+                    "b_now": now,
+                    "b_from": r.status,
+                }
+            )
+            history.append(
+                {
+                    "lead_id": r.id,
+                    "at": now,
+                    "event": Event.REENGAGE.value,
+                    "stage_from": r.stage,
+                    "stage_to": r.stage,
+                    "cadence_from": r.status,
+                    "cadence_to": CadenceStatus.ACTIVE.value,
+                    "reason": f"one of our lenders {why}"[:500],
+                    "actor": "guidelines",
+                }
+            )
+            stats.reasons[why] += 1
+        insert_ignore(conn, _re, records, ("lead_id", "change_key"))
+        if marks:
+            conn.execute(
+                _re.update()
+                .where(_re.c.lead_id == sa.bindparam("b_id"), _re.c.change_key == sa.bindparam("b_key"))
+                .values(status=sa.bindparam("b_status"), score=sa.bindparam("b_score")),
+                marks,
+            )
+        if moves:
+            conn.execute(
+                _pos.update()
+                .where(_pos.c.lead_id == sa.bindparam("b_id"), _pos.c.status == sa.bindparam("b_from"))
+                .values(
+                    cadence_name=sa.bindparam("b_name"),
+                    cadence_version=sa.bindparam("b_version"),
+                    anchor_date=sa.bindparam("b_anchor"),
+                    step_index=0,
+                    repeat=0,
+                    status=CadenceStatus.ACTIVE.value,
+                    next_due_at=sa.bindparam("b_due"),
+                    reason=sa.bindparam("b_reason"),
+                    enrolled_at=sa.bindparam("b_now"),
+                    updated_at=sa.bindparam("b_now"),
+                ),
+                moves,
+            )
+            conn.execute(_hist.insert(), history)
+            stats.reengaged += len(moves)
+
+
+def schedule_seasoning(*, engine: Engine, now: datetime, batch_size: int = 5000) -> RescoreStats:
+    """Date every resting lead held back by credit-event seasoning alone under the guidelines in force.
+
+    A lead's earlier date that no longer holds is superseded; one that still does is kept as it is.
+    """
+    stats = RescoreStats()
+    on = now.date()
+    with engine.connect() as conn:
+        rules = current_set(conn)
+        query = (
+            sa.select(*LEAD_COLUMNS)
+            .join(_pos, _pos.c.lead_id == _lead.c.id)
+            .where(_resting(), _lead.c.credit_event_date.is_not(None), sa.not_(eligible_clause(rules.programs, on)))
+            .order_by(_lead.c.id)
+        )
+        rows = conn.execution_options(yield_per=batch_size).execute(query)
+        for batch in rows.partitions(batch_size):
+            dated = {r.id: (r, seasoning_date(lead_facts(r), rules, on)) for r in batch}
+            _replace_schedule(engine, dated, now, stats)
+    return stats
+
+
+def _replace_schedule(
+    engine: Engine, dated: dict[int, tuple[Any, date | None]], now: datetime, stats: RescoreStats
+) -> None:
+    ids = list(dated)
+    with engine.begin() as conn:
+        existing = {
+            (lead_id, key)
+            for lead_id, key in conn.execute(
+                sa.select(_re.c.lead_id, _re.c.change_key).where(
+                    among(conn, _re.c.lead_id, ids), _re.c.status == "scheduled"
+                )
+            )
+        }
+        keep = {(lead_id, f"seasoning:{d.isoformat()}") for lead_id, (_, d) in dated.items() if d is not None}
+        stats.superseded += _supersede(conn, existing - keep)
+        fresh = [
+            {
+                "lead_id": lead_id,
+                "change_key": f"seasoning:{d.isoformat()}",
+                "snapshot_id": None,
+                "lender": "",
+                "program": row.product,
+                "reason": seasoned_reason(lead_facts(row), d),
+                "status": "scheduled",
+                "score": 0.0,
+                "scheduled_for": local_instant(row.timezone, d, time(9, 0)),
+                "created_at": now,
+            }
+            for lead_id, (row, d) in dated.items()
+            if d is not None and (lead_id, f"seasoning:{d.isoformat()}") not in existing
+        ]
+        stats.scheduled += insert_ignore(conn, _re, fresh, ("lead_id", "change_key"))
+
+
+def _still_ready(row: Any, rules: GuidelineSet, on: date) -> bool:
+    return row.stage in OPEN_STAGES and row.status in RESTING and eligible_anywhere(lead_facts(row), rules, on)
+
+
+def _supersede(conn: Connection, pairs: set[tuple[int, str]]) -> int:
+    """Mark scheduled re-engagements (lead, change key) as no longer due."""
+    if pairs:
+        conn.execute(
+            _re.update()
+            .where(_re.c.lead_id == sa.bindparam("b_id"), _re.c.change_key == sa.bindparam("b_key"))
+            .values(status="superseded"),
+            [{"b_id": lead_id, "b_key": key} for lead_id, key in sorted(pairs)],
+        )
+    return len(pairs)
+
+
+def seasoned_reason(lead: LeadFacts, seasons_on: date) -> str:
+    """The change in the lead's favour when its credit event seasons, in the message's words."""
+    event = lead.credit_event_type.value.replace("_", " ") if lead.credit_event_type else "credit event"
+    label = lead.product.label.lower()
+    return (
+        f"now counts your {event} as far enough behind you, as of {seasons_on:%B} {seasons_on.day}, for {label} loans"
+    )
+
+
+def enroll_seasoned(
+    *, engine: Engine, registry: CadenceRegistry, now: datetime, batch_size: int = 2000
+) -> RescoreStats:
+    """Re-engage every scheduled lead whose seasoning date has come and who qualifies now; supersede the rest."""
+    stats = RescoreStats()
+    on = now.date()
+    with engine.connect() as conn:
+        any_due = conn.execute(
+            sa.select(_re.c.id).where(_re.c.status == "scheduled", _re.c.scheduled_for <= now).limit(1)
+        ).first()
+        if any_due is None:
+            return stats
+        rules = current_set(conn)
+        due = conn.execute(
+            sa.select(*LEAD_COLUMNS, _re.c.change_key, _re.c.program.label("re_program"), _re.c.reason.label("why"))
+            .join(_pos, _pos.c.lead_id == _lead.c.id)
+            .join(_re, _re.c.lead_id == _lead.c.id)
+            .where(_re.c.status == "scheduled", _re.c.scheduled_for <= now)
+            .order_by(_lead.c.id)
+        ).all()
+    for start in range(0, len(due), batch_size):
+        batch = due[start : start + batch_size]
+        ready = [
+            r
+            for r in batch
+            if r.stage in OPEN_STAGES and r.status in RESTING and eligible_anywhere(lead_facts(r), rules, on)
+        ]
+        ready_ids = {r.id for r in ready}
+        with engine.begin() as conn:
+            stats.superseded += _supersede(conn, {(r.id, r.change_key) for r in batch if r.id not in ready_ids})
+        stats.candidates += len(ready)
+        reasons = {r.id: ("", r.re_program, r.why) for r in ready}
+        _reengage(engine, registry, ready, reasons, None, None, now, stats)
+    return stats
