@@ -1,6 +1,11 @@
-"""One measured phase in a fresh process, so its peak RSS is its own: ``tick`` or ``floor``.
+"""One measured phase in a fresh process, so its peak RSS is its own.
 
-python -m bench.phase tick|floor DATABASE_URL BATCH_SIZE
+python -m bench.phase tick|floor|rescore|rescore-floor DATABASE_URL BATCH_SIZE
+
+``tick`` and ``floor``: one cadence tick and its plain-SQL floor. ``rescore`` and ``rescore-floor``:
+re-scoring the lead table after a lender lowered its minimum FICO (the guideline-rescore flow's work,
+range by range) and the floor for it: the same leads picked by a hand-written predicate, their
+re-engagement rows inserted, positions moved and history written by plain batched SQL.
 """
 
 from __future__ import annotations
@@ -17,11 +22,12 @@ import sqlalchemy as sa
 
 from bench.seed import NOW, cadence
 from storage.db import make_engine
-from storage.models import CadencePosition, Touch
+from storage.models import CadencePosition, GuidelineSnapshot, Lead, LeadHistory, Reengagement, Touch
 from storage.sql import for_update, insert_ignore
 
 _pos = CadencePosition.__table__
 _touch = Touch.__table__
+_snap = GuidelineSnapshot.__table__
 
 
 def run_tick(url: str, batch: int) -> dict[str, float]:
@@ -88,9 +94,107 @@ def run_floor(url: str, batch: int) -> dict[str, float]:
     return {"seconds": time.perf_counter() - started, "leads": leads, "rows": rows}
 
 
+def run_rescore(url: str, batch: int) -> dict[str, float]:
+    from bench.seed import ROOT
+    from nurture.cadence import load_cadence
+    from storage.cadences import register_cadence
+    from storage.rescore import RANGE_SIZE, lead_id_ranges, rescore_snapshot
+
+    engine = make_engine(url)
+    reengage = load_cadence((ROOT / "cadences" / "reengage.yaml").read_text())
+    registry = register_cadence(engine=engine, cadence=cadence(), now=NOW, others=(reengage,))
+    with engine.connect() as conn:
+        snapshot = conn.execute(sa.select(sa.func.max(_snap.c.id))).scalar_one()
+    started = time.perf_counter()
+    reengaged = mismatched = 0
+    for lo, hi in lead_id_ranges(engine, RANGE_SIZE):
+        stats = rescore_snapshot(engine=engine, registry=registry, snapshot_id=snapshot, now=NOW, batch_size=batch,
+                                 ids=(lo, hi))  # fmt: skip
+        reengaged += stats.reengaged
+        mismatched += stats.mismatched
+    if mismatched:
+        raise SystemExit(f"SQL and Python disagreed on {mismatched} leads")
+    return {"seconds": time.perf_counter() - started, "leads": reengaged, "rows": reengaged}
+
+
+def run_rescore_floor(url: str, batch: int) -> dict[str, float]:
+    engine = make_engine(url)
+    lead, history, again = Lead.__table__, LeadHistory.__table__, Reengagement.__table__
+    leads = 0
+    started = time.perf_counter()
+    query = (
+        sa.select(lead.c.id, _pos.c.status)
+        .join(_pos, _pos.c.lead_id == lead.c.id)
+        .where(
+            lead.c.stage.in_(["new_lead", "nurture"]),
+            _pos.c.status.in_(["nurturing", "completed"]),
+            lead.c.product == "bank_statement",
+            lead.c.fico >= 600,
+            lead.c.fico < 640,
+            lead.c.address_state.in_(["FL", "GA", "TX"]),
+            lead.c.loan_amount >= 125_000,
+        )
+        .order_by(lead.c.id)
+    )
+    why = "lowered its minimum credit score from 640 to 600 for bank statement loans"
+    with engine.connect() as reader:
+        for rows in reader.execution_options(yield_per=batch).execute(query).partitions(batch):
+            with engine.begin() as conn:
+                conn.execute(again.insert(), [_reengagement(r.id, why) for r in rows])
+                conn.execute(
+                    _pos.update()
+                    .where(_pos.c.lead_id == sa.bindparam("b_id"))
+                    .values(
+                        cadence_name="reengage",
+                        cadence_version=1,
+                        step_index=0,
+                        repeat=0,
+                        status="active",
+                        next_due_at=NOW,
+                        reason=why,
+                        enrolled_at=NOW,
+                        updated_at=NOW,
+                    ),
+                    [{"b_id": r.id} for r in rows],
+                )
+                conn.execute(history.insert(), [_history(r.id, r.status, why) for r in rows])
+            leads += len(rows)
+    return {"seconds": time.perf_counter() - started, "leads": leads, "rows": leads}
+
+
+def _reengagement(lead_id: int, why: str) -> dict[str, object]:
+    return {
+        "lead_id": lead_id,
+        "change_key": "floor",
+        "lender": "Harbor Capital",
+        "program": "bank_statement",
+        "reason": why,
+        "status": "enrolled",
+        "score": 0.0,
+        "created_at": NOW,
+    }
+
+
+def _history(lead_id: int, status: str, why: str) -> dict[str, object]:
+    return {
+        "lead_id": lead_id,
+        "at": NOW,
+        "event": "reengage",
+        "stage_from": "nurture",
+        "stage_to": "nurture",
+        "cadence_from": status,
+        "cadence_to": "active",
+        "reason": why,
+        "actor": "floor",
+    }
+
+
+PHASES = {"tick": run_tick, "floor": run_floor, "rescore": run_rescore, "rescore-floor": run_rescore_floor}
+
+
 def main() -> None:
     phase, url, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    result = (run_tick if phase == "tick" else run_floor)(url, batch)
+    result = PHASES[phase](url, batch)
     result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,14 @@ def _chunks(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield chunk
 
 
-def seed(engine: Engine, n: int, progress: Any = None) -> int:
+def seed(
+    engine: Engine,
+    n: int,
+    progress: Any = None,
+    *,
+    leads: Callable[[int], Iterator[dict[str, Any]]] = _leads,
+    positions: Callable[[int, Cadence], Iterator[dict[str, Any]]] = _positions,
+) -> int:
     """Insert ``n`` leads and their positions; return how many are due at NOW."""
     c = cadence()
     register_cadence(engine=engine, cadence=c, now=NOW)
@@ -110,11 +118,11 @@ def seed(engine: Engine, n: int, progress: Any = None) -> int:
             ],
         )
     done = 0
-    for leads, positions in zip(_chunks(_leads(n)), _chunks(_positions(n, c)), strict=True):
+    for lead_rows, position_rows in zip(_chunks(leads(n)), _chunks(positions(n, c)), strict=True):
         with engine.begin() as conn:
-            conn.execute(sa.insert(Lead.__table__), leads)
-            conn.execute(sa.insert(CadencePosition.__table__), positions)
-        done += len(leads)
+            conn.execute(sa.insert(Lead.__table__), lead_rows)
+            conn.execute(sa.insert(CadencePosition.__table__), position_rows)
+        done += len(lead_rows)
         if progress:
             progress(done)
     if engine.dialect.name == "postgresql":
@@ -123,3 +131,56 @@ def seed(engine: Engine, n: int, progress: Any = None) -> int:
             conn.execute(sa.text("SELECT setval('loan_officer_id_seq', 4)"))
             conn.execute(sa.text("ANALYZE"))
     return n // 2
+
+
+# The re-score benchmark: every lead rests in email nurture. A book of aged non-QM leads: products in the
+# shares below, FICO around 700 (spread 50), five states, loans big enough; a lender then lowers its
+# bank-statement minimum, which makes the bank-statement leads of 600-639 in its states newly eligible.
+RESCORE_STATES = ("FL", "GA", "TX", "NY", "CA")
+RESCORE_ZONES = {"FL": "America/New_York", "GA": "America/New_York", "TX": "America/Chicago",
+                 "NY": "America/New_York", "CA": "America/Los_Angeles"}  # fmt: skip
+RESCORE_PRODUCTS = (
+    ("bank_statement",) * 30
+    + ("dscr",) * 25
+    + ("credit_event",) * 18
+    + ("asset_depletion",) * 12
+    + ("foreign_national",) * 5
+    + ("general",) * 10
+)
+
+
+def _resting_leads(n: int) -> Iterator[dict[str, Any]]:
+    rng = random.Random(17)
+    for row in _leads(n):
+        state = rng.choice(RESCORE_STATES)
+        yield row | {
+            "address_state": state,
+            "timezone": RESCORE_ZONES[state],
+            "product": rng.choice(RESCORE_PRODUCTS),
+            "fico": min(850, max(450, round(rng.gauss(700, 50)))),
+            "loan_amount": 300_000,
+            "inquiry_date": date(2026, 1, 15),
+            "stage": "nurture",
+        }
+
+
+def _resting_positions(n: int, c: Cadence) -> Iterator[dict[str, Any]]:
+    index = c.index_of("n56-email")
+    for i in range(1, n + 1):
+        yield {
+            "lead_id": i,
+            "cadence_name": c.name,
+            "cadence_version": c.version,
+            "anchor_date": date(2026, 2, 1),
+            "step_index": index,
+            "repeat": 0,
+            "status": CadenceStatus.NURTURING.value,
+            "next_due_at": NOW + timedelta(days=20),
+            "enrolled_at": datetime(2026, 2, 1, 15, tzinfo=UTC),
+            "updated_at": NOW,
+        }
+
+
+def seed_resting(engine: Engine, n: int, progress: Any = None) -> int:
+    """Insert ``n`` leads resting in nurture (for the re-score benchmark); return ``n``."""
+    return seed(engine, n, progress, leads=_resting_leads, positions=_resting_positions)

@@ -64,6 +64,12 @@ def unsupported(sender: str, message: object) -> PermanentSendError:
     return PermanentSendError(f"{sender} does not send {type(message).__name__}")
 
 
+def flush(sender: Sender) -> None:
+    """Wait until everything ``sender`` accepted is stored (a no-op for senders that do not write behind)."""
+    if (wait := getattr(sender, "flush", None)) is not None:
+        wait()
+
+
 class RoutingSender:
     """Sends each kind of message through its sender (live: texts and calls to Twilio, email to SendGrid)."""
 
@@ -97,7 +103,7 @@ def make_sender(settings: Settings, *, outbox_dir: Path | None = None) -> Sender
     if settings.channel == "local":
         from channels.local import LocalOutbox
 
-        return LocalOutbox(outbox_dir or settings.outbox_dir)
+        return LocalOutbox(outbox_dir or settings.outbox_dir, write_behind=True)
 
     values = {name: _secret_or_str(settings, name).strip() for name in LIVE_REQUIRED}
     missing = [f"DRIPLINE_{name.upper()}" for name, value in values.items() if not value]

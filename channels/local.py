@@ -14,6 +14,7 @@ import re
 import tempfile
 import threading
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from channels.base import unsupported
@@ -66,14 +67,21 @@ def _write_atomically(path: Path, content: str) -> None:
 
 
 class LocalOutbox:
-    """Records each message as delivered by writing it under ``folder``. Safe to share between threads."""
+    """Records each message as delivered by writing it under ``folder``. Safe to share between threads.
+
+    With ``write_behind`` the files are written by a background thread (creating thousands of small
+    files is mostly waiting on the file system); :meth:`flush` waits for them and raises the first
+    write error. The pipeline flushes each dispatch batch before it records the deliveries.
+    """
 
     name = "local"
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, write_behind: bool = False) -> None:
         self.folder = Path(folder)
         self.resends: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="outbox-writer") if write_behind else None
+        self._pending: list[Future[None]] = []
 
     def path_for(self, message: Message, key: str) -> Path:
         """Where the text file for ``key`` is (or would be) written."""
@@ -86,6 +94,20 @@ class LocalOutbox:
         target = self.path_for(message, key)
         pid = provider_id(key)
         text, html = _render(message, key=key, pid=pid)
+        if self._writer is None:
+            self._store(key, target, text, html)
+        else:
+            self._pending.append(self._writer.submit(self._store, key, target, text, html))
+        return SendResult(provider=self.name, provider_id=pid)
+
+    def flush(self) -> None:
+        """Wait for the files of every message sent so far; raise the first write error."""
+        pending, self._pending = self._pending, []
+        errors = [exc for f in pending if (exc := f.exception()) is not None]
+        if errors:
+            raise errors[0]
+
+    def _store(self, key: str, target: Path, text: str, html: str | None) -> None:
         with self._lock:
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():
@@ -94,4 +116,3 @@ class LocalOutbox:
             if html is not None:
                 _write_atomically(target.with_suffix(".html"), html)
             _write_atomically(target, text)
-        return SendResult(provider=self.name, provider_id=pid)

@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -152,7 +152,13 @@ class RenderContext:
 
 def get_environment(templates_dir: Path | None = None) -> Environment:
     """The shared environment for ``templates_dir`` (default: the configured templates folder)."""
-    return _environment(Path(templates_dir or get_settings().templates_dir).resolve())
+    folder = Path(templates_dir or get_settings().templates_dir)
+    return _environment_at(folder) if folder.is_absolute() else _environment(folder.resolve())
+
+
+@lru_cache(maxsize=64)
+def _environment_at(templates_dir: Path) -> Environment:
+    return _environment(templates_dir.resolve())  # resolving reads the file system: once per path given
 
 
 @cache
@@ -312,6 +318,7 @@ def _month_year(value: date) -> str:
     return value.strftime("%B %Y")
 
 
+@lru_cache(maxsize=4096)
 def _phone(value: str) -> str:
     """A readable phone number: national format for US numbers, international otherwise."""
     try:

@@ -148,23 +148,13 @@ def report(
     cost_per_lead: Annotated[float | None, typer.Option(help="override what each lead cost, in dollars")] = None,
 ) -> None:
     """The funnel by product beside the benchmark ranges, revenue per close and ROI."""
-    from dripline.report_view import funnel_payload, print_activity, print_funnel
-    from storage.report import funnel, gate_counts, inbound_counts, reason_counts, task_counts, touch_counts
+    from dripline.report_view import print_report, report_payload
 
-    engine = _engine()
-    payload = funnel_payload(funnel(engine=engine, cost_per_lead=cost_per_lead))
-    payload["touches"] = touch_counts(engine=engine)
-    payload["tasks"] = task_counts(engine=engine)
-    payload["reasons"] = reason_counts(engine=engine)
-    payload["gate"] = gate_counts(engine=engine)
-    payload["inbound"] = inbound_counts(engine=engine)
+    payload = report_payload(_engine(), cost_per_lead=cost_per_lead)
     if as_json:
         sys.stdout.write(json.dumps(payload, default=str) + "\n")
         return
-    print_funnel(payload, console)
-    print_activity(
-        payload["touches"], payload["tasks"], payload["reasons"], payload["gate"], payload["inbound"], console
-    )
+    print_report(payload, console)
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""``dripline guidelines load|show|diff|history`` and ``dripline leads eligible``."""
+"""``dripline guidelines load|show|diff|history|sweep`` and ``dripline leads eligible``."""
 
 from __future__ import annotations
 
@@ -58,13 +58,17 @@ def load(
     for event_id in outcome.events:
         console.print(f"emitted lender.guideline.loosened ({event_id}): the guideline-rescore deployment re-scores")
     for stats in outcome.rescored:
-        console.print(
-            f"re-scored snapshot {stats['snapshot_id']}: {stats['reengaged']} leads re-engaged, "
-            f"{stats['suppressed']} opted out (not contacted), {stats['scheduled']} dated for seasoning",
-            soft_wrap=True,
-        )
-        for why, n in sorted(stats["reasons"].items(), key=lambda kv: -kv[1]):
-            console.print(f"  {n} because one of our lenders {why}", soft_wrap=True)
+        _print_rescored(f"re-scored snapshot {stats['snapshot_id']}: ", stats)
+
+
+def _print_rescored(head: str, stats: dict[str, Any]) -> None:
+    console.print(
+        f"{head}{stats['reengaged']} leads re-engaged, {stats['suppressed']} opted out (not contacted), "
+        f"{stats['scheduled']} newly dated for seasoning, {stats['superseded']} dates no longer due",
+        soft_wrap=True,
+    )
+    for why, n in sorted(stats["reasons"].items(), key=lambda kv: -kv[1]):
+        console.print(f"  {n} because one of our lenders {why}", soft_wrap=True)
 
 
 @guidelines_app.command("show")
@@ -159,6 +163,20 @@ def history(lender: LenderOpt = None, as_json: JsonOpt = False) -> None:
         table.add_row(str(r["id"]), r["lender"], r["loaded_at"][:16].replace("T", " "), r["source"], r["loaded_by"],
                       str(r["programs"]), str(r["loosenings"]), str(r["tightenings"]))  # fmt: skip
     console.print(table)
+
+
+@guidelines_app.command("sweep")
+def sweep(now: NowOpt = None) -> None:
+    """The daily sweep (the guideline-daily deployment, each morning): re-score loosenings whose effective date has
+    come, and date credit-event seasoning for leads that came to rest since. Safe to run again."""
+    from flows.rescore import daily_flow
+
+    at = parse_time(now)
+    open_pipeline(at)  # refuses a database or settings that cannot run
+    result = daily_flow(now=at.isoformat())
+    for lender in result["snapshots"]:
+        console.print(f"{lender}: a loosening took effect; re-scored", soft_wrap=True)
+    _print_rescored("", result)
 
 
 def eligible(

@@ -10,15 +10,20 @@ from pathlib import Path
 
 from rich.console import Console
 
-from dripline.report_view import funnel_payload, print_activity, print_funnel
-from dripline.settings import Settings
+from dripline.report_view import print_report, report_payload
+from dripline.settings import ROOT, Settings
 from dripline.synthetic import generate_leads, write_csv
+from nurture.guidelines import parse_feed
 from storage.db import make_engine, upgrade
+from storage.guidelines import load_snapshot
 from storage.importer import import_leads
 from storage.officers import add_officer
-from storage.report import funnel, gate_counts, inbound_counts, reason_counts, task_counts, touch_counts
 
 DEMO_START = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)  # a Monday morning on the east coast
+# Two lenders' guideline sheets are in force from the start; on June 2 one of them lowers a minimum credit
+# score and shortens a bankruptcy wait, which re-engages the aged leads that change makes eligible.
+GUIDELINES_IN_FORCE = ROOT / "guidelines" / "examples" / "harbor-2026-02.json"
+GUIDELINE_FEEDS = ((datetime(2026, 6, 2, 13, 30, tzinfo=UTC), ROOT / "guidelines" / "examples" / "harbor-2026-06.csv"),)
 OFFICERS = (
     ("Dana Whitfield", "dana.whitfield@example.com", "1456789"),
     ("Luis Carranza", "luis.carranza@example.com", "1876543"),
@@ -51,6 +56,9 @@ def run_demo(*, out: Path, leads: int, days: int, seed: int, cost_per_lead: floa
     for name, email, nmls in OFFICERS:
         add_officer(engine=engine, name=name, email=email, phone=None, nmls_id=nmls, now=DEMO_START)
 
+    in_force = parse_feed(GUIDELINES_IN_FORCE.read_text(encoding="utf-8"), format="json")
+    load_snapshot(engine=engine, programs=in_force, source=GUIDELINES_IN_FORCE.name, loaded_by="demo", now=DEMO_START)
+
     csv_path = out / "leads.csv"
     write_csv(generate_leads(leads, seed=seed, as_of=DEMO_START.date()), csv_path)
     summary = import_leads(engine=engine, path=csv_path, now=DEMO_START)
@@ -61,19 +69,17 @@ def run_demo(*, out: Path, leads: int, days: int, seed: int, cost_per_lead: floa
 
     warm_up.join()
 
+    feeds = [(at.isoformat(), str(path)) for at, path in GUIDELINE_FEEDS if at < DEMO_START + timedelta(days=days)]
     result = simulate_days(
-        database_url=db_url, outbox_dir=str(settings.outbox_dir), start=DEMO_START.isoformat(), days=days, seed=seed
+        database_url=db_url,
+        outbox_dir=str(settings.outbox_dir),
+        start=DEMO_START.isoformat(),
+        days=days,
+        seed=seed,
+        guideline_feeds=feeds,
     )
-    payload = funnel_payload(funnel(engine=engine, cost_per_lead=cost_per_lead))
-    print_funnel(payload, console)
-    print_activity(
-        touch_counts(engine=engine),
-        task_counts(engine=engine),
-        reason_counts(engine=engine),
-        gate_counts(engine=engine),
-        inbound_counts(engine=engine),
-        console,
-    )
+    payload = report_payload(engine, cost_per_lead=cost_per_lead)
+    print_report(payload, console, guideline_loads=result["guideline_loads"])
     end = DEMO_START + timedelta(days=days)
     console.print(
         f"\n{result['sent']} messages sent through the local outbox, {result['call_tasks']} call tasks, "

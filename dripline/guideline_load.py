@@ -63,7 +63,8 @@ def load_programs(
         elif mode == "inline":
             from flows.rescore import rescore_flow
 
-            outcome.rescored.append(rescore_flow(snapshot_id=load.snapshot_id, now=now.isoformat()))
+            run = rescore_flow(snapshot_id=load.snapshot_id, now=now.isoformat(), database_url=p.settings.database_url)
+            outcome.rescored.append(run)
     if result.stored and not loosened and mode != "none":
         outcome.seasoning = schedule_seasoning(engine=p.engine, now=now).as_dict()
     return outcome

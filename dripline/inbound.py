@@ -17,6 +17,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from channels.base import flush
 from channels.messages import PermanentSendError, TransientSendError
 from channels.render import Brand, LeadView, RenderContext, render_sms
 from dripline.pipeline import Pipeline, render_contexts, team_officer
@@ -181,6 +182,7 @@ def _reply(p: Pipeline, template: str, number: str, lead_ids: list[int], message
     message = render_sms(template, ctx)
     try:
         result = p.sender.send(message, key=f"inbound:{message_id}:{template}")
+        flush(p.sender)
     except (PermanentSendError, TransientSendError) as exc:
         return message.body, f"failed: {exc}"
     return message.body, f"sent {result.provider} {result.provider_id}"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import Engine
 
 from nurture.economics import benchmark_for
 from nurture.products import Product
@@ -135,3 +137,53 @@ def print_activity(
         for ruling in sorted(rulings, key=lambda r: -(gates["touches"].get(r, 0) + gates["call tasks"].get(r, 0))):
             gate.add_row(ruling, str(gates["touches"].get(ruling, 0)), str(gates["call tasks"].get(ruling, 0)))
         console.print(gate)
+
+
+OTHER_REENGAGEMENT = {
+    "skipped": "not contacted (opted out of every channel)",
+    "scheduled": "waiting for their credit event to season",
+    "superseded": "seasoning date no longer due (guidelines changed or lead moved on)",
+}
+
+
+def print_reengagement(counts: dict[str, Any], console: Console) -> None:
+    """Who was re-engaged because guidelines changed in their favour, and why (as the loan officer says it)."""
+    rows, other = counts["reengaged"], counts["other"]
+    if not rows and not other:
+        return
+    total = sum(r["leads"] for r in rows)
+    table = Table(title=f"Aged leads re-engaged by guideline changes: {total}")
+    table.add_column("leads", justify="right")
+    table.add_column("since spoke with us", justify="right")
+    table.add_column("why (the message names the change)")
+    for r in rows:
+        who = r["lender"] or "seasoning"
+        table.add_row(str(r["leads"]), str(r["contacted"]), f"{who}: {r['reason']}")
+    for status, n in sorted(other.items()):
+        table.add_row(str(n), "", OTHER_REENGAGEMENT.get(status, status))
+    console.print(table)
+
+
+def report_payload(engine: Engine, *, cost_per_lead: float | None = None) -> dict[str, Any]:
+    """Everything ``dripline report`` shows: the funnel, activity, gate and re-engagement counts."""
+    from storage import report as r
+
+    payload = funnel_payload(r.funnel(engine=engine, cost_per_lead=cost_per_lead))
+    payload["touches"] = r.touch_counts(engine=engine)
+    payload["tasks"] = r.task_counts(engine=engine)
+    payload["reasons"] = r.reason_counts(engine=engine)
+    payload["gate"] = r.gate_counts(engine=engine)
+    payload["inbound"] = r.inbound_counts(engine=engine)
+    payload["reengagement"] = r.reengagement_counts(engine=engine)
+    return payload
+
+
+def print_report(payload: dict[str, Any], console: Console, *, guideline_loads: Sequence[dict[str, Any]] = ()) -> None:
+    """The report as tables; ``guideline_loads`` (the demo's) are listed before the re-engagement table."""
+    print_funnel(payload, console)
+    print_activity(
+        payload["touches"], payload["tasks"], payload["reasons"], payload["gate"], payload["inbound"], console
+    )
+    for load in guideline_loads:
+        console.print(f"{load['at'][:10]}: loaded guideline feed {load['file']}: {load['reengaged']} leads re-engaged")
+    print_reengagement(payload["reengagement"], console)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -47,6 +49,8 @@ TEXT_BACKS = (
     ("Why would I stop looking? Who is this?", 0.005),
 )
 TEXT_CHECK_EVERY = timedelta(hours=6)
+GUIDELINES = "guidelines:"  # an agenda action: load the feed at this path
+REENGAGE_TEMPLATE = "reengage"  # the re-engagement cadence's call tasks
 REPLY_TEXT = "Is this still available? I am self-employed and got turned down last year."
 PIPELINE = (
     (Event.PRE_QUALIFIED, 2, 4),
@@ -59,6 +63,7 @@ PIPELINE = (
 
 @dataclass
 class Fate:
+    product: Product
     route: str | None  # "call", "reply" or None (never reached)
     attempt: int | None
     reply_after_days: float
@@ -72,10 +77,21 @@ class Simulation:
     """Call it with ``now`` after each replay step.
 
     With a ``pipeline``, borrowers also text back through the real inbound handler: a few send STOP (or
-    say it in their own words) or HELP after their first text, and those who write back do it by text.
+    say it in their own words) or HELP after their first text, and those who write back do it by text;
+    and each of ``guideline_feeds`` (when, file) is loaded as a lender's feed would be at that time, which
+    re-engages the leads it makes newly eligible. A re-engagement call reaches its lead at the product's
+    contact rate; what the lead does next follows its fate as for any other contact.
     """
 
-    def __init__(self, *, engine: Engine, seed: int, start: datetime, pipeline: Pipeline | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        seed: int,
+        start: datetime,
+        pipeline: Pipeline | None = None,
+        guideline_feeds: Sequence[tuple[datetime, Path]] = (),
+    ) -> None:
         self.engine = engine
         self.pipeline = pipeline
         self.rng = random.Random(seed)
@@ -86,6 +102,9 @@ class Simulation:
         self.agenda: list[tuple[datetime, int, int, str]] = []
         self._seq = 0
         self.rates = {p: self._draw_rates(p) for p in Product}
+        self.guideline_loads: list[dict[str, Any]] = []
+        for when, path in guideline_feeds:
+            self._at(when, 0, f"{GUIDELINES}{path}")
         with engine.connect() as conn:
             rows = conn.execute(sa.select(_lead.c.id, _lead.c.product).order_by(_lead.c.id)).all()
         for lead_id, product in rows:
@@ -117,7 +136,8 @@ class Simulation:
                     break
         educated = r.random() < rates["education"]
         docs = educated and r.random() < rates["docs"]
-        return Fate(route, attempt, r.uniform(3, 60), educated, docs, docs and r.random() < rates["close"], bad)
+        closes = docs and r.random() < rates["close"]
+        return Fate(product, route, attempt, r.uniform(3, 60), educated, docs, closes, bad)
 
     def _at(self, when: datetime, lead_id: int, action: str) -> None:
         self._seq += 1
@@ -165,7 +185,7 @@ class Simulation:
         """Loan officers dial every cadence and reply task that has come due."""
         with self.engine.connect() as conn:
             due = conn.execute(
-                sa.select(_task.c.id, _task.c.lead_id, _task.c.kind, _task.c.step_id, _task.c.due_at)
+                sa.select(_task.c.id, _task.c.lead_id, _task.c.kind, _task.c.step_id, _task.c.template, _task.c.due_at)
                 .where(
                     _task.c.status == TaskStatus.OPEN.value,
                     _task.c.due_at <= now,
@@ -178,6 +198,9 @@ class Simulation:
             at = max(task.due_at, now - timedelta(minutes=30))
             if task.kind == TaskKind.REPLY.value:
                 outcome = Outcome.REACHED
+            elif task.template == REENGAGE_TEMPLATE and fate.bad_phone is None:
+                reached = self.rng.random() < self.rates[fate.product]["contact"]
+                outcome = Outcome.REACHED if reached else Outcome.NO_ANSWER
             elif fate.bad_phone is not None:
                 outcome = fate.bad_phone
             elif fate.route == "call" and fate.attempt == CALL_STEPS.get(task.step_id or ""):
@@ -215,7 +238,20 @@ class Simulation:
         handle_inbound_sms(self.pipeline, from_number=phone, to_number=ours, body=body, at=at)
         return True
 
+    def _load_guidelines(self, path: Path, at: datetime) -> None:
+        """A lender's feed arrives: load it as ``dripline guidelines load`` would (re-scoring in this process)."""
+        if self.pipeline is None:
+            raise ValueError("loading guideline feeds needs the simulation's pipeline")
+        from dripline.guideline_load import load_guideline_file
+
+        outcome = load_guideline_file(self.pipeline, path=path, now=at, loaded_by="demo", rescore="inline")
+        reengaged = sum(r["reengaged"] for r in outcome.rescored)
+        self.guideline_loads.append({"at": at.isoformat(), "file": path.name, "reengaged": reengaged})
+
     def _act(self, lead_id: int, action: str, at: datetime) -> None:
+        if action.startswith(GUIDELINES):
+            self._load_guidelines(Path(action.removeprefix(GUIDELINES)), at)
+            return
         fate = self.fates[lead_id]
         if action.startswith("text:"):
             self._text(lead_id, action.removeprefix("text:"), at)

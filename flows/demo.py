@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -16,13 +17,23 @@ from nurture.cadence import parse_duration
 
 @flow(name="demo-simulation")
 def simulate_days(
-    database_url: str, outbox_dir: str, start: str, days: int, seed: int, every: str = "1h"
+    database_url: str,
+    outbox_dir: str,
+    start: str,
+    days: int,
+    seed: int,
+    every: str = "1h",
+    guideline_feeds: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """Replay ``days`` of ticks and dispatch from ``start`` with simulated borrowers and loan officers."""
+    """Replay ``days`` of ticks and dispatch from ``start`` with simulated borrowers and loan officers.
+
+    ``guideline_feeds``: (ISO time, feed file) pairs, each loaded at its time as a lender's feed would be.
+    """
     begin = resolve_now(start)
     settings = Settings(database_url=database_url, outbox_dir=outbox_dir, channel="local")  # type: ignore[arg-type]
     p = pipeline(begin, settings)
-    sim = Simulation(engine=p.engine, seed=seed, start=begin, pipeline=p)
+    feeds = [(resolve_now(at), Path(path)) for at, path in guideline_feeds or []]
+    sim = Simulation(engine=p.engine, seed=seed, start=begin, pipeline=p, guideline_feeds=feeds)
     step = parse_duration(every)
     stats = batch.replay(p, start=begin, until=begin + timedelta(days=days), every=step, hook=sim)
     summary = {
@@ -32,6 +43,7 @@ def simulate_days(
         "call_tasks": stats.tick.tasks,
         "sent": stats.dispatch.sent,
         "by_channel": {str(k): v for k, v in stats.dispatch.by_channel.items()},
+        "guideline_loads": sim.guideline_loads,
     }
     get_run_logger().info("simulated %s days: %s", days, summary)
     return summary

@@ -19,6 +19,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from dripline.settings import Settings
 from flows.cadence import cadence_tick, dispatch_touches
+from flows.rescore import daily_flow
 from nurture.cadence import parse_duration
 
 
@@ -66,6 +67,12 @@ def deployments(settings: Settings, every: str | None = None) -> list:  # type: 
         dispatch_touches.to_deployment(
             name="dispatch", interval=interval, concurrency_limit=1, description="send every touch that is due"
         ),
+        daily_flow.to_deployment(
+            name="guideline-daily",
+            cron="0 11 * * *",
+            concurrency_limit=1,
+            description="re-score loosenings that took effect; date seasoning for newly resting leads",
+        ),
     ]
 
 
@@ -74,5 +81,6 @@ def serve_locally(settings: Settings, *, every: str | None = None, port: int = 4
         serve(*deployments(settings, every))
         return
     with local_prefect_server(port) as url, temporary_settings(updates={PREFECT_API_URL: url}):
-        print(f"local Prefect server at {url}; serving cadence-tick and dispatch (Ctrl-C to stop)", flush=True)
+        names = "cadence-tick, dispatch and guideline-daily"
+        print(f"local Prefect server at {url}; serving {names} (Ctrl-C to stop)", flush=True)
         serve(*deployments(settings, every))

@@ -98,6 +98,12 @@ def current_set(conn: Connection, *, up_to: int | None = None) -> GuidelineSet:
     return GuidelineSet(tuple(programs))
 
 
+def current_snapshots(conn: Connection) -> list[Any]:
+    """Every lender's newest snapshot row, by lender."""
+    newest = sa.select(sa.func.max(_snap.c.id)).group_by(_snap.c.lender).scalar_subquery()
+    return list(conn.execute(sa.select(_snap).where(_snap.c.id.in_(newest)).order_by(_snap.c.lender)))
+
+
 def sets_around(conn: Connection, snapshot_id: int) -> tuple[GuidelineSet, GuidelineSet, Any]:
     """The guidelines in force just before and just after ``snapshot_id`` was loaded, and the snapshot row."""
     snap = conn.execute(sa.select(_snap).where(_snap.c.id == snapshot_id)).first()

@@ -13,14 +13,15 @@ from sqlalchemy.engine import Engine
 
 from nurture.economics import revenue_per_close
 from nurture.products import LoanPurpose, Product, PropertyType
-from nurture.states import Stage
-from storage.models import CallTask, InboundMessage, Lead, LeadHistory, Touch, table
+from nurture.states import Event, Stage
+from storage.models import CallTask, InboundMessage, Lead, LeadHistory, Reengagement, Touch, table
 
 _lead = table(Lead)
 _hist = table(LeadHistory)
 _touch = table(Touch)
 _task = table(CallTask)
 _inbound = table(InboundMessage)
+_re = table(Reengagement)
 
 # How far down the pipeline each stage is; a lead's furthest stage ever decides its funnel row.
 RANK = {
@@ -169,3 +170,48 @@ def task_counts(*, engine: Engine) -> dict[str, dict[str, int]]:
         for kind, what, n in conn.execute(query):
             out.setdefault(kind, {})[what] = n
     return out
+
+
+def reengagement_counts(*, engine: Engine) -> dict[str, Any]:
+    """Aged leads re-engaged because guidelines changed in their favour (or their credit event seasoned).
+
+    ``reengaged``: one row per reason (lender, program, the change in plain words) with how many leads it
+    re-engaged and how many of those have since spoken with us (a live contact or a reply after it);
+    ``other``: re-engagements skipped (opted out of every channel), still scheduled for a seasoning date,
+    or superseded.
+    """
+    spoke = (
+        sa.exists()
+        .where(
+            _hist.c.lead_id == _re.c.lead_id,
+            _hist.c.at >= _re.c.created_at,
+            _hist.c.event.in_([Event.LIVE_CONTACT.value, Event.INBOUND_REPLY.value]),
+        )
+        .correlate(_re)
+    )
+    rows = (
+        sa.select(
+            _re.c.lender,
+            _re.c.program,
+            _re.c.reason,
+            sa.func.count().label("leads"),
+            sa.func.sum(sa.case((spoke, 1), else_=0)).label("contacted"),
+        )
+        .where(_re.c.status == "enrolled")
+        .group_by(_re.c.lender, _re.c.program, _re.c.reason)
+        .order_by(sa.func.count().desc(), _re.c.lender, _re.c.reason)
+    )
+    others = sa.select(_re.c.status, sa.func.count()).where(_re.c.status != "enrolled").group_by(_re.c.status)
+    with engine.connect() as conn:
+        reengaged = [
+            {
+                "lender": r.lender,
+                "program": r.program,
+                "reason": r.reason,
+                "leads": r.leads,
+                "contacted": int(r.contacted or 0),
+            }
+            for r in conn.execute(rows)
+        ]
+        other = {status: n for status, n in conn.execute(others)}
+    return {"reengaged": reengaged, "other": other}

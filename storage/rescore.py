@@ -33,7 +33,7 @@ from nurture.states import CadenceStatus, Event, Stage
 from storage.cadences import CadenceRegistry
 from storage.compliance import load_facts
 from storage.eligibility_sql import eligible_clause
-from storage.guidelines import current_set, sets_around, snapshot_changes
+from storage.guidelines import current_set, current_snapshots, programs_of, sets_around, snapshot_changes
 from storage.models import CadencePosition, Lead, LeadHistory, Reengagement, table
 from storage.sql import among, insert_ignore
 
@@ -47,6 +47,8 @@ RESTING = [CadenceStatus.NURTURING.value, CadenceStatus.COMPLETED.value]
 OPEN_STAGES = [Stage.NEW_LEAD.value, Stage.NURTURE.value]
 _REACHABLE = frozenset({Channel.SMS, Channel.EMAIL, Channel.CALL})
 ENGAGED_EVENTS = [Event.LIVE_CONTACT.value, Event.INBOUND_REPLY.value]
+EFFECTIVE_LOOKBACK_DAYS = 7
+RANGE_SIZE = 100_000  # leads per id range: one Prefect task each in the re-score flows
 
 
 @dataclass(slots=True)
@@ -61,6 +63,11 @@ class RescoreStats:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__ if k != "reasons"} | {"reasons": dict(self.reasons)}
+
+    def add(self, other: RescoreStats) -> None:
+        for name in ("candidates", "reengaged", "suppressed", "mismatched", "scheduled", "superseded"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.reasons.update(other.reasons)
 
 
 LEAD_COLUMNS = (
@@ -159,6 +166,40 @@ def rescore_snapshot(
             if progress is not None:
                 progress(stats.candidates)
     return stats
+
+
+def newly_effective(conn: Connection, on: date, *, lookback_days: int = EFFECTIVE_LOOKBACK_DAYS) -> list[int]:
+    """Snapshots in force with a loosened program that took effect after the load, on or up to a few days before ``on``.
+
+    Re-scoring at load time finds nobody for a change that is not yet effective (a lender announcing
+    June's guidelines in May); these snapshots are re-scored once their date comes. Re-scoring is
+    idempotent per lead and change, so the look-back only makes up for days the sweep did not run.
+    """
+    due = []
+    for row in current_snapshots(conn):
+        loaded_on = row.loaded_at.date()
+        effective = {p.program.value: p.effective_date for p in programs_of(row.programs)}
+        for change in snapshot_changes(row):
+            when = effective.get(change["program"])
+            if change["direction"] != "loosening" or when is None:
+                continue
+            if loaded_on < when <= on and (on - when).days <= lookback_days:
+                due.append(row.id)
+                break
+    return due
+
+
+def rescore_newly_effective(
+    *, engine: Engine, registry: CadenceRegistry, now: datetime, batch_size: int = 2000
+) -> RescoreStats:
+    """Re-engage the leads made eligible by loosenings that took effect after they were loaded (see above)."""
+    total = RescoreStats()
+    with engine.connect() as conn:
+        due = newly_effective(conn, now.date())
+    for snapshot_id in due:
+        total.add(rescore_snapshot(engine=engine, registry=registry, snapshot_id=snapshot_id, now=now,
+                                   batch_size=batch_size))  # fmt: skip
+    return total
 
 
 def lead_id_ranges(engine: Engine, size: int) -> list[tuple[int, int]]:

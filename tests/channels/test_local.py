@@ -173,3 +173,20 @@ def test_make_sender_live_names_every_missing_setting() -> None:
         make_sender(settings)
     missing = "DRIPLINE_TWILIO_AUTH_TOKEN, DRIPLINE_TWILIO_FROM_NUMBER, DRIPLINE_SENDGRID_API_KEY"
     assert str(caught.value) == f"the live channel needs {missing}"
+
+
+def test_written_behind_the_files_are_there_after_flush(tmp_path: Path):
+    outbox = LocalOutbox(tmp_path, write_behind=True)
+    for n in range(20):
+        outbox.send(SMS, key=f"{KEY}-{n}")
+    outbox.flush()
+    assert len(list((tmp_path / "sms").glob("*.txt"))) == 20
+
+
+def test_written_behind_a_write_error_surfaces_at_flush(tmp_path: Path):
+    (tmp_path / "sms").write_text("a file where the sms folder belongs")
+    outbox = LocalOutbox(tmp_path, write_behind=True)
+    outbox.send(SMS, key=KEY)  # returns: the write happens behind
+    with pytest.raises(OSError):
+        outbox.flush()
+    outbox.flush()  # the error is reported once

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -85,3 +86,55 @@ def test_replay_runs_a_week_in_one_flow_run(engine, app_env, prefect_server, tmp
     assert tasks == 3 * 3
     assert dict(sent) == {"sms": 6, "email": 6, "voicemail": 3}
     assert _task_run_names(state.state_details.flow_run_id) == [], "replay calls the batch functions directly"
+
+
+def test_the_demo_flow_loads_a_guideline_feed_on_its_day_and_re_engages_the_newly_eligible(
+    engine, app_env, database_url, prefect_server, tmp_path
+):
+    from flows.demo import simulate_days
+    from nurture.guidelines import parse_feed
+    from storage.guidelines import load_snapshot
+    from storage.models import Lead, Reengagement
+
+    _import(engine, tmp_path, n=6)
+    lead = Lead.__table__
+    ficos = [610, 625, 639, 640, 599, 700]
+    with engine.begin() as conn:
+        ids = conn.execute(sa.select(lead.c.id).order_by(lead.c.id)).scalars().all()
+        for lead_id, fico in zip(ids, ficos, strict=True):
+            conn.execute(
+                lead.update()
+                .where(lead.c.id == lead_id)
+                .values(
+                    product="bank_statement",
+                    fico=fico,
+                    credit_event_type=None,
+                    credit_event_date=None,
+                    loan_amount=300_000,
+                    address_state="NY",
+                )
+            )
+    program = {"program": "bank_statement", "effective_date": "2026-01-01", "min_fico": 640, "seasoning_months": {}}
+    program |= dict.fromkeys(("min_dscr", "asset_divisor", "max_ltv", "min_loan_amount", "states"))
+    feed = {"lender": "Harbor Capital", "programs": [program]}
+    load_snapshot(engine=engine, programs=parse_feed(json.dumps({"lenders": [feed]}), format="json"),
+                  source="baseline", loaded_by="test", now=START)  # fmt: skip
+    program["min_fico"] = 600
+    lowered = tmp_path / "lowered.json"
+    lowered.write_text(json.dumps({"lenders": [feed]}))
+    on_day_20 = START + timedelta(days=20)
+
+    result = simulate_days(
+        database_url=database_url, outbox_dir=str(app_env), start=START.isoformat(), days=21, seed=5,
+        guideline_feeds=[(on_day_20.isoformat(), str(lowered))],
+    )  # fmt: skip
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(Reengagement.__table__)).all()
+        stages = dict(conn.execute(sa.select(lead.c.id, lead.c.stage)).all())
+    [load] = result["guideline_loads"]
+    assert load["file"] == "lowered.json" and load["reengaged"] == len(rows) > 0
+    by_fico = dict(zip(ids, ficos, strict=True))
+    assert all(600 <= by_fico[r.lead_id] < 640 for r in rows), "only the leads the lower minimum made eligible"
+    resting_then = {i for i in ids if 600 <= by_fico[i] < 640 and stages[i] in ("nurture", "new_lead")}
+    assert {r.lead_id for r in rows} == resting_then
+    assert all("640 to 600" in r.reason and r.created_at == on_day_20 for r in rows)

@@ -32,6 +32,7 @@ def test_every_entrypoint_is_a_prefect_flow():
         "dispatch": "dispatch",
         "import-leads": "import-leads",
         "guideline-rescore": "guideline-rescore",
+        "guideline-daily": "guideline-daily",
     }
 
 
@@ -51,3 +52,9 @@ def test_the_rescore_deployment_is_started_by_the_loosening_event():
     assert trigger["type"] == "event" and trigger["expect"] == ["lender.guideline.loosened"]
     assert trigger["parameters"] == {"snapshot_id": "{{ event.payload.snapshot_id }}"}
     assert "schedules" not in d and d["concurrency_limit"]["limit"] == 1
+
+
+def test_the_daily_guideline_sweep_runs_each_morning_one_at_a_time():
+    d = _deployments()["guideline-daily"]
+    assert [s["cron"] for s in d["schedules"]] == ["0 11 * * *"]
+    assert d["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}

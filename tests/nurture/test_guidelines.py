@@ -88,13 +88,14 @@ def _errors(text: str, format: str) -> list[str]:
 
 
 def test_example_feeds_parse():
-    may = parse_feed((EXAMPLES / "harbor-2026-05.json").read_text(), format="json")
+    may = parse_feed((EXAMPLES / "harbor-2026-02.json").read_text(), format="json")
     june = parse_feed((EXAMPLES / "harbor-2026-06.csv").read_text(), format="csv")
     assert [p.key for p in may] == [p.key for p in june]
     assert {p.lender for p in may} == {HARBOR, "Bayline Mortgage"} and len(may) == 7
     dscr = next(p for p in may if p.key == (HARBOR, DSCR))
     assert dscr == _rules(
         program=DSCR,
+        effective_date=date(2026, 2, 1),
         min_fico=660,
         seasoning_months={CH7: 36, FC: 36, CreditEventType.SHORT_SALE: 24},
         min_dscr=1.0,
@@ -104,14 +105,14 @@ def test_example_feeds_parse():
 
 
 def test_june_example_loosens_one_lender_two_ways():
-    may = parse_feed((EXAMPLES / "harbor-2026-05.json").read_text(), format="json")
+    may = parse_feed((EXAMPLES / "harbor-2026-02.json").read_text(), format="json")
     june = parse_feed((EXAMPLES / "harbor-2026-06.csv").read_text(), format="csv")
     harbor = diff([p for p in may if p.lender == HARBOR], [p for p in june if p.lender == HARBOR])
     assert [(c.program, c.field, c.old, c.new, c.direction) for c in harbor] == [
         (BANK, "min_fico", 640, 600, L),
-        (BANK, "effective_date", date(2026, 5, 1), date(2026, 6, 1), N),
+        (BANK, "effective_date", date(2026, 2, 1), date(2026, 6, 1), N),
         (CE, "seasoning_months.chapter_7", 48, 24, L),
-        (CE, "effective_date", date(2026, 5, 1), date(2026, 6, 1), N),
+        (CE, "effective_date", date(2026, 2, 1), date(2026, 6, 1), N),
     ]
     assert [c.describe() for c in loosenings(harbor)] == [
         "lowered its minimum credit score from 640 to 600 for bank statement loans",
@@ -564,7 +565,7 @@ def test_digest_ignores_order_and_number_spelling_but_not_content():
 
 
 def test_digest_of_examples_is_stable_under_shuffling():
-    may = parse_feed((EXAMPLES / "harbor-2026-05.json").read_text(), format="json")
+    may = parse_feed((EXAMPLES / "harbor-2026-02.json").read_text(), format="json")
     shuffled = random.Random(7).sample(may, len(may))
     assert shuffled != may and digest(shuffled) == digest(may)
 

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from dripline.guideline_load import load_guideline_file, load_programs
 from dripline.inbound import handle_inbound_sms
-from dripline.pipeline import Pipeline, tick
+from dripline.pipeline import Pipeline, daily, tick
 from dripline.settings import Settings
 from nurture.cadence import load_cadence
 from nurture.guidelines import FeedError, ProgramRules
@@ -20,7 +20,7 @@ from nurture.products import CreditEventType, Product
 from nurture.states import CadenceStatus
 from storage.cadences import register_cadence
 from storage.models import CadencePosition, CallTask, GuidelineSnapshot, LeadHistory, Reengagement, Touch, table
-from storage.rescore import rescore_snapshot
+from storage.rescore import EFFECTIVE_LOOKBACK_DAYS, newly_effective, rescore_snapshot
 from tests.factories import insert_nurture_lead
 from tests.fakes import RecordingSender
 
@@ -189,3 +189,40 @@ def test_a_malformed_feed_changes_nothing_and_lists_every_error(engine: Engine, 
     assert len(caught.value.errors) >= 5
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(_snap)).scalar() == 0
+
+
+def test_a_loosening_loaded_ahead_of_its_effective_date_re_engages_when_that_date_comes(engine: Engine):
+    p = _pipeline(engine)
+    announced, effective = NOW - timedelta(days=20), date(2026, 6, 8)
+    newly = _resting(engine, n=1, fico=610, product=Product.BANK_STATEMENT.value)
+    _resting(engine, n=2, fico=590, product=Product.BANK_STATEMENT.value)
+    _load(p, [_bank_statement(640)], at=announced - timedelta(days=30))
+    [snapshot] = _load(p, [_bank_statement(600, effective_date=effective)], at=announced)
+
+    at_load = rescore_snapshot(engine=engine, registry=p.registry, snapshot_id=snapshot, now=announced)
+    assert at_load.candidates == 0, "the lower minimum does not count before its effective date"
+    day_before = datetime.combine(effective - timedelta(days=1), NOW.timetz())
+    assert daily(p, now=day_before).reengaged == 0 and _reengaged(engine) == []
+
+    on_the_day = datetime.combine(effective, NOW.timetz())
+    stats = daily(p, now=on_the_day)
+    assert stats.reengaged == 1 and _reengaged(engine) == [newly]
+    [why] = stats.reasons
+    assert "640" in why and "600" in why
+    assert daily(p, now=on_the_day + timedelta(days=1)).candidates == 0, "once per change"
+    with engine.connect() as conn:
+        assert newly_effective(conn, effective + timedelta(days=EFFECTIVE_LOOKBACK_DAYS + 1)) == []
+
+
+def test_the_daily_sweep_dates_seasoning_for_leads_that_came_to_rest_after_the_load(engine: Engine):
+    p = _pipeline(engine)
+    _load(p, [_bank_statement(600)], at=NOW - timedelta(days=10))
+    discharged = date(2022, 7, 1)  # 47 months and a half before NOW: seasons under 48 months on 2026-07-01
+    lead = _resting(engine, n=1, fico=700, product=Product.BANK_STATEMENT.value,
+                    credit_event_type=CreditEventType.CHAPTER_7.value, credit_event_date=discharged)  # fmt: skip
+    stats = daily(p, now=NOW)
+    assert stats.scheduled == 1
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(_re).where(_re.c.lead_id == lead)).one()
+    assert row.status == "scheduled" and row.change_key == "seasoning:2026-07-01"
+    assert daily(p, now=NOW + timedelta(days=1)).scheduled == 0, "an existing date is kept, not duplicated"
