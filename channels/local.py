@@ -11,7 +11,6 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 import threading
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -56,13 +55,17 @@ def _render(message: Message, *, key: str, pid: str) -> tuple[str, str | None]:
 
 
 def _write_atomically(path: Path, content: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write to a temporary name beside ``path``, then rename: a reader never sees half a file.
+
+    The temporary name is this process's and thread's own, so writers never share one.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(content)
+        with open(tmp, "wb") as f:
+            f.write(content.encode("utf-8"))
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -82,6 +85,7 @@ class LocalOutbox:
         self._lock = threading.Lock()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="outbox-writer") if write_behind else None
         self._pending: list[Future[None]] = []
+        self._folders: set[Path] = set()  # folders known to exist
 
     def path_for(self, message: Message, key: str) -> Path:
         """Where the text file for ``key`` is (or would be) written."""
@@ -109,7 +113,9 @@ class LocalOutbox:
 
     def _store(self, key: str, target: Path, text: str, html: str | None) -> None:
         with self._lock:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in self._folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._folders.add(target.parent)
             if target.exists():
                 self.resends[key] += 1
                 log.warning("outbox: key %s sent again; replacing %s", key, target)

@@ -40,14 +40,25 @@ def html_to_text(page: str) -> PlainText:
     in_title = False
 
     def flush() -> None:
-        lines = (" ".join(line.split()) for line in "".join(parts).split("\n"))
-        paragraph = "\n".join(line for line in lines if line)
+        if not parts:
+            return
+        joined = "".join(parts)
+        parts.clear()
+        if "\n" in joined:
+            paragraph = "\n".join(line for line in (" ".join(x.split()) for x in joined.split("\n")) if line)
+        else:
+            paragraph = " ".join(joined.split())
         if paragraph:
             paragraphs.append(paragraph)
-        parts.clear()
 
     for closing, name, attrs, data in _TOKEN.findall(page):
         if data:
+            if data.isspace():
+                if not in_title and not hidden:
+                    parts.append(" ")
+                elif in_title:
+                    title.append(data)
+                continue
             text = unescape(data) if "&" in data else data
             if in_title:
                 title.append(text)

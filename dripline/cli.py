@@ -177,9 +177,23 @@ def demo(
     cost_per_lead: Annotated[float, typer.Option(help="dollars per purchased lead")] = 5.0,
 ) -> None:
     """Simulate the whole job on a fresh SQLite database: synthetic leads, 120 days, funnel report."""
-    from dripline.demo import run_demo
+    from dripline import local_prefect
 
-    run_demo(out=out, leads=leads, days=days, seed=seed, cost_per_lead=cost_per_lead, console=console)
+    # No Prefect server configured: start a temporary one on loopback first thing, so it boots while the
+    # demo imports its modules and builds its leads (Prefect is not imported into this process before it).
+    server = None if os.environ.get("PREFECT_API_URL") else local_prefect.start()
+    if server is not None:
+        os.environ["PREFECT_API_URL"] = server.url
+    try:
+        from dripline.demo import run_demo
+
+        run_demo(
+            out=out, leads=leads, days=days, seed=seed, cost_per_lead=cost_per_lead, console=console, server=server
+        )
+    finally:
+        if server is not None:
+            server.stop()
+            del os.environ["PREFECT_API_URL"]
 
 
 @app.command()

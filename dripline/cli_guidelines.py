@@ -186,8 +186,12 @@ def eligible(
     as_json: JsonOpt = False,
 ) -> None:
     """Leads that qualify for some lender program today, with the program and their priority score."""
+    from nurture.products import Product
     from storage.eligibility_report import eligible_leads
 
+    known = [p.value for p in Product]
+    if program is not None and program not in known:
+        raise typer.BadParameter(f"{program!r} is not one of {', '.join(known)}", param_hint="--program")
     at = parse_time(now)
     rows = eligible_leads(engine=open_pipeline(at).engine, on=at.date(), program=program, limit=limit)
     if as_json:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from dripline.local_prefect import LocalServer
 from dripline.report_view import print_report, report_payload
 from dripline.settings import ROOT, Settings
 from dripline.synthetic import generate_leads, write_csv
@@ -32,18 +33,30 @@ OFFICERS = (
 )
 
 
-def _reach_prefect_api() -> None:
-    """Connect to the Prefect API, which starts the temporary local server when none is configured."""
+def _reach_prefect_api(server: LocalServer | None) -> None:
+    """Wait for the demo's own Prefect server, if it started one, then connect to the API (with no server
+    configured at all, this starts Prefect's ephemeral one)."""
+    if server is not None:
+        server.wait_until_up()
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
         client.api_healthcheck()
 
 
-def run_demo(*, out: Path, leads: int, days: int, seed: int, cost_per_lead: float, console: Console) -> None:
+def run_demo(
+    *,
+    out: Path,
+    leads: int,
+    days: int,
+    seed: int,
+    cost_per_lead: float,
+    console: Console,
+    server: LocalServer | None = None,
+) -> None:
     started = time.monotonic()
-    # The temporary Prefect server takes 12-24 s to start: let it start while the leads are generated and imported.
-    warm_up = threading.Thread(target=_reach_prefect_api, name="prefect-warm-up", daemon=True)
+    # A Prefect server takes 8-24 s to start: let it start while the leads are generated and imported.
+    warm_up = threading.Thread(target=_reach_prefect_api, args=(server,), name="prefect-warm-up", daemon=True)
     warm_up.start()
     out = out.resolve()
     if out.exists():

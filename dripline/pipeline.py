@@ -33,7 +33,13 @@ from storage.db import make_engine
 from storage.lead_events import apply_event
 from storage.models import CadencePosition, Lead, LoanOfficer, table
 from storage.outbox import MAX_ATTEMPTS, ClaimedTouch, Delivery, claim_due_touches, record_deliveries
-from storage.rescore import RescoreStats, enroll_seasoned, rescore_newly_effective, schedule_seasoning
+from storage.rescore import (
+    SEASONING_SWEEP_LOOKBACK,
+    RescoreStats,
+    enroll_seasoned,
+    rescore_newly_effective,
+    schedule_seasoning,
+)
 from storage.tick import TickStats, expire_call_tasks, next_work_at, tick_batch
 
 
@@ -140,7 +146,7 @@ def daily(p: Pipeline, *, now: datetime) -> RescoreStats:
     """Once a day: re-score loosenings that took effect since they were loaded, and date credit-event seasoning
     for the leads that came to rest since (the ``guideline-daily`` deployment; replays run it at each new day)."""
     stats = rescore_newly_effective(engine=p.engine, registry=p.registry, now=now, batch_size=p.settings.batch_size)
-    stats.add(schedule_seasoning(engine=p.engine, now=now))
+    stats.add(schedule_seasoning(engine=p.engine, now=now, since=now - SEASONING_SWEEP_LOOKBACK))
     return stats
 
 

@@ -21,7 +21,14 @@ from dripline.pipeline import Pipeline
 from dripline.settings import Settings
 from flows.common import pipeline, resolve_now
 from storage.guidelines import current_snapshots
-from storage.rescore import RANGE_SIZE, lead_id_ranges, newly_effective, rescore_snapshot, schedule_seasoning
+from storage.rescore import (
+    RANGE_SIZE,
+    SEASONING_SWEEP_LOOKBACK,
+    lead_id_ranges,
+    newly_effective,
+    rescore_snapshot,
+    schedule_seasoning,
+)
 
 EVENT = "lender.guideline.loosened"
 
@@ -43,9 +50,10 @@ def rescore_range(snapshot_id: int, lo: int, hi: int, now: str, database_url: st
 
 
 @task(name="schedule-seasoning", cache_policy=NO_CACHE)
-def seasoning_task(now: str, database_url: str | None = None) -> dict[str, Any]:
+def seasoning_task(now: str, database_url: str | None = None, since: str | None = None) -> dict[str, Any]:
     at = resolve_now(now)
-    return schedule_seasoning(engine=_open(at, database_url).engine, now=at).as_dict()
+    changed_since = resolve_now(since) if since else None
+    return schedule_seasoning(engine=_open(at, database_url).engine, now=at, since=changed_since).as_dict()
 
 
 def _rescore(snapshot_ids: list[int], iso: str, database_url: str | None) -> dict[str, Any]:
@@ -86,7 +94,7 @@ def daily_flow(now: str | None = None, database_url: str | None = None) -> dict[
         due = newly_effective(conn, at.date())
         lenders = {row.id: row.lender for row in current_snapshots(conn)}
     totals: dict[str, Any] = {"snapshots": [lenders[i] for i in due]} | _rescore(due, iso, database_url)
-    seasoning = seasoning_task(iso, database_url)
+    seasoning = seasoning_task(iso, database_url, (at - SEASONING_SWEEP_LOOKBACK).isoformat())
     totals |= {"scheduled": seasoning["scheduled"], "superseded": seasoning["superseded"]}
     get_run_logger().info("daily guideline sweep: %s", totals)
     return totals

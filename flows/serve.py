@@ -7,16 +7,13 @@ local Prefect server is started on loopback first and stopped on exit.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
 from prefect import serve
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from dripline.local_prefect import running
 from dripline.settings import Settings
 from flows.cadence import cadence_tick, dispatch_touches
 from flows.rescore import daily_flow
@@ -26,36 +23,8 @@ from nurture.cadence import parse_duration
 @contextmanager
 def local_prefect_server(port: int, *, timeout: float = 120.0) -> Iterator[str]:
     """Start ``prefect server start`` on 127.0.0.1:port and yield its API URL."""
-    url = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"prefect server exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}"
-                )
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"prefect server on port {port} did not answer within {timeout:.0f} s")
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with running(port, timeout=timeout) as server:
+        yield server.url
 
 
 def deployments(settings: Settings, every: str | None = None) -> list:  # type: ignore[type-arg]

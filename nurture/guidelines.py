@@ -172,6 +172,30 @@ def diff(old: Sequence[ProgramRules], new: Sequence[ProgramRules]) -> list[Chang
     return changes
 
 
+def in_force(snapshots: Sequence[Sequence[ProgramRules]], on: date) -> list[ProgramRules]:
+    """One lender's programs in force on ``on``, from its snapshots newest first.
+
+    Each program of the newest snapshot counts; while its effective date is still ahead, the same program
+    of the newest older snapshot already in effect counts instead (a change announced ahead of time does
+    not suspend the rules it will replace). A program the newest snapshot no longer lists is withdrawn.
+    """
+    if not snapshots:
+        return []
+    chosen = []
+    for program in snapshots[0]:
+        current = program
+        if program.effective_date > on:
+            for older in snapshots[1:]:
+                same = next((p for p in older if p.program is program.program), None)
+                if same is None:
+                    break  # not offered before: nothing to fall back to
+                if same.effective_date <= on:
+                    current = same
+                    break
+        chosen.append(current)
+    return chosen
+
+
 def loosenings(changes: Iterable[Change]) -> list[Change]:
     """The changes that let more borrowers qualify, in their order."""
     return [c for c in changes if c.direction is Direction.LOOSENING]

@@ -25,7 +25,7 @@ _re = table(Reengagement)
 def eligible_leads(*, engine: Engine, on: date, program: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """Leads eligible for some program on ``on``, highest priority score first (at most ``limit``)."""
     with engine.connect() as conn:
-        rules = current_set(conn)
+        rules = current_set(conn, on=on)
         programs = [p for p in rules.programs if program is None or p.program.value == program]
         rows = conn.execute(
             sa.select(*LEAD_COLUMNS, _lead.c.first_name, _lead.c.last_name)
@@ -61,7 +61,7 @@ def lead_eligibility(conn: Connection, lead_id: int, on: date) -> dict[str, Any]
     ).first()
     if row is None:
         return None
-    rules = current_set(conn)
+    rules = current_set(conn, on=on)
     lead = lead_facts(row)
     found = assessments(lead, rules, on)
     seasons = seasoning_date(lead, rules, on)

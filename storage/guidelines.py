@@ -11,17 +11,28 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from nurture.guidelines import Change, Direction, GuidelineSet, ProgramRules, diff, digest, parse_feed, to_feed
+from nurture.guidelines import (
+    Change,
+    Direction,
+    GuidelineSet,
+    ProgramRules,
+    diff,
+    digest,
+    in_force,
+    parse_feed,
+    to_feed,
+)
 from nurture.products import Product
 from storage.models import GuidelineSnapshot, table
 
 _snap = table(GuidelineSnapshot)
+SNAPSHOTS_LOOKED_BACK = 24  # a lender's older snapshots consulted for rules still in force
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +98,24 @@ def _latest(conn: Connection, lender: str, *, up_to: int | None = None) -> Any:
     return conn.execute(query.order_by(_snap.c.id.desc()).limit(1)).first()
 
 
-def current_set(conn: Connection, *, up_to: int | None = None) -> GuidelineSet:
-    """Every lender's newest snapshot (among those with id <= ``up_to``, when given)."""
+def current_set(conn: Connection, *, on: date | None = None, up_to: int | None = None) -> GuidelineSet:
+    """Every lender's programs: as in its newest snapshot (among those with id <= ``up_to``, when given), or,
+    with ``on``, as in force on that date (see :func:`nurture.guidelines.in_force`)."""
     lenders = conn.execute(sa.select(_snap.c.lender).distinct()).scalars().all()
     programs: list[ProgramRules] = []
     for lender in sorted(lenders):
-        row = _latest(conn, lender, up_to=up_to)
-        if row is not None:
-            programs += programs_of(row.programs)
+        programs += _lender_set(conn, lender, on=on, up_to=up_to)
     return GuidelineSet(tuple(programs))
+
+
+def _lender_set(conn: Connection, lender: str, *, on: date | None, up_to: int | None) -> list[ProgramRules]:
+    query = sa.select(_snap.c.programs).where(_snap.c.lender == lender).order_by(_snap.c.id.desc())
+    if up_to is not None:
+        query = query.where(_snap.c.id <= up_to)
+    if on is None:
+        newest = conn.execute(query.limit(1)).scalar()
+        return programs_of(newest) if newest is not None else []
+    return in_force([programs_of(text) for text in conn.execute(query.limit(SNAPSHOTS_LOOKED_BACK)).scalars()], on)
 
 
 def current_snapshots(conn: Connection) -> list[Any]:
@@ -104,15 +124,16 @@ def current_snapshots(conn: Connection) -> list[Any]:
     return list(conn.execute(sa.select(_snap).where(_snap.c.id.in_(newest)).order_by(_snap.c.lender)))
 
 
-def sets_around(conn: Connection, snapshot_id: int) -> tuple[GuidelineSet, GuidelineSet, Any]:
-    """The guidelines in force just before and just after ``snapshot_id`` was loaded, and the snapshot row."""
+def sets_around(conn: Connection, snapshot_id: int, on: date) -> tuple[GuidelineSet, GuidelineSet, Any]:
+    """The guidelines in force on ``on`` without and with ``snapshot_id`` (every other lender as it is now),
+    and the snapshot row."""
     snap = conn.execute(sa.select(_snap).where(_snap.c.id == snapshot_id)).first()
     if snap is None:
         raise LookupError(f"no guideline snapshot {snapshot_id}")
-    after = current_set(conn, up_to=snapshot_id)
-    others = tuple(p for p in after.programs if p.lender != snap.lender)
-    previous = programs_of(_latest(conn, snap.lender, up_to=snapshot_id - 1).programs) if snap.previous_id else []
-    return GuidelineSet(others + tuple(previous)), after, snap
+    others = tuple(p for p in current_set(conn, on=on).programs if p.lender != snap.lender)
+    after = _lender_set(conn, snap.lender, on=on, up_to=snapshot_id)
+    before = _lender_set(conn, snap.lender, on=on, up_to=snapshot_id - 1) if snap.previous_id else []
+    return GuidelineSet(others + tuple(before)), GuidelineSet(others + tuple(after)), snap
 
 
 def snapshot_changes(row: Any) -> list[dict[str, Any]]:

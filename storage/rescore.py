@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,6 +48,7 @@ OPEN_STAGES = [Stage.NEW_LEAD.value, Stage.NURTURE.value]
 _REACHABLE = frozenset({Channel.SMS, Channel.EMAIL, Channel.CALL})
 ENGAGED_EVENTS = [Event.LIVE_CONTACT.value, Event.INBOUND_REPLY.value]
 EFFECTIVE_LOOKBACK_DAYS = 7
+SEASONING_SWEEP_LOOKBACK = timedelta(days=3)  # the daily sweep dates leads changed this recently
 RANGE_SIZE = 100_000  # leads per id range: one Prefect task each in the re-score flows
 
 
@@ -122,7 +123,7 @@ def rescore_snapshot(
     """
     stats = RescoreStats()
     with engine.connect() as conn:
-        before, after, snap = sets_around(conn, snapshot_id)
+        before, after, snap = sets_around(conn, snapshot_id, now.date())
     loosened = [c for c in snapshot_changes(snap) if c["direction"] == "loosening"]
     keys = {(c["lender"], c["program"]) for c in loosened}
     if not keys:
@@ -323,24 +324,35 @@ def _reengage(
             stats.reengaged += len(moves)
 
 
-def schedule_seasoning(*, engine: Engine, now: datetime, batch_size: int = 5000) -> RescoreStats:
+def schedule_seasoning(
+    *, engine: Engine, now: datetime, batch_size: int = 5000, since: datetime | None = None
+) -> RescoreStats:
     """Date every resting lead held back by credit-event seasoning alone under the guidelines in force.
 
     A lead's earlier date that no longer holds is superseded; one that still does is kept as it is.
+    With ``since``, only leads whose cadence position or record changed since then (those that came to rest,
+    or were re-imported) are looked at: the daily sweep's share; a guideline load looks at every lead.
     """
     stats = RescoreStats()
     on = now.date()
     with engine.connect() as conn:
-        rules = current_set(conn)
+        rules = current_set(conn, on=on)
         query = (
             sa.select(*LEAD_COLUMNS)
             .join(_pos, _pos.c.lead_id == _lead.c.id)
-            .where(_resting(), _lead.c.credit_event_date.is_not(None), sa.not_(eligible_clause(rules.programs, on)))
+            .where(_resting(), _lead.c.credit_event_date.is_not(None))
             .order_by(_lead.c.id)
         )
+        if since is None:  # every lead: the eligible ones are left out in SQL
+            query = query.where(sa.not_(eligible_clause(rules.programs, on)))
+        else:  # the few that changed: checked in Python, which is cheaper than building the clause
+            query = query.where(sa.or_(_pos.c.updated_at >= since, _lead.c.updated_at >= since))
         rows = conn.execution_options(yield_per=batch_size).execute(query)
         for batch in rows.partitions(batch_size):
-            dated = {r.id: (r, seasoning_date(lead_facts(r), rules, on)) for r in batch}
+            facts = [(r, lead_facts(r)) for r in batch]
+            if since is not None:
+                facts = [(r, lead) for r, lead in facts if not eligible_anywhere(lead, rules, on)]
+            dated = {r.id: (r, seasoning_date(lead, rules, on)) for r, lead in facts}
             _replace_schedule(engine, dated, now, stats)
     return stats
 
@@ -400,7 +412,7 @@ def seasoned_reason(lead: LeadFacts, seasons_on: date) -> str:
     event = lead.credit_event_type.value.replace("_", " ") if lead.credit_event_type else "credit event"
     label = lead.product.label.lower()
     return (
-        f"now counts your {event} as far enough behind you, as of {seasons_on:%B} {seasons_on.day}, for {label} loans"
+        f"began counting your {event} as far enough in the past on {seasons_on:%B} {seasons_on.day} for {label} loans"
     )
 
 
@@ -416,7 +428,7 @@ def enroll_seasoned(
         ).first()
         if any_due is None:
             return stats
-        rules = current_set(conn)
+        rules = current_set(conn, on=on)
         due = conn.execute(
             sa.select(*LEAD_COLUMNS, _re.c.change_key, _re.c.program.label("re_program"), _re.c.reason.label("why"))
             .join(_pos, _pos.c.lead_id == _lead.c.id)

@@ -231,26 +231,24 @@ def next_work_at(*, engine: Engine) -> datetime | None:
     call tasks (they expire) all count. A time-range replay uses it to skip the
     steps where nothing can happen.
     """
+    unenrolled = (
+        sa.select(_lead.c.id)
+        .outerjoin(_pos, _pos.c.lead_id == _lead.c.id)
+        .where(_pos.c.lead_id.is_(None), _lead.c.stage == Stage.NEW_LEAD.value)
+        .limit(1)
+    )
+    earliest = (
+        sa.select(sa.func.min(_pos.c.next_due_at)).where(_pos.c.status.in_(_AUTOMATED)),
+        sa.select(sa.func.min(_touch.c.scheduled_for)).where(_touch.c.status == TouchStatus.PLANNED.value),
+        sa.select(sa.func.min(_task.c.expires_at)).where(
+            _task.c.status == TaskStatus.OPEN.value, _task.c.kind == TaskKind.CADENCE.value
+        ),
+        sa.select(sa.func.min(_re.c.scheduled_for)).where(_re.c.status == "scheduled"),
+    )
+    query = sa.select(sa.exists(unenrolled), *(q.scalar_subquery() for q in earliest))
     with engine.connect() as conn:
-        unenrolled = conn.execute(
-            sa.select(_lead.c.id)
-            .outerjoin(_pos, _pos.c.lead_id == _lead.c.id)
-            .where(_pos.c.lead_id.is_(None), _lead.c.stage == Stage.NEW_LEAD.value)
-            .limit(1)
-        ).first()
-        if unenrolled is not None:
-            return datetime.min.replace(tzinfo=UTC)
-        candidates = [
-            conn.execute(sa.select(sa.func.min(_pos.c.next_due_at)).where(_pos.c.status.in_(_AUTOMATED))).scalar(),
-            conn.execute(
-                sa.select(sa.func.min(_touch.c.scheduled_for)).where(_touch.c.status == TouchStatus.PLANNED.value)
-            ).scalar(),
-            conn.execute(
-                sa.select(sa.func.min(_task.c.expires_at)).where(
-                    _task.c.status == TaskStatus.OPEN.value, _task.c.kind == TaskKind.CADENCE.value
-                )
-            ).scalar(),
-            conn.execute(sa.select(sa.func.min(_re.c.scheduled_for)).where(_re.c.status == "scheduled")).scalar(),
-        ]
+        any_unenrolled, *candidates = conn.execute(query).one()
+    if any_unenrolled:
+        return datetime.min.replace(tzinfo=UTC)
     found = [c for c in candidates if c is not None]
     return min(found) if found else None

@@ -21,6 +21,7 @@ from nurture.guidelines import (
     ProgramRules,
     diff,
     digest,
+    in_force,
     loosenings,
     parse_feed,
     to_feed,
@@ -690,3 +691,15 @@ def test_any_text_is_parsed_or_refused_with_errors(text):
             parse_feed(text, format=format)
         except FeedError as exc:
             assert exc.errors
+
+
+def test_a_change_announced_ahead_keeps_the_rules_it_replaces_in_force_until_its_date():
+    feb = [_rules(effective_date=date(2026, 2, 1), min_fico=640), _rules(program=DSCR, effective_date=date(2026, 2, 1))]
+    june = [_rules(effective_date=date(2026, 6, 1), min_fico=600), _rules(program=CE, effective_date=date(2026, 6, 1))]
+    before = in_force([june, feb], date(2026, 5, 20))
+    assert [(p.program, p.min_fico) for p in before] == [(BANK, 640), (CE, None)], (
+        "February's bank-statement rules hold until June 1; the new credit-event program is not yet in effect; "
+        "DSCR, no longer listed, is withdrawn"
+    )
+    assert [(p.program, p.min_fico) for p in in_force([june, feb], date(2026, 6, 1))] == [(BANK, 600), (CE, None)]
+    assert in_force([], date(2026, 6, 1)) == []

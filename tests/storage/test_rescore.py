@@ -141,6 +141,7 @@ def test_shorter_chapter_7_seasoning_re_engages_the_seasoned_and_dates_the_rest(
         row = conn.execute(sa.select(_re).where(_re.c.lead_id == leads[23])).one()
     seasons_on = date(2026, 7, 15)  # 2024-07-15 + 24 months
     assert row.status == "scheduled" and row.change_key == f"seasoning:{seasons_on.isoformat()}"
+    assert row.reason == "began counting your chapter 7 as far enough in the past on July 15 for credit event loans"
     assert schedule_seasoning(engine=engine, now=NOW).scheduled == 0, "recomputing keeps a date that still holds"
 
     day = datetime.combine(seasons_on, datetime.min.time(), tzinfo=UTC) + timedelta(hours=14)
@@ -220,9 +221,22 @@ def test_the_daily_sweep_dates_seasoning_for_leads_that_came_to_rest_after_the_l
     discharged = date(2022, 7, 1)  # 47 months and a half before NOW: seasons under 48 months on 2026-07-01
     lead = _resting(engine, n=1, fico=700, product=Product.BANK_STATEMENT.value,
                     credit_event_type=CreditEventType.CHAPTER_7.value, credit_event_date=discharged)  # fmt: skip
+    with engine.begin() as conn:  # it finished its contact days and came to rest in nurture yesterday
+        conn.execute(_pos.update().where(_pos.c.lead_id == lead).values(updated_at=NOW - timedelta(days=1)))
     stats = daily(p, now=NOW)
     assert stats.scheduled == 1
     with engine.connect() as conn:
         row = conn.execute(sa.select(_re).where(_re.c.lead_id == lead)).one()
     assert row.status == "scheduled" and row.change_key == "seasoning:2026-07-01"
     assert daily(p, now=NOW + timedelta(days=1)).scheduled == 0, "an existing date is kept, not duplicated"
+
+
+def test_rules_announced_ahead_leave_the_current_ones_in_force_until_their_date(engine: Engine):
+    from storage.eligibility_report import eligible_leads
+
+    p = _pipeline(engine)
+    qualified = _resting(engine, n=1, fico=650, product=Product.BANK_STATEMENT.value)
+    _load(p, [_bank_statement(640)], at=NOW - timedelta(days=60))
+    _load(p, [_bank_statement(660, effective_date=date(2026, 7, 1))], at=NOW - timedelta(days=1))  # a tightening
+    assert [r["lead_id"] for r in eligible_leads(engine=engine, on=NOW.date())] == [qualified]
+    assert eligible_leads(engine=engine, on=date(2026, 7, 1)) == [], "from July 1 the minimum is 660"

@@ -1,0 +1,80 @@
+"""A throw-away Prefect server on loopback, started without importing Prefect into this process.
+
+``prefect server start`` in a child process answers in about 8 s here; Prefect's own
+ephemeral mode takes longer because this process must import Prefect before it can
+even start the server. The demo starts one first thing, so the server boots while the
+demo imports its modules and generates its leads; ``dripline serve`` uses one because
+the ephemeral API does not run schedules.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+
+@dataclass
+class LocalServer:
+    process: subprocess.Popen[bytes]
+    url: str  # the API URL, http://127.0.0.1:PORT/api
+
+    def wait_until_up(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                err = self.process.stderr.read().decode(errors="replace")[-2000:] if self.process.stderr else ""
+                raise RuntimeError(f"prefect server exited: {err}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"prefect server at {self.url} did not answer within {timeout:.0f} s")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(port: int | None = None) -> LocalServer:
+    """Start ``prefect server start`` on 127.0.0.1 (a free port unless given); return at once."""
+    port = port or free_port()
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    return LocalServer(process, f"http://127.0.0.1:{port}/api")
+
+
+@contextmanager
+def running(port: int | None = None, *, timeout: float = 120.0) -> Iterator[LocalServer]:
+    """A local server for the duration of the block, up before the block starts."""
+    server = start(port)
+    try:
+        server.wait_until_up(timeout)
+        yield server
+    finally:
+        server.stop()
