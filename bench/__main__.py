@@ -152,8 +152,9 @@ def commit() -> str:
     """The code measured: the short commit, marked dirty when the tree has uncommitted changes."""
     root = Path(__file__).resolve().parent.parent
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
-                           text=True)  # fmt: skip
+    # The results file itself does not count: recording a row changes it.
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/RESULTS.md"],
+                           cwd=root, capture_output=True, text=True)  # fmt: skip
     return (head.stdout.strip() or "unknown") + ("-dirty" if dirty.stdout.strip() else "")
 
 
