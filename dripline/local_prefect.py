@@ -43,6 +43,14 @@ class LocalServer:
             time.sleep(0.2)
 
     def stop(self) -> None:
+        """Hand Prefect's queued logs and events to the server, then stop it (otherwise Prefect's workers
+        keep retrying a server that is gone when this process exits)."""
+        if "prefect" in sys.modules:
+            from prefect.events.worker import EventsWorker
+            from prefect.logging.handlers import APILogWorker
+
+            APILogWorker.drain_all(timeout=10)
+            EventsWorker.drain_all(timeout=10)
         self.process.terminate()
         try:
             self.process.wait(timeout=20)
