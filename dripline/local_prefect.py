@@ -73,6 +73,7 @@ def start(port: int | None = None) -> LocalServer:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # Ctrl-C stops our flows first; we stop the server after them
     )
     return LocalServer(process, f"http://127.0.0.1:{port}/api")
 
