@@ -17,7 +17,7 @@ from typing import Any
 from dripline.pipeline import Pipeline
 from nurture.guidelines import parse_feed
 from storage.guidelines import LenderLoad, LoadResult, load_snapshot
-from storage.rescore import schedule_seasoning
+from storage.seasoning import schedule_seasoning
 
 FORMATS = {".json": "json", ".csv": "csv"}
 

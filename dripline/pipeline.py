@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Protocol, TypedDict
+from datetime import datetime, timedelta
+from typing import TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -33,14 +32,8 @@ from storage.db import make_engine
 from storage.lead_events import apply_event
 from storage.models import CadencePosition, Lead, LoanOfficer, table
 from storage.outbox import MAX_ATTEMPTS, ClaimedTouch, Delivery, claim_due_touches, record_deliveries
-from storage.rescore import (
-    SEASONING_SWEEP_LOOKBACK,
-    RescoreStats,
-    enroll_seasoned,
-    rescore_newly_effective,
-    schedule_seasoning,
-)
-from storage.tick import TickStats, expire_call_tasks, next_work_at, tick_batch
+from storage.seasoning import enroll_seasoned
+from storage.tick import TickStats, expire_call_tasks, tick_batch
 
 
 @dataclass
@@ -137,17 +130,6 @@ def tick(p: Pipeline, *, now: datetime, batch_size: int | None = None) -> TickSt
         total.add(stats)
         if stats.leads < size:
             return total
-
-
-DAILY_AT = time(11, 0)  # UTC: 07:00 in New York, 04:00 in Los Angeles, the same calendar day in every US zone
-
-
-def daily(p: Pipeline, *, now: datetime) -> RescoreStats:
-    """Once a day: re-score loosenings that took effect since they were loaded, and date credit-event seasoning
-    for the leads that came to rest since (the ``guideline-daily`` deployment; replays run it at each new day)."""
-    stats = rescore_newly_effective(engine=p.engine, registry=p.registry, now=now, batch_size=p.settings.batch_size)
-    stats.add(schedule_seasoning(engine=p.engine, now=now, since=now - SEASONING_SWEEP_LOOKBACK))
-    return stats
 
 
 def unsubscribe_url(settings: Settings, lead_id: int) -> str:
@@ -311,102 +293,6 @@ def dispatch(p: Pipeline, *, now: datetime, batch_size: int | None = None, worke
         total.add(stats)
         if stats.claimed + stats.cancelled + stats.deferred + stats.blocked < size:
             return total
-
-
-@dataclass
-class ReplayStats:
-    steps: int = 0  # steps at which tick, dispatch and the hook ran
-    idle: int = 0  # steps skipped because nothing was due (see ``next_work_at``)
-    tick: TickStats = field(default_factory=TickStats)
-    dispatch: DispatchStats = field(default_factory=DispatchStats)
-    daily: RescoreStats = field(default_factory=RescoreStats)
-
-
-class ReplayHook(Protocol):
-    """Something that acts between replay steps (the demo's simulated borrowers and loan officers)."""
-
-    def __call__(self, now: datetime) -> None: ...
-
-    def next_at(self) -> datetime | None:
-        """When it next wants to act, or None if it has nothing planned."""
-        ...
-
-
-def replay(
-    p: Pipeline,
-    *,
-    start: datetime,
-    until: datetime,
-    every: timedelta,
-    hook: ReplayHook | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    skip_idle: bool = True,
-) -> ReplayStats:
-    """Run tick then dispatch at every ``every`` from ``start`` to ``until`` (inclusive), in this process.
-
-    ``hook(now)`` runs after each step: the demo's simulated borrowers and loan
-    officers act there, through the same functions a person would use. The first
-    step at or after ``DAILY_AT`` each day runs :func:`daily` first. With ``skip_idle``, steps before
-    the next due work (of the database, of the hook, or the next day) are skipped:
-    they would find nothing to do, so the result is the same.
-    """
-    if every <= timedelta(0):
-        raise ValueError("every must be a positive duration")
-    if until < start:
-        raise ValueError("until must not be before from")
-    step_us = _microseconds(every)
-    total_steps = _microseconds(until - start) // step_us + 1
-    stats = ReplayStats()
-    index = 0
-    swept: date | None = None  # the last day :func:`daily` ran
-    while index < total_steps:
-        now = start + every * index
-        idle = False
-        if now >= (sweep := _daily_at(now)) and sweep.date() != swept:
-            stats.daily.add(daily(p, now=now))
-            swept = sweep.date()
-            # Reached for the sweep alone? Then, as for any skipped step, nothing else is due here.
-            idle = skip_idle and _idle_at(p, hook, now)
-        if idle:
-            stats.idle += 1
-        else:
-            stats.tick.add(tick(p, now=now))
-            stats.dispatch.add(dispatch(p, now=now))
-            if hook is not None:
-                hook(now)
-            stats.steps += 1
-        index += 1
-        if skip_idle and index < total_steps:
-            after = now if swept != _daily_at(now).date() else now + timedelta(days=1)
-            work = _next_work(p, hook)
-            wake = _daily_at(after) if work is None else min(work, _daily_at(after))
-            ahead = -(-_microseconds(wake - start) // step_us)  # the first step at or after wake
-            if ahead > index:
-                stats.idle += min(ahead, total_steps) - index
-                index = min(ahead, total_steps)
-        if progress is not None:
-            progress(index, total_steps)
-    return stats
-
-
-def _idle_at(p: Pipeline, hook: ReplayHook | None, now: datetime) -> bool:
-    work = _next_work(p, hook)
-    return work is None or work > now
-
-
-def _daily_at(now: datetime) -> datetime:
-    """When the daily sweep is due on ``now``'s UTC day: DAILY_AT, early morning across the US (as in prefect.yaml)."""
-    return datetime.combine(now.astimezone(UTC).date(), DAILY_AT, tzinfo=UTC)
-
-
-def _microseconds(d: timedelta) -> int:
-    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
-
-
-def _next_work(p: Pipeline, hook: ReplayHook | None) -> datetime | None:
-    times = [next_work_at(engine=p.engine), hook.next_at() if hook is not None else None]
-    found = [t for t in times if t is not None]
-    return min(found) if found else None
 
 
 def render_call_script_for(p: Pipeline, task_id: int) -> str:

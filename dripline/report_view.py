@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from nurture.economics import benchmark_for
 from nurture.products import Product
+from storage import report
 from storage.report import FunnelRow
 
 
@@ -166,15 +167,13 @@ def print_reengagement(counts: dict[str, Any], console: Console) -> None:
 
 def report_payload(engine: Engine, *, cost_per_lead: float | None = None) -> dict[str, Any]:
     """Everything ``dripline report`` shows: the funnel, activity, gate and re-engagement counts."""
-    from storage import report as r
-
-    payload = funnel_payload(r.funnel(engine=engine, cost_per_lead=cost_per_lead))
-    payload["touches"] = r.touch_counts(engine=engine)
-    payload["tasks"] = r.task_counts(engine=engine)
-    payload["reasons"] = r.reason_counts(engine=engine)
-    payload["gate"] = r.gate_counts(engine=engine)
-    payload["inbound"] = r.inbound_counts(engine=engine)
-    payload["reengagement"] = r.reengagement_counts(engine=engine)
+    payload = funnel_payload(report.funnel(engine=engine, cost_per_lead=cost_per_lead))
+    payload["touches"] = report.touch_counts(engine=engine)
+    payload["tasks"] = report.task_counts(engine=engine)
+    payload["reasons"] = report.reason_counts(engine=engine)
+    payload["gate"] = report.gate_counts(engine=engine)
+    payload["inbound"] = report.inbound_counts(engine=engine)
+    payload["reengagement"] = report.reengagement_counts(engine=engine)
     return payload
 
 

@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 
 from dripline import pipeline as batch
 from flows.common import pipeline, resolve_now
-from storage.rescore import enroll_seasoned
+from storage.seasoning import enroll_seasoned
 from storage.tick import expire_call_tasks
 
 

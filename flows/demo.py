@@ -8,7 +8,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from dripline import pipeline as batch
+from dripline.replay import replay
 from dripline.settings import Settings
 from dripline.simulate import Simulation
 from flows.common import pipeline, resolve_now
@@ -35,7 +35,7 @@ def simulate_days(
     feeds = [(resolve_now(at), Path(path)) for at, path in guideline_feeds or []]
     sim = Simulation(engine=p.engine, seed=seed, start=begin, pipeline=p, guideline_feeds=feeds)
     step = parse_duration(every)
-    stats = batch.replay(p, start=begin, until=begin + timedelta(days=days), every=step, hook=sim)
+    stats = replay(p, start=begin, until=begin + timedelta(days=days), every=step, hook=sim)
     summary = {
         "steps": stats.steps,
         "idle_steps_skipped": stats.idle,

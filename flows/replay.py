@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from dripline import pipeline as batch
+from dripline.replay import replay
 from flows.common import pipeline, resolve_now
 from nurture.cadence import parse_duration
 
@@ -18,7 +18,7 @@ def replay_range(start: str, until: str, every: str = "1h", batch_size: int | No
     p = pipeline(begin)
     if batch_size:
         p.settings = p.settings.model_copy(update={"batch_size": batch_size})
-    stats = batch.replay(p, start=begin, until=end, every=parse_duration(every))
+    stats = replay(p, start=begin, until=end, every=parse_duration(every))
     summary = {
         "steps": stats.steps,
         "idle_steps_skipped": stats.idle,

@@ -21,14 +21,8 @@ from dripline.pipeline import Pipeline
 from dripline.settings import Settings
 from flows.common import pipeline, resolve_now
 from storage.guidelines import current_snapshots
-from storage.rescore import (
-    RANGE_SIZE,
-    SEASONING_SWEEP_LOOKBACK,
-    lead_id_ranges,
-    newly_effective,
-    rescore_snapshot,
-    schedule_seasoning,
-)
+from storage.rescore import RANGE_SIZE, lead_id_ranges, newly_effective, rescore_snapshot
+from storage.seasoning import SEASONING_SWEEP_LOOKBACK, schedule_seasoning
 
 EVENT = "lender.guideline.loosened"
 

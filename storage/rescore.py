@@ -9,8 +9,8 @@ change in plain words and a priority score, and moved onto the re-engagement
 cadence; the compliance gate then decides what may go out and when. Leads opted
 out of every channel are recorded as skipped.
 
-:func:`schedule_seasoning` dates the leads held back by seasoning alone, and
-:func:`enroll_seasoned` re-engages them on that date.
+:mod:`storage.seasoning` dates the leads held back by seasoning alone and
+re-engages them on that date.
 """
 
 from __future__ import annotations
@@ -18,22 +18,22 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from nurture.actions import Channel
-from nurture.eligibility import LeadFacts, assess, eligible_anywhere, priority_score, seasoning_date
+from nurture.eligibility import LeadFacts, assess, priority_score
 from nurture.guidelines import GuidelineSet, ProgramRules
-from nurture.planner import LeadSnapshot, anchor_date, due_at, local_instant
+from nurture.planner import LeadSnapshot, anchor_date, due_at
 from nurture.products import CreditEventType, Product
 from nurture.states import CadenceStatus, Event, Stage
 from storage.cadences import CadenceRegistry
 from storage.compliance import load_facts
 from storage.eligibility_sql import eligible_clause
-from storage.guidelines import current_set, current_snapshots, programs_of, sets_around, snapshot_changes
+from storage.guidelines import current_snapshots, programs_of, sets_around, snapshot_changes
 from storage.models import CadencePosition, Lead, LeadHistory, Reengagement, table
 from storage.sql import among, insert_ignore
 
@@ -48,7 +48,6 @@ OPEN_STAGES = [Stage.NEW_LEAD.value, Stage.NURTURE.value]
 _REACHABLE = frozenset({Channel.SMS, Channel.EMAIL, Channel.CALL})
 ENGAGED_EVENTS = [Event.LIVE_CONTACT.value, Event.INBOUND_REPLY.value]
 EFFECTIVE_LOOKBACK_DAYS = 7
-SEASONING_SWEEP_LOOKBACK = timedelta(days=3)  # the daily sweep dates leads changed this recently
 RANGE_SIZE = 100_000  # leads per id range: one Prefect task each in the re-score flows
 
 
@@ -88,7 +87,7 @@ LEAD_COLUMNS = (
 )
 
 
-def _resting() -> sa.ColumnElement[bool]:
+def resting_clause() -> sa.ColumnElement[bool]:
     return sa.and_(_lead.c.stage.in_(OPEN_STAGES), _pos.c.status.in_(RESTING))
 
 
@@ -136,7 +135,7 @@ def rescore_snapshot(
         sa.select(*LEAD_COLUMNS)
         .join(_pos, _pos.c.lead_id == _lead.c.id)
         .where(
-            _resting(),
+            resting_clause(),
             _lead.c.product.in_(products),
             eligible_clause(_of(after, products), on),
             sa.not_(eligible_clause(_of(before, products), on)),
@@ -162,7 +161,7 @@ def rescore_snapshot(
                     continue
                 why = why_by_key[(fits.lender, fits.program.value)]
                 reasons[row.id] = (fits.lender, fits.program.value, why)
-            _reengage(engine, registry, [r for r in batch if r.id in reasons], reasons, change_key, snapshot_id,
+            reengage_rows(engine, registry, [r for r in batch if r.id in reasons], reasons, change_key, snapshot_id,
                       now, stats)  # fmt: skip
             if progress is not None:
                 progress(stats.candidates)
@@ -214,7 +213,7 @@ def _of(rules: GuidelineSet, products: Sequence[str]) -> list[ProgramRules]:
     return [p for p in rules.programs if p.program.value in products]
 
 
-def _reengage(
+def reengage_rows(
     engine: Engine,
     registry: CadenceRegistry,
     rows: Sequence[Any],
@@ -322,131 +321,3 @@ def _reengage(
             )
             conn.execute(_hist.insert(), history)
             stats.reengaged += len(moves)
-
-
-def schedule_seasoning(
-    *, engine: Engine, now: datetime, batch_size: int = 5000, since: datetime | None = None
-) -> RescoreStats:
-    """Date every resting lead held back by credit-event seasoning alone under the guidelines in force.
-
-    A lead's earlier date that no longer holds is superseded; one that still does is kept as it is.
-    With ``since``, only leads whose cadence position or record changed since then (those that came to rest,
-    or were re-imported) are looked at: the daily sweep's share; a guideline load looks at every lead.
-    """
-    stats = RescoreStats()
-    on = now.date()
-    with engine.connect() as conn:
-        rules = current_set(conn, on=on)
-        query = (
-            sa.select(*LEAD_COLUMNS)
-            .join(_pos, _pos.c.lead_id == _lead.c.id)
-            .where(_resting(), _lead.c.credit_event_date.is_not(None))
-            .order_by(_lead.c.id)
-        )
-        if since is None:  # every lead: the eligible ones are left out in SQL
-            query = query.where(sa.not_(eligible_clause(rules.programs, on)))
-        else:  # the few that changed: checked in Python, which is cheaper than building the clause
-            query = query.where(sa.or_(_pos.c.updated_at >= since, _lead.c.updated_at >= since))
-        rows = conn.execution_options(yield_per=batch_size).execute(query)
-        for batch in rows.partitions(batch_size):
-            facts = [(r, lead_facts(r)) for r in batch]
-            if since is not None:
-                facts = [(r, lead) for r, lead in facts if not eligible_anywhere(lead, rules, on)]
-            dated = {r.id: (r, seasoning_date(lead, rules, on)) for r, lead in facts}
-            _replace_schedule(engine, dated, now, stats)
-    return stats
-
-
-def _replace_schedule(
-    engine: Engine, dated: dict[int, tuple[Any, date | None]], now: datetime, stats: RescoreStats
-) -> None:
-    ids = list(dated)
-    with engine.begin() as conn:
-        existing = {
-            (lead_id, key)
-            for lead_id, key in conn.execute(
-                sa.select(_re.c.lead_id, _re.c.change_key).where(
-                    among(conn, _re.c.lead_id, ids), _re.c.status == "scheduled"
-                )
-            )
-        }
-        keep = {(lead_id, f"seasoning:{d.isoformat()}") for lead_id, (_, d) in dated.items() if d is not None}
-        stats.superseded += _supersede(conn, existing - keep)
-        fresh = [
-            {
-                "lead_id": lead_id,
-                "change_key": f"seasoning:{d.isoformat()}",
-                "snapshot_id": None,
-                "lender": "",
-                "program": row.product,
-                "reason": seasoned_reason(lead_facts(row), d),
-                "status": "scheduled",
-                "score": 0.0,
-                "scheduled_for": local_instant(row.timezone, d, time(9, 0)),
-                "created_at": now,
-            }
-            for lead_id, (row, d) in dated.items()
-            if d is not None and (lead_id, f"seasoning:{d.isoformat()}") not in existing
-        ]
-        stats.scheduled += insert_ignore(conn, _re, fresh, ("lead_id", "change_key"))
-
-
-def _still_ready(row: Any, rules: GuidelineSet, on: date) -> bool:
-    return row.stage in OPEN_STAGES and row.status in RESTING and eligible_anywhere(lead_facts(row), rules, on)
-
-
-def _supersede(conn: Connection, pairs: set[tuple[int, str]]) -> int:
-    """Mark scheduled re-engagements (lead, change key) as no longer due."""
-    if pairs:
-        conn.execute(
-            _re.update()
-            .where(_re.c.lead_id == sa.bindparam("b_id"), _re.c.change_key == sa.bindparam("b_key"))
-            .values(status="superseded"),
-            [{"b_id": lead_id, "b_key": key} for lead_id, key in sorted(pairs)],
-        )
-    return len(pairs)
-
-
-def seasoned_reason(lead: LeadFacts, seasons_on: date) -> str:
-    """The change in the lead's favour when its credit event seasons, in the message's words."""
-    event = lead.credit_event_type.value.replace("_", " ") if lead.credit_event_type else "credit event"
-    label = lead.product.label.lower()
-    return (
-        f"began counting your {event} as far enough in the past on {seasons_on:%B} {seasons_on.day} for {label} loans"
-    )
-
-
-def enroll_seasoned(
-    *, engine: Engine, registry: CadenceRegistry, now: datetime, batch_size: int = 2000
-) -> RescoreStats:
-    """Re-engage every scheduled lead whose seasoning date has come and who qualifies now; supersede the rest."""
-    stats = RescoreStats()
-    on = now.date()
-    with engine.connect() as conn:
-        any_due = conn.execute(
-            sa.select(_re.c.id).where(_re.c.status == "scheduled", _re.c.scheduled_for <= now).limit(1)
-        ).first()
-        if any_due is None:
-            return stats
-        rules = current_set(conn, on=on)
-        due = conn.execute(
-            sa.select(*LEAD_COLUMNS, _re.c.change_key, _re.c.program.label("re_program"), _re.c.reason.label("why"))
-            .join(_pos, _pos.c.lead_id == _lead.c.id)
-            .join(_re, _re.c.lead_id == _lead.c.id)
-            .where(_re.c.status == "scheduled", _re.c.scheduled_for <= now)
-            .order_by(_lead.c.id)
-        ).all()
-    for start in range(0, len(due), batch_size):
-        batch = due[start : start + batch_size]
-        ready = [
-            r
-            for r in batch
-            if r.stage in OPEN_STAGES and r.status in RESTING and eligible_anywhere(lead_facts(r), rules, on)
-        ]
-        ready_ids = {r.id for r in ready}
-        with engine.begin() as conn:
-            stats.superseded += _supersede(conn, {(r.id, r.change_key) for r in batch if r.id not in ready_ids})
-        stats.candidates += len(ready)
-        reasons = {r.id: ("", r.re_program, r.why) for r in ready}
-        _reengage(engine, registry, ready, reasons, None, None, now, stats)
-    return stats

@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 
 from channels.messages import Message, SendResult
 from dripline.inbound import handle_inbound_sms
-from dripline.pipeline import Pipeline, dispatch, replay, tick
+from dripline.pipeline import Pipeline, dispatch, tick
+from dripline.replay import replay
 from dripline.settings import Settings
 from nurture.actions import InboundKind, Outcome, TaskKind, TaskStatus, TouchStatus
 from nurture.cadence import load_cadence

@@ -11,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from dripline.pipeline import Pipeline, ReplayStats, dispatch, replay, tick
+from dripline.pipeline import Pipeline, dispatch, tick
+from dripline.replay import ReplayStats, replay
 from dripline.settings import Settings
 from dripline.simulate import Simulation
 from dripline.synthetic import generate_leads, write_csv

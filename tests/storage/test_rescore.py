@@ -12,7 +12,8 @@ from sqlalchemy.engine import Engine
 
 from dripline.guideline_load import load_guideline_file, load_programs
 from dripline.inbound import handle_inbound_sms
-from dripline.pipeline import Pipeline, daily, tick
+from dripline.pipeline import Pipeline, tick
+from dripline.replay import daily
 from dripline.settings import Settings
 from nurture.cadence import load_cadence
 from nurture.guidelines import FeedError, ProgramRules
@@ -133,7 +134,7 @@ def test_shorter_chapter_7_seasoning_re_engages_the_seasoned_and_dates_the_rest(
     assert _reengaged(engine) == sorted([leads[24], leads[36], leads[47]]), "48 already qualified; 23 not yet"
     assert "48 to 24 months" in next(iter(outcome.reasons))
 
-    from storage.rescore import schedule_seasoning
+    from storage.seasoning import schedule_seasoning
 
     dated = schedule_seasoning(engine=engine, now=NOW)
     assert dated.scheduled == 1
@@ -160,7 +161,7 @@ def test_a_re_engaged_lead_gets_a_priority_call_and_messages_naming_the_change(e
     _load(p, [_bank_statement(640)], at=NOW - timedelta(days=1))
     [snapshot] = _load(p, [_bank_statement(600)])
     rescore_snapshot(engine=engine, registry=p.registry, snapshot_id=snapshot, now=NOW)
-    from dripline.pipeline import replay
+    from dripline.replay import replay
 
     replay(p, start=NOW, until=NOW + timedelta(hours=6), every=timedelta(hours=1))
     with engine.connect() as conn:
