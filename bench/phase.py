@@ -32,8 +32,8 @@ _snap = GuidelineSnapshot.__table__
 
 def run_tick(url: str, batch: int) -> dict[str, float]:
     from channels.local import LocalOutbox
-    from dripline.pipeline import Pipeline, tick
-    from dripline.settings import Settings
+    from service.pipeline import Pipeline, tick
+    from service.settings import Settings
     from storage.cadences import register_cadence
 
     engine = make_engine(url)
@@ -95,13 +95,13 @@ def run_floor(url: str, batch: int) -> dict[str, float]:
 
 
 def run_rescore(url: str, batch: int) -> dict[str, float]:
-    from bench.seed import ROOT
     from nurture.cadence import load_cadence
+    from service.settings import shipped
     from storage.cadences import register_cadence
     from storage.rescore import RANGE_SIZE, lead_id_ranges, rescore_snapshot
 
     engine = make_engine(url)
-    reengage = load_cadence((ROOT / "cadences" / "reengage.yaml").read_text())
+    reengage = load_cadence((shipped("cadences") / "reengage.yaml").read_text())
     registry = register_cadence(engine=engine, cadence=cadence(), now=NOW, others=(reengage,))
     with engine.connect() as conn:
         snapshot = conn.execute(sa.select(sa.func.max(_snap.c.id))).scalar_one()

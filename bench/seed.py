@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,10 +14,10 @@ from sqlalchemy.engine import Engine
 from nurture.cadence import Cadence, load_cadence
 from nurture.planner import LeadSnapshot, due_at
 from nurture.states import CadenceStatus
+from service.settings import shipped
 from storage.cadences import register_cadence
 from storage.models import CadencePosition, Lead, LoanOfficer
 
-ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 6, 17, 19, 0, tzinfo=UTC)  # 15:00 in New York, 12:00 in Los Angeles
 ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles")
 # Steps whose next step falls at least a day later, so a due lead has exactly one step to plan.
@@ -27,7 +26,7 @@ CHUNK = 10_000
 
 
 def cadence() -> Cadence:
-    return load_cadence((ROOT / "cadences" / "default.yaml").read_text())
+    return load_cadence((shipped("cadences") / "default.yaml").read_text())
 
 
 def _leads(n: int) -> Iterator[dict[str, Any]]:

@@ -1,9 +1,8 @@
-"""The ``Sender`` protocol, the errors adapters raise, routing by message kind, and the choice of channel."""
+"""The ``Sender`` protocol, the errors adapters raise, and routing by message kind (the service picks the channel)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from channels.messages import (
     EmailMessage,
@@ -14,9 +13,6 @@ from channels.messages import (
     TransientSendError,
     VoicemailMessage,
 )
-
-if TYPE_CHECKING:
-    from dripline.settings import Settings
 
 TWILIO_OPTED_OUT = 21610
 
@@ -39,10 +35,6 @@ class OutcomeUnknownError(PermanentSendError):
     Neither Twilio nor SendGrid takes an idempotency key, so resending could deliver twice:
     the touch is treated as failed for good and left to a person to reconcile.
     """
-
-
-class ChannelConfigError(ValueError):
-    """The chosen channel lacks settings it needs."""
 
 
 def http_refusal(
@@ -82,46 +74,3 @@ class RoutingSender:
         if sender is None:
             raise unsupported(self.name, message)
         return sender.send(message, key=key)
-
-
-LIVE_REQUIRED = (
-    "twilio_account_sid",
-    "twilio_auth_token",
-    "twilio_from_number",
-    "sendgrid_api_key",
-    "sendgrid_from_email",
-)
-
-
-def _secret_or_str(settings: Settings, name: str) -> str:
-    value = getattr(settings, name)
-    return value if isinstance(value, str) else value.get_secret_value()
-
-
-def make_sender(settings: Settings, *, outbox_dir: Path | None = None) -> Sender:
-    """The sender ``settings.channel`` selects; ``outbox_dir`` overrides ``settings.outbox_dir``."""
-    if settings.channel == "local":
-        from channels.local import LocalOutbox
-
-        return LocalOutbox(outbox_dir or settings.outbox_dir, write_behind=True)
-
-    values = {name: _secret_or_str(settings, name).strip() for name in LIVE_REQUIRED}
-    missing = [f"DRIPLINE_{name.upper()}" for name, value in values.items() if not value]
-    if missing:
-        raise ChannelConfigError("the live channel needs " + ", ".join(missing))
-
-    from channels.sendgrid_channel import SendGridSender
-    from channels.twilio_channel import TwilioSender
-
-    twilio = TwilioSender(
-        account_sid=values["twilio_account_sid"],
-        auth_token=values["twilio_auth_token"],
-        from_number=values["twilio_from_number"],
-        voicemail_twiml_url=settings.twilio_voicemail_twiml_url,
-    )
-    sendgrid = SendGridSender(
-        api_key=values["sendgrid_api_key"],
-        from_email=values["sendgrid_from_email"],
-        from_name=settings.company_name,
-    )
-    return RoutingSender(sms=twilio, voicemail=twilio, email=sendgrid)

@@ -3,19 +3,16 @@
 Each rule is a function taking one :class:`Sample` (a template rendered for one
 sample lead) and returning its problems as sentences; a rule that does not
 apply to the sample's channel returns none. :func:`lint_templates` renders
-every template in ``TEMPLATES`` for every product, for a lead with every
+every template file of a folder for every product, for a lead with every
 optional field and a lead with only the required ones (templates branch on
 both), and runs every rule in :data:`RULES` over each rendering.
-
-:func:`missing_compliance_settings` checks the settings and loan officers that
-the footer and the first text depend on, before anything is sent.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -24,7 +21,6 @@ from jinja2 import TemplateError
 
 from channels.messages import EmailMessage, SmsMessage, VoicemailMessage
 from channels.render import (
-    TEMPLATES,
     Brand,
     LeadView,
     OfficerView,
@@ -32,10 +28,10 @@ from channels.render import (
     render,
     render_call_script,
     sms_segments,
+    template_names,
 )
-from dripline.settings import Settings
 from nurture.actions import Channel
-from nurture.cadence import Cadence, load_cadence
+from nurture.cadence import Cadence
 from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType
 
 SAMPLE_OFFICER = OfficerView(
@@ -287,29 +283,23 @@ RULES: tuple[Rule, ...] = (
 RENDERS = "renders"  # the rule name of a template that fails to render at all
 
 
-def lint_templates(settings: Settings) -> list[Finding]:
-    """Render every template for every product from ``settings.templates_dir`` and run every rule.
+def lint_templates(*, templates_dir: Path, cadence: Cadence, brand: Brand, unsubscribe_base_url: str) -> list[Finding]:
+    """Render every template in ``templates_dir`` for every product and run every rule.
 
-    The first-text rules apply to the template of the cadence's first SMS step
-    (``settings.cadence_file``; a :class:`~nurture.cadence.CadenceError` propagates).
+    The first-text rules apply to the template of ``cadence``'s first SMS step.
     For each template and product a rule is reported once, for the first sample lead it fires on.
     """
-    first_sms = first_sms_template(load_cadence(settings.cadence_file.read_text(), source=str(settings.cadence_file)))
-    names = [(channel, name) for channel, names in TEMPLATES.items() for name in names]
+    first_sms = first_sms_template(cadence)
+    names = [(channel, name) for channel, names in template_names(templates_dir).items() for name in names]
     if first_sms is not None and ("sms", first_sms) not in names:
         names.append(("sms", first_sms))
     findings: list[Finding] = []
     for channel, name in names:
         for product in Product:
             fired: set[str] = set()
-            for ctx in sample_contexts(settings, product):
-                new = [
-                    f
-                    for f in _check(
-                        channel, name, ctx, settings.templates_dir, first_sms=(channel, name) == ("sms", first_sms)
-                    )
-                    if f.rule not in fired
-                ]
+            for ctx in sample_contexts(brand, unsubscribe_base_url, product):
+                checked = _check(channel, name, ctx, templates_dir, first_sms=(channel, name) == ("sms", first_sms))
+                new = [f for f in checked if f.rule not in fired]
                 findings.extend(new)
                 fired.update(f.rule for f in new)
     return findings
@@ -321,43 +311,19 @@ def first_sms_template(cadence: Cadence) -> str | None:
     return step.templates[0] if step else None
 
 
-def sample_contexts(settings: Settings, product: Product) -> tuple[RenderContext, ...]:
+def sample_contexts(brand: Brand, unsubscribe_base_url: str, product: Product) -> tuple[RenderContext, ...]:
     """Realistic contexts for ``product``: a lead with every optional field, and one with none, each with the
     product's sample guideline change for the re-engagement templates to name."""
-    brand = Brand.from_settings(settings)
     return tuple(
         RenderContext(
             lead=replace(lead, product=product),
             officer=SAMPLE_OFFICER,
             brand=brand,
-            unsubscribe_url=f"{settings.unsubscribe_base_url}?lead={lead.id}&token=0123456789abcdef01234567",
+            unsubscribe_url=f"{unsubscribe_base_url}?lead={lead.id}&token=0123456789abcdef01234567",
             reason=SAMPLE_REASONS[product],
         )
         for lead in (_SAMPLE_LEAD, _SPARSE_LEAD)
     )
-
-
-def missing_compliance_settings(settings: Settings, officers: Iterable[tuple[str, str | None]]) -> list[str]:
-    """What a solicitation needs that is not set, one sentence each; empty when nothing is missing.
-
-    ``officers`` are the active loan officers as (name, NMLS ID). Every email shows the
-    company's postal address, the company's NMLS ID and the officer's; texts name the company.
-    """
-    problems = [
-        f"the {what} is empty: set {variable}"
-        for value, what, variable in (
-            (settings.company_name, "company name", "DRIPLINE_COMPANY_NAME"),
-            (settings.company_address, "company postal address", "DRIPLINE_COMPANY_ADDRESS"),
-            (settings.company_nmls_id, "company NMLS ID", "DRIPLINE_COMPANY_NMLS_ID"),
-        )
-        if not value.strip()
-    ]
-    problems.extend(
-        f"loan officer {name.strip() or '(no name)'} has no NMLS ID"
-        for name, nmls_id in officers
-        if not (nmls_id or "").strip()
-    )
-    return problems
 
 
 def _check(channel: str, name: str, ctx: RenderContext, templates_dir: Path, *, first_sms: bool) -> list[Finding]:

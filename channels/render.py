@@ -1,14 +1,16 @@
 """Render a lead's messages and call scripts from Jinja2 templates, apart from sending them.
 
-Templates live under ``Settings.templates_dir``, found by channel and name:
+Templates live in a templates folder (the caller's, or the one dripline ships), found by channel and name:
 
 - ``email/<name>.html.j2``: the HTML, autoescaped. Its ``<title>`` (the
   ``subject`` block of the shared layout) is the subject, and the plain-text
   part is derived from the HTML, so each email's copy is written once.
 - ``sms/<name>.txt.j2``, ``voicemail/<name>.txt.j2``, ``calls/<name>.txt.j2``.
 
-Every renderer takes an optional ``templates_dir``; without it, the configured
-one. Each folder gets one shared environment, so a rendering reads its own folder.
+Every renderer takes an optional ``templates_dir``; without it, the templates that ship with
+dripline. Each folder gets one shared environment, so a rendering reads its own folder. The
+template names are the files' names: adding a template is adding a file (names starting with
+``_`` are layouts and partials, not templates).
 
 Every template tailors itself to ``lead.product``; the plain-text program facts
 all channels share (names, explanations, checklists) are in ``email/_products.j2``.
@@ -35,7 +37,6 @@ from jinja2.runtime import Context
 
 from channels.messages import EmailMessage, SmsMessage, VoicemailMessage
 from channels.plaintext import html_to_text
-from dripline.settings import Settings, get_settings
 from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType
 
 if TYPE_CHECKING:
@@ -43,24 +44,6 @@ if TYPE_CHECKING:
 
 # Replies to STOP, START and HELP. The inbound-text handler sends them; no cadence step does.
 SYSTEM_SMS: tuple[str, ...] = ("opt_out_confirmation", "opt_in_confirmation", "help")
-TEMPLATES: dict[str, tuple[str, ...]] = {
-    "email": (
-        "education",
-        "documents",
-        "success_story",
-        "market_update",
-        "check_in",
-        "program_update",
-        "monthly_program_updates",
-        "monthly_market_analysis",
-        "monthly_seasonal_tips",
-        "reengage",
-        "reengage_followup",
-    ),
-    "sms": ("intro", "evening_followup", "reengage", *SYSTEM_SMS),
-    "voicemail": ("breakup",),
-    "call": ("intro", "evening", "final", "handoff", "reply", "manual", "reengage"),
-}
 _PATHS = {
     "email": "email/{}.html.j2",
     "sms": "sms/{}.txt.j2",
@@ -81,6 +64,30 @@ class UnknownTemplate(LookupError):
     """No template answers to this channel and name."""
 
 
+def shipped_templates() -> Path:
+    """The templates that ship with dripline: ``templates/`` beside the packages in a checkout, or the copy
+    inside this package in an installed wheel (pyproject maps it there)."""
+    here = Path(__file__).resolve().parent
+    installed = here / "_templates"
+    return installed if installed.is_dir() else here.parent / "templates"
+
+
+def template_names(templates_dir: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """Every template by channel, read from the files: ``{"email": ("check_in", ...), "sms": (...), ...}``."""
+    return _template_names(_folder(templates_dir))
+
+
+@lru_cache(maxsize=16)
+def _template_names(folder: Path) -> dict[str, tuple[str, ...]]:
+    names: dict[str, tuple[str, ...]] = {}
+    for channel, pattern in _PATHS.items():
+        directory, suffix = pattern.split("/")
+        suffix = suffix.removeprefix("{}")
+        found = (f.name.removesuffix(suffix) for f in (folder / directory).glob(f"*{suffix}"))
+        names[channel] = tuple(sorted(n for n in found if not n.startswith("_")))
+    return names
+
+
 @dataclass(frozen=True, slots=True)
 class Brand:
     company_name: str
@@ -88,16 +95,6 @@ class Brand:
     company_address: str
     company_phone: str
     support_email: str
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Brand:
-        return cls(
-            company_name=settings.company_name,
-            company_nmls_id=settings.company_nmls_id,
-            company_address=settings.company_address,
-            company_phone=settings.company_phone,
-            support_email=settings.support_email,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,14 +148,22 @@ class RenderContext:
 
 
 def get_environment(templates_dir: Path | None = None) -> Environment:
-    """The shared environment for ``templates_dir`` (default: the configured templates folder)."""
-    folder = Path(templates_dir or get_settings().templates_dir)
-    return _environment_at(folder) if folder.is_absolute() else _environment(folder.resolve())
+    """The shared environment for ``templates_dir`` (default: the templates dripline ships)."""
+    return _environment(_folder(templates_dir))
+
+
+def _folder(templates_dir: Path | None) -> Path:
+    return _shipped() if templates_dir is None else _resolved(Path(templates_dir))
+
+
+@cache
+def _shipped() -> Path:
+    return shipped_templates()
 
 
 @lru_cache(maxsize=64)
-def _environment_at(templates_dir: Path) -> Environment:
-    return _environment(templates_dir.resolve())  # resolving reads the file system: once per path given
+def _resolved(templates_dir: Path) -> Path:
+    return templates_dir.resolve()  # resolving reads the file system: once per path given
 
 
 @cache
@@ -263,11 +268,11 @@ def without_program(change: str) -> str:
 
 
 def _template(channel: str, name: str, templates_dir: Path | None) -> Template:
-    if channel not in TEMPLATES:
-        raise UnknownTemplate(f"unknown channel {channel!r}; known: {', '.join(TEMPLATES)}")
-    if name not in TEMPLATES[channel]:
-        known = ", ".join(TEMPLATES[channel])
-        raise UnknownTemplate(f"no {channel} template named {name!r}; known: {known}")
+    if channel not in _PATHS:
+        raise UnknownTemplate(f"unknown channel {channel!r}; known: {', '.join(_PATHS)}")
+    names = template_names(templates_dir)[channel]
+    if name not in names:
+        raise UnknownTemplate(f"no {channel} template named {name!r}; known: {', '.join(names)}")
     return get_environment(templates_dir).get_template(_PATHS[channel].format(name))
 
 

@@ -11,8 +11,19 @@ from typing import Annotated
 import typer
 
 from dripline import cli_compliance, cli_guidelines, cli_leads, cli_templates
-from dripline.cli_common import JsonOpt, NowOpt, _engine, console, open_pipeline, parse_time, settings
-from dripline.settings import get_settings
+from dripline.cli_common import (
+    JsonOpt,
+    NowOpt,
+    _engine,
+    console,
+    in_process,
+    open_pipeline,
+    parse_time,
+    prefect_api,
+    run_flow,
+    settings,
+)
+from service.settings import get_settings
 
 app = typer.Typer(help="Work purchased aged non-QM mortgage leads.", no_args_is_help=True, add_completion=False)
 app.add_typer(cli_leads.leads_app, name="leads")
@@ -57,23 +68,36 @@ def init(now: NowOpt = None) -> None:
 
 @app.command()
 def tick(now: NowOpt = None, batch_size: Annotated[int | None, typer.Option(min=1)] = None) -> None:
-    """Plan every lead that is due: enroll new leads, create call tasks, queue messages (a Prefect flow run)."""
-    from flows.cadence import cadence_tick
-
+    """Plan every lead that is due: enroll new leads, create call tasks, queue messages."""
     at = parse_time(now)
-    open_pipeline(at)
-    result = cadence_tick(now=at.isoformat(), batch_size=batch_size)
+    p = open_pipeline(at)
+    if api := prefect_api():
+        from flows.cadence import cadence_tick
+
+        result = run_flow(cadence_tick, api, at=at, batch_size=batch_size)
+    else:
+        from service.pipeline import tick as tick_
+
+        in_process("ticking")
+        result = tick_(p, now=at, batch_size=batch_size).as_dict()
     console.print_json(data=result)
 
 
 @app.command()
 def dispatch(now: NowOpt = None, batch_size: Annotated[int | None, typer.Option(min=1)] = None) -> None:
-    """Send every queued message that is due, through the configured channel (a Prefect flow run)."""
-    from flows.cadence import dispatch_touches
-
+    """Send every queued message that is due, through the configured channel."""
     at = parse_time(now)
-    open_pipeline(at)
-    console.print_json(data=dispatch_touches(now=at.isoformat(), batch_size=batch_size))
+    p = open_pipeline(at)
+    if api := prefect_api():
+        from flows.cadence import dispatch_touches
+
+        result = run_flow(dispatch_touches, api, at=at, batch_size=batch_size)
+    else:
+        from service.pipeline import dispatch as dispatch_
+
+        in_process("dispatching")
+        result = dispatch_(p, now=at, batch_size=batch_size).as_dict()
+    console.print_json(data=result)
 
 
 @app.command()
@@ -83,7 +107,6 @@ def run(
     every: Annotated[str, typer.Option("--every", help="step, e.g. 15m, 1h, 1d")] = "1h",
 ) -> None:
     """Replay ticks and dispatch over a time range in one flow run (120 days in seconds)."""
-    from flows.replay import replay_range
     from nurture.cadence import parse_duration
 
     begin, end = parse_time(start, option="--from"), parse_time(until, option="--until")
@@ -93,8 +116,17 @@ def run(
         raise typer.BadParameter(str(exc), param_hint="--every") from None
     if end < begin:
         raise typer.BadParameter("must not be before --from", param_hint="--until")
-    open_pipeline(begin)
-    console.print_json(data=replay_range(start=begin.isoformat(), until=end.isoformat(), every=every))
+    p = open_pipeline(begin)
+    if api := prefect_api():
+        from flows.replay import replay_range
+
+        result = run_flow(replay_range, api, start=begin, until=end, every=every)
+    else:
+        from service.replay import replay_summary
+
+        in_process("replaying")
+        result = replay_summary(p, start=begin, until=end, every=every)
+    console.print_json(data=result)
 
 
 @app.command()
@@ -148,7 +180,8 @@ def report(
     cost_per_lead: Annotated[float | None, typer.Option(help="override what each lead cost, in dollars")] = None,
 ) -> None:
     """The funnel by product beside the benchmark ranges, revenue per close and ROI."""
-    from dripline.report_view import print_report, report_payload
+    from dripline.report_view import print_report
+    from service.report import report_payload
 
     payload = report_payload(_engine(), cost_per_lead=cost_per_lead)
     if as_json:
@@ -159,13 +192,26 @@ def report(
 
 @app.command()
 def serve(
-    every: Annotated[str | None, typer.Option(help="tick/dispatch interval (default: settings tick_every)")] = None,
+    every: Annotated[str | None, typer.Option(help="override the interval schedules of prefect.yaml, e.g. 1m")] = None,
     port: Annotated[int, typer.Option(help="port for the local Prefect server if none is configured")] = 4200,
 ) -> None:
-    """Run the tick and dispatch deployments on a schedule with Prefect's serve() (no work pool needed)."""
+    """Run every deployment of prefect.yaml with Prefect's serve() (no work pool needed); other commands then
+    report their runs to it."""
+    from datetime import timedelta
+
+    from dripline.cli_common import quiet_prefect
+    from nurture.cadence import parse_duration
+
+    interval: timedelta | None = None
+    if every is not None:
+        try:
+            interval = parse_duration(every)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--every") from None
+    quiet_prefect()
     from flows.serve import serve_locally
 
-    serve_locally(settings(), every=every, port=port)
+    serve_locally(settings(), every=interval, port=port)
 
 
 @app.command()
@@ -177,8 +223,10 @@ def demo(
     cost_per_lead: Annotated[float, typer.Option(help="dollars per purchased lead")] = 5.0,
 ) -> None:
     """Simulate the whole job on a fresh SQLite database: synthetic leads, 120 days, funnel report."""
-    from dripline import local_prefect
+    from dripline.cli_common import quiet_prefect
+    from flows import local_server as local_prefect
 
+    quiet_prefect()
     # No Prefect server configured: start a temporary one on loopback first thing, so it boots while the
     # demo imports its modules and builds its leads (Prefect is not imported into this process before it).
     server = None if os.environ.get("PREFECT_API_URL") else local_prefect.start()
@@ -199,7 +247,7 @@ def demo(
 @app.command()
 def docs() -> None:
     """Regenerate the documentation built from the code (docs/state-machine.md)."""
-    from dripline.docs import write_docs
+    from service.docs import write_docs
 
     for path in write_docs():
         console.print(f"wrote {path}")

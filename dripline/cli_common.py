@@ -14,7 +14,7 @@ import pendulum
 import typer
 from rich.console import Console
 
-from dripline.settings import Settings, get_settings
+from service.settings import Settings, get_settings
 
 console = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, soft_wrap=True)
@@ -46,9 +46,9 @@ def settings() -> Settings:
 
 
 def open_pipeline(now: datetime) -> Any:
-    from dripline.pipeline import ComplianceSettingsError, Pipeline
     from nurture.cadence import CadenceError
     from nurture.compliance import RuleTableError
+    from service.pipeline import ComplianceSettingsError, Pipeline
 
     try:
         return Pipeline.open(settings(), now=now)
@@ -61,6 +61,43 @@ def open_pipeline(now: datetime) -> Any:
     except ComplianceSettingsError as exc:
         err.print(f"[red]settings:[/] {exc}")
         raise typer.Exit(2) from None
+
+
+def prefect_api() -> str | None:
+    """The Prefect API to run flows against (``PREFECT_API_URL``, a running ``dripline serve``), or None."""
+    from flows.api import api_url
+
+    return api_url(settings().database_url)
+
+
+def in_process(what: str) -> None:
+    """Say, in one line on stderr, that a command runs here because no Prefect API is configured."""
+    err.print(
+        f"[dim]no Prefect API configured: {what} in this process "
+        "(start `dripline serve` or set PREFECT_API_URL to record runs in Prefect)[/]"
+    )
+
+
+def quiet_prefect() -> None:
+    """Keep Prefect's log lines out of the command's output: they go to the Prefect API, and to the console only
+    with ``--verbose``. Must run before Prefect is imported."""
+    if not os.environ.get("DRIPLINE_VERBOSE"):
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+        os.environ.setdefault("PREFECT_LOGGING_INTERNAL_LEVEL", "ERROR")
+
+
+def run_flow(flow: Any, api: str, **parameters: Any) -> Any:
+    """Run ``flow`` in this process as a flow run reported to ``api``; print the run's name and URL (stderr)."""
+    quiet_prefect()
+    os.environ["PREFECT_API_URL"] = api
+    state = flow(**parameters, return_state=True)
+    run_id = state.state_details.flow_run_id
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        name = client.read_flow_run(run_id).name
+    err.print(f"flow run {name}: {api.removesuffix('/api')}/runs/flow-run/{run_id}", soft_wrap=True)
+    return state.result()
 
 
 def _engine() -> Any:

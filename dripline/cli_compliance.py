@@ -103,7 +103,7 @@ def inbound_sms(
     as_json: JsonOpt = False,
 ) -> None:
     """Handle a text a borrower sent: opt-out, opt-in, HELP, or a reply for their loan officer."""
-    from dripline.inbound import handle_inbound_sms
+    from service.inbound import handle_inbound_sms
 
     when = parse_time(at, option="--at")
     p = open_pipeline(when)

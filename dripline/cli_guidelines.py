@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,7 +11,19 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from dripline.cli_common import JsonOpt, NowOpt, _engine, console, err, open_pipeline, parse_time
+from dripline.cli_common import (
+    JsonOpt,
+    NowOpt,
+    _engine,
+    console,
+    err,
+    in_process,
+    open_pipeline,
+    parse_time,
+    prefect_api,
+    quiet_prefect,
+    run_flow,
+)
 
 guidelines_app = typer.Typer(help="Lender guidelines: load feeds, see what is in force and what changed.",
                              no_args_is_help=True)  # fmt: skip
@@ -26,15 +39,33 @@ def load(
     ] = "auto",
 ) -> None:
     """Load a guideline feed: a bad feed is refused whole with every error; a loosening re-engages leads."""
-    from dripline.guideline_load import load_guideline_file
     from nurture.guidelines import FeedError
+    from service.guideline_load import Rescore, inline_rescore, load_guideline_file
 
     if rescore not in ("auto", "event", "inline", "none"):
         raise typer.BadParameter(f"{rescore!r} is not auto, event, inline or none", param_hint="--rescore")
     now = parse_time(at, option="--at")
     p = open_pipeline(now)
+    api = prefect_api()
+    mode = ("event" if api else "inline") if rescore == "auto" else rescore
+    then: Rescore | None = None
+    if mode == "event":
+        if api is None:
+            err.print("[red]--rescore event needs a Prefect API: start `dripline serve` or set PREFECT_API_URL[/]")
+            raise typer.Exit(2)
+        quiet_prefect()
+        os.environ["PREFECT_API_URL"] = api
+        from flows.events import emit_loosened
+
+        def then(load: Any) -> str:
+            return emit_loosened(load, now)
+
+    elif mode == "inline":
+        if rescore == "auto":
+            in_process("re-scoring")
+        then = inline_rescore(p, now)
     try:
-        outcome = load_guideline_file(p, path=file, now=now, loaded_by="cli", rescore=rescore)
+        outcome = load_guideline_file(p, path=file, now=now, loaded_by="cli", rescore=then)
     except FeedError as exc:
         err.print(f"[red]{file.name}: refused, nothing loaded ({len(exc.errors)} problems):[/]")
         for problem in exc.errors:
@@ -57,8 +88,9 @@ def load(
             console.print(f"  {change.direction.value}: {change.describe()}", soft_wrap=True)
     for event_id in outcome.events:
         console.print(f"emitted lender.guideline.loosened ({event_id}): the guideline-rescore deployment re-scores")
-    for stats in outcome.rescored:
-        _print_rescored(f"re-scored snapshot {stats['snapshot_id']}: ", stats)
+    loosened = [x for x in outcome.result.stored if x.loosened]
+    for load, stats in zip(loosened, outcome.rescored, strict=False):
+        _print_rescored(f"re-scored snapshot {load.snapshot_id}: ", stats.as_dict())
 
 
 def _print_rescored(head: str, stats: dict[str, Any]) -> None:
@@ -169,11 +201,18 @@ def history(lender: LenderOpt = None, as_json: JsonOpt = False) -> None:
 def sweep(now: NowOpt = None) -> None:
     """The daily sweep (the guideline-daily deployment, each morning): re-score loosenings whose effective date has
     come, and date credit-event seasoning for leads that came to rest since. Safe to run again."""
-    from flows.rescore import daily_flow
-
     at = parse_time(now)
-    open_pipeline(at)  # refuses a database or settings that cannot run
-    result = daily_flow(now=at.isoformat())
+    p = open_pipeline(at)  # refuses a database or settings that cannot run
+    if api := prefect_api():
+        from flows.rescore import daily_flow
+
+        result = run_flow(daily_flow, api, at=at)
+    else:
+        from service.rescore import daily
+
+        in_process("sweeping")
+        lenders, stats = daily(p, now=at)
+        result = {"snapshots": lenders} | stats.as_dict()
     for lender in result["snapshots"]:
         console.print(f"{lender}: a loosening took effect; re-scored", soft_wrap=True)
     _print_rescored("", result)

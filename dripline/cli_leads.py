@@ -190,7 +190,7 @@ def complete(
 @tasks_app.command("script")
 def script(task_id: int) -> None:
     """Print the call script for a task, written for the lead's product."""
-    from dripline.pipeline import Pipeline, render_call_script_for
+    from service.pipeline import Pipeline, render_call_script_for
 
     now = parse_time(None)
     text = render_call_script_for(Pipeline.open(settings(), now=now), task_id)
@@ -263,10 +263,10 @@ def cadence_show() -> None:
 @cadence_app.command("check")
 def cadence_check(now: NowOpt = None) -> None:
     """Validate the cadence file and that every template it names exists."""
-    from channels.render import TEMPLATES
+    from service.templates import missing_templates
 
     path, c = _load_cadence_file()
-    missing = sorted(f"{ch.value}/{t}" for ch, t in c.templates if t not in TEMPLATES.get(ch.value, ()))
+    missing = missing_templates(settings(), c)
     if missing:
         err.print(f"[red]{path}: templates not found: {', '.join(missing)}[/]")
         raise typer.Exit(2)

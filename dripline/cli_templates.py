@@ -17,18 +17,18 @@ templates_app = typer.Typer(help="Message templates and call scripts.", no_args_
 @templates_app.command("check")
 def check(as_json: JsonOpt = False) -> None:
     """Render every template for every product and check it against the compliance rules; exit 1 on any finding."""
-    from channels.lint import lint_templates
-    from channels.render import TEMPLATES
-    from nurture.cadence import CadenceError
+    from channels.render import template_names
+    from nurture.cadence import CadenceError, load_cadence
     from nurture.products import Product
+    from service.templates import lint
 
     s = settings()
     try:
-        findings = lint_templates(s)
+        findings = lint(s, load_cadence(s.cadence_file.read_text(), source=str(s.cadence_file)))
     except CadenceError as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
-    templates, products = sum(len(names) for names in TEMPLATES.values()), len(Product)
+    templates, products = sum(len(names) for names in template_names(s.templates_dir).values()), len(Product)
     if as_json:
         for finding in findings:
             sys.stdout.write(json.dumps(asdict(finding)) + "\n")

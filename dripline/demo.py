@@ -10,11 +10,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from dripline.local_prefect import LocalServer
-from dripline.report_view import print_report, report_payload
-from dripline.settings import ROOT, Settings
-from dripline.synthetic import generate_leads, write_csv
+from dripline.report_view import print_report
+from flows.local_server import LocalServer
 from nurture.guidelines import parse_feed
+from service.report import report_payload
+from service.settings import shipped
+from service.simulate import demo_settings
+from service.synthetic import generate_leads, write_csv
 from storage.db import make_engine, upgrade
 from storage.guidelines import load_snapshot
 from storage.importer import import_leads
@@ -23,8 +25,10 @@ from storage.officers import add_officer
 DEMO_START = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)  # a Monday morning on the east coast
 # Two lenders' guideline sheets are in force from the start; on June 2 one of them lowers a minimum credit
 # score and shortens a bankruptcy wait, which re-engages the aged leads that change makes eligible.
-GUIDELINES_IN_FORCE = ROOT / "guidelines" / "examples" / "harbor-2026-02.json"
-GUIDELINE_FEEDS = ((datetime(2026, 6, 2, 13, 30, tzinfo=UTC), ROOT / "guidelines" / "examples" / "harbor-2026-06.csv"),)
+GUIDELINES_IN_FORCE = shipped("guidelines") / "examples" / "harbor-2026-02.json"
+GUIDELINE_FEEDS = (
+    (datetime(2026, 6, 2, 13, 30, tzinfo=UTC), shipped("guidelines") / "examples" / "harbor-2026-06.csv"),
+)
 OFFICERS = (
     ("Dana Whitfield", "dana.whitfield@example.com", "1456789"),
     ("Luis Carranza", "luis.carranza@example.com", "1876543"),
@@ -62,8 +66,8 @@ def run_demo(
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    db_url = f"sqlite:///{out / 'dripline.db'}"
-    settings = Settings(database_url=db_url, outbox_dir=out / "outbox", channel="local")
+    settings = demo_settings(out)
+    db_url = settings.database_url
     engine = make_engine(db_url)
     upgrade(engine)
     for name, email, nmls in OFFICERS:
@@ -82,11 +86,10 @@ def run_demo(
 
     warm_up.join()
 
-    feeds = [(at.isoformat(), str(path)) for at, path in GUIDELINE_FEEDS if at < DEMO_START + timedelta(days=days)]
+    feeds = [(at, str(path)) for at, path in GUIDELINE_FEEDS if at < DEMO_START + timedelta(days=days)]
     result = simulate_days(
-        database_url=db_url,
-        outbox_dir=str(settings.outbox_dir),
-        start=DEMO_START.isoformat(),
+        folder=str(out),
+        start=DEMO_START,
         days=days,
         seed=seed,
         guideline_feeds=feeds,

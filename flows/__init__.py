@@ -1,1 +1,1 @@
-"""Prefect flows: deployment entrypoints. Each task wraps one batch function from dripline.pipeline."""
+"""Prefect flows: deployment entrypoints. Each task wraps one batch function from service.pipeline."""

@@ -1,94 +1,60 @@
 """The scheduled flows: plan due leads (tick) and send due touches (dispatch).
 
-One Prefect task per batch of leads or touches, never one per lead.
+Each is the service function with the Prefect step runner: one task per batch of leads or
+touches, never one per lead. Every run is named for its time and leaves a summary artifact.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
 
-from dripline import pipeline as batch
-from flows.common import pipeline, resolve_now
-from storage.seasoning import enroll_seasoned
-from storage.tick import expire_call_tasks
+from flows.common import markdown_table, pipeline, prefect_step, publish, resolve_now, stamp
+from service import pipeline as service
 
 
-@task(name="enroll-new-leads", cache_policy=NO_CACHE)
-def enroll_task(now: str, batch_size: int) -> int:
-    at = resolve_now(now)
-    return batch.enroll(pipeline(at), now=at, batch_size=batch_size)
+def _named(verb: str) -> Any:
+    def name() -> str:
+        return f"{verb} {stamp(resolve_now(flow_run.parameters.get('at')))}"
+
+    return name
 
 
-@task(name="plan-due-leads", cache_policy=NO_CACHE)
-def plan_task(now: str, batch_size: int) -> dict[str, Any]:
-    at = resolve_now(now)
-    stats = batch.plan_batch(pipeline(at), now=at, batch_size=batch_size)
-    return {
-        "leads": stats.leads,
-        "touches": stats.touches,
-        "tasks": stats.tasks,
-        "skipped": stats.skipped,
-        "blocked": stats.blocked,
-        "deferred": stats.deferred,
-        "events": dict(stats.events),
-    }
+@flow(name="cadence-tick", flow_run_name=_named("tick"))
+def cadence_tick(at: datetime | None = None, batch_size: int | None = None) -> dict[str, int]:
+    """Enroll new leads and plan every lead that is due at ``at`` (default: the current time)."""
+    now = resolve_now(at)
+    summary = service.tick(pipeline(now), now=now, batch_size=batch_size, run=prefect_step).as_dict()
+    get_run_logger().info(
+        "tick at %s: %s leads planned, %s messages queued, %s call tasks, %s blocked, %s deferred, %s enrolled",
+        stamp(now), summary["leads"], summary["touches"], summary["tasks"], summary["blocked"], summary["deferred"],
+        summary["enrolled"],
+    )  # fmt: skip
+    publish(
+        "tick-summary",
+        f"Tick {stamp(now)}",
+        markdown_table([{"what": k.replace("_", " "), "count": v} for k, v in summary.items()]),
+        "leads enrolled and planned, messages queued, call tasks created, what the compliance gate held back",
+    )
+    return summary
 
 
-@task(name="dispatch-due-touches", cache_policy=NO_CACHE)
-def dispatch_task(now: str, batch_size: int) -> dict[str, Any]:
-    at = resolve_now(now)
-    stats = batch.dispatch_batch(pipeline(at), now=at, batch_size=batch_size)
-    return vars(stats)
-
-
-@flow(name="cadence-tick", log_prints=True)
-def cadence_tick(now: str | None = None, batch_size: int | None = None) -> dict[str, int]:
-    """Enroll new leads and plan every lead that is due at ``now`` (default: the current time)."""
-    at = resolve_now(now)
-    p = pipeline(at)
-    size = batch_size or p.settings.batch_size
-    iso = at.isoformat()
-    enrolled = enroll_task(iso, size)
-    seasoned = enroll_seasoned(engine=p.engine, registry=p.registry, now=at, batch_size=size).reengaged
-    expired = expire_call_tasks(engine=p.engine, now=at)
-    totals = {
-        "enrolled": enrolled,
-        "seasoned": seasoned,
-        "expired_tasks": expired,
-        "leads": 0,
-        "touches": 0,
-        "tasks": 0,
-    }
-    totals |= {"blocked": 0, "deferred": 0, "batches": 0}
-    while True:
-        stats = plan_task(iso, size)
-        totals["batches"] += 1
-        for k in ("leads", "touches", "tasks", "blocked", "deferred"):
-            totals[k] += stats.get(k, 0)
-        if stats["leads"] < size:
-            break
-    get_run_logger().info("tick at %s: %s", iso, totals)
-    return totals
-
-
-@flow(name="dispatch", log_prints=True)
-def dispatch_touches(now: str | None = None, batch_size: int | None = None) -> dict[str, int]:
-    """Send every planned touch due at ``now`` through the configured channel."""
-    at = resolve_now(now)
-    size = batch_size or pipeline(at).settings.batch_size
-    iso = at.isoformat()
-    names = ("claimed", "sent", "failed", "retried", "cancelled", "deferred", "blocked")
-    totals = dict.fromkeys(names, 0) | {"batches": 0}
-    while True:
-        stats = dispatch_task(iso, size)
-        totals["batches"] += 1
-        for k in totals:
-            if k != "batches":
-                totals[k] += stats[k]
-        if stats["claimed"] + stats["cancelled"] + stats["deferred"] + stats["blocked"] < size:
-            break
-    get_run_logger().info("dispatch at %s: %s", iso, totals)
-    return totals
+@flow(name="dispatch", flow_run_name=_named("dispatch"))
+def dispatch_touches(at: datetime | None = None, batch_size: int | None = None) -> dict[str, Any]:
+    """Send every planned touch due at ``at`` through the configured channel."""
+    now = resolve_now(at)
+    stats = service.dispatch(pipeline(now), now=now, batch_size=batch_size, run=prefect_step)
+    get_run_logger().info(
+        "dispatch at %s: %s sent, %s failed, %s retried later, %s blocked, %s deferred, %s cancelled",
+        stamp(now), stats.sent, stats.failed, stats.retried, stats.blocked, stats.deferred, stats.cancelled,
+    )  # fmt: skip
+    result = stats.as_dict()
+    rows = [{"what": k, "count": v} for k, v in result.items() if k != "by_channel"]
+    rows += [{"what": f"sent by {channel}", "count": n} for channel, n in sorted(stats.by_channel.items())]
+    publish(
+        "dispatch-summary", f"Dispatch {stamp(now)}", markdown_table(rows), "what went out, by channel, and why not"
+    )
+    return result

@@ -1,49 +1,36 @@
-"""The demo's simulation as one Prefect flow run over the production batch functions."""
+"""The demo's simulation as one Prefect flow run over the production tick and dispatch."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
 
-from dripline.replay import replay
-from dripline.settings import Settings
-from dripline.simulate import Simulation
 from flows.common import pipeline, resolve_now
-from nurture.cadence import parse_duration
+from service.simulate import demo_settings, simulate
 
 
-@flow(name="demo-simulation")
+@flow(name="demo-simulation", flow_run_name="demo: {days} simulated days")
 def simulate_days(
-    database_url: str,
-    outbox_dir: str,
-    start: str,
+    start: datetime,
     days: int,
     seed: int,
     every: str = "1h",
-    guideline_feeds: list[tuple[str, str]] | None = None,
+    guideline_feeds: list[tuple[datetime, str]] | None = None,
+    folder: str | None = None,
 ) -> dict[str, Any]:
-    """Replay ``days`` of ticks and dispatch from ``start`` with simulated borrowers and loan officers.
+    """Replay ``days`` of ticks and dispatch from ``start`` with simulated borrowers and loan officers, on the
+    demo database in ``folder`` (default: the configured database).
 
-    ``guideline_feeds``: (ISO time, feed file) pairs, each loaded at its time as a lender's feed would be.
+    ``guideline_feeds``: (time, feed file) pairs, each loaded at its time as a lender's feed would be.
     """
     begin = resolve_now(start)
-    settings = Settings(database_url=database_url, outbox_dir=outbox_dir, channel="local")  # type: ignore[arg-type]
-    p = pipeline(begin, settings)
+    p = pipeline(begin, demo_settings(Path(folder)) if folder else None)
     feeds = [(resolve_now(at), Path(path)) for at, path in guideline_feeds or []]
-    sim = Simulation(engine=p.engine, seed=seed, start=begin, pipeline=p, guideline_feeds=feeds)
-    step = parse_duration(every)
-    stats = replay(p, start=begin, until=begin + timedelta(days=days), every=step, hook=sim)
-    summary = {
-        "steps": stats.steps,
-        "idle_steps_skipped": stats.idle,
-        "planned": stats.tick.touches,
-        "call_tasks": stats.tick.tasks,
-        "sent": stats.dispatch.sent,
-        "by_channel": {str(k): v for k, v in stats.dispatch.by_channel.items()},
-        "guideline_loads": sim.guideline_loads,
-    }
-    get_run_logger().info("simulated %s days: %s", days, summary)
+    summary = simulate(p, start=begin, days=days, seed=seed, every=every, guideline_feeds=feeds)
+    get_run_logger().info(
+        "simulated %s days: %s messages sent, %s call tasks", days, summary["sent"], summary["call_tasks"]
+    )
     return summary

@@ -1,32 +1,31 @@
-"""Lead import as a flow: one task reads the whole file in batches, then new leads are enrolled."""
+"""Lead import as a flow (the ``import-leads`` deployment): the service's import, then enrollment."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
 
-from dripline import pipeline as batch
-from flows.common import pipeline, resolve_now
-from storage.importer import import_leads
-
-
-@task(name="import-lead-file", cache_policy=NO_CACHE)
-def import_task(path: str, now: str) -> dict[str, Any]:
-    at = resolve_now(now)
-    summary = import_leads(engine=pipeline(at).engine, path=Path(path), now=at)
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(summary).items()}
+from flows.common import markdown_table, pipeline, prefect_step, publish, resolve_now
+from service.leads import import_file
 
 
-@flow(name="import-leads")
-def import_leads_flow(path: str, at: str | None = None) -> dict[str, Any]:
+def _name() -> str:
+    return f"import {Path(str(flow_run.parameters['path'])).name}"
+
+
+@flow(name="import-leads", flow_run_name=_name)
+def import_leads_flow(path: str, at: datetime | None = None) -> dict[str, Any]:
     """Import a purchased lead file and enroll its new leads in the current cadence."""
     now = resolve_now(at)
-    summary = import_task(path, now.isoformat())
-    p = pipeline(now)
-    summary["enrolled"] = batch.enroll(p, now=now, batch_size=p.settings.batch_size)
-    get_run_logger().info("imported %s: %s", path, {k: v for k, v in summary.items() if k != "errors"})
+    summary = import_file(pipeline(now), path=Path(path), now=now, run=prefect_step)
+    get_run_logger().info(
+        "imported %s: %s created, %s updated, %s rejected, %s enrolled",
+        Path(path).name, summary["created"], summary["updated"], summary["rejected"], summary["enrolled"],
+    )  # fmt: skip
+    rows = [{"what": k, "count": v} for k, v in summary.items() if isinstance(v, int)]
+    publish("import-summary", f"Import of {Path(path).name}", markdown_table(rows), "rows created, updated, rejected")
     return summary

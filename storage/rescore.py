@@ -34,13 +34,14 @@ from storage.cadences import CadenceRegistry
 from storage.compliance import load_facts
 from storage.eligibility_sql import eligible_clause
 from storage.guidelines import current_snapshots, programs_of, sets_around, snapshot_changes
-from storage.models import CadencePosition, Lead, LeadHistory, Reengagement, table
+from storage.models import CadencePosition, GuidelineSnapshot, Lead, LeadHistory, Reengagement, table
 from storage.sql import among, insert_ignore
 
 _lead = table(Lead)
 _pos = table(CadencePosition)
 _hist = table(LeadHistory)
 _re = table(Reengagement)
+_snap = table(GuidelineSnapshot)
 
 REENGAGE_CADENCE = "reengage"
 RESTING = [CadenceStatus.NURTURING.value, CadenceStatus.COMPLETED.value]
@@ -189,19 +190,6 @@ def newly_effective(conn: Connection, on: date, *, lookback_days: int = EFFECTIV
     return due
 
 
-def rescore_newly_effective(
-    *, engine: Engine, registry: CadenceRegistry, now: datetime, batch_size: int = 2000
-) -> RescoreStats:
-    """Re-engage the leads made eligible by loosenings that took effect after they were loaded (see above)."""
-    total = RescoreStats()
-    with engine.connect() as conn:
-        due = newly_effective(conn, now.date())
-    for snapshot_id in due:
-        total.add(rescore_snapshot(engine=engine, registry=registry, snapshot_id=snapshot_id, now=now,
-                                   batch_size=batch_size))  # fmt: skip
-    return total
-
-
 def lead_id_ranges(engine: Engine, size: int) -> list[tuple[int, int]]:
     """The lead table split into id ranges of ``size`` (for one Prefect task each)."""
     with engine.connect() as conn:
@@ -321,3 +309,21 @@ def reengage_rows(
             )
             conn.execute(_hist.insert(), history)
             stats.reengaged += len(moves)
+
+
+def reengagements_of(engine: Engine, snapshot_id: int, *, limit: int = 1000) -> list[dict[str, Any]]:
+    """Who snapshot ``snapshot_id`` re-engaged (or dated for seasoning) and why, highest priority first."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(_re.c.lead_id, _lead.c.first_name, _re.c.program, _re.c.status, _re.c.score, _re.c.reason)
+            .join(_lead, _lead.c.id == _re.c.lead_id)
+            .where(_re.c.snapshot_id == snapshot_id)
+            .order_by(_re.c.score.desc(), _re.c.lead_id)
+            .limit(limit)
+        ).all()
+    return [dict(r._mapping) | {"score": round(r.score, 2)} for r in rows]
+
+
+def snapshot_lender(engine: Engine, snapshot_id: int) -> str | None:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(_snap.c.lender).where(_snap.c.id == snapshot_id)).scalar()

@@ -15,8 +15,8 @@ from prefect.logging.configuration import setup_logging
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from dripline.settings import get_settings
 from flows.common import forget_pipelines
+from service.settings import get_settings
 from storage.db import make_engine, upgrade
 from tests.factories import clear_database
 

@@ -111,7 +111,7 @@ def insert_lead(engine: Engine, *, consent: bool = True, at: datetime = NOW, **o
 
     By default the lead may be texted: written consent naming us for its phone, and a DNC scrub on ``at``.
     """
-    from dripline.settings import Settings
+    from service.settings import Settings
     from storage.compliance import add_consent
     from storage.models import table
 

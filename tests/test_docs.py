@@ -1,4 +1,4 @@
-from dripline.docs import COMPLIANCE_DOC, STATE_MACHINE_DOC, compliance_markdown, state_machine_markdown
+from service.docs import COMPLIANCE_DOC, STATE_MACHINE_DOC, compliance_markdown, state_machine_markdown
 
 
 def test_state_machine_doc_matches_the_code():

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from dripline.settings import Settings
-from dripline.synthetic import SOURCES, STATES, generate_leads, iter_leads, write_csv
 from nurture.geo import lead_timezone, normalize_phone, phone_area, phone_state
 from nurture.products import Product
+from service.settings import Settings
+from service.synthetic import SOURCES, STATES, generate_leads, iter_leads, write_csv
 from storage.import_parse import CONSENT_COLUMNS
 from storage.importer import COLUMNS, import_leads
 from storage.models import Consent, Lead

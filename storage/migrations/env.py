@@ -10,7 +10,7 @@ import storage.models  # noqa: F401  (registers the tables)
 config = context.config
 engine = config.attributes.get("engine")
 if engine is None:
-    from dripline.settings import get_settings
+    from service.settings import get_settings
     from storage.db import make_engine
 
     engine = make_engine(get_settings().database_url)

@@ -16,19 +16,22 @@ from channels.lint import (
     Finding,
     Sample,
     email_one_click_headers,
-    lint_templates,
-    missing_compliance_settings,
     rates_without_apr,
     sample_contexts,
     sms_within_two_segments,
 )
 from channels.messages import SmsMessage
-from channels.render import TEMPLATES, render_email
+from channels.render import render_email, template_names
 from dripline.cli import app
-from dripline.settings import Settings, get_settings
+from nurture.cadence import load_cadence
 from nurture.products import Product
+from service.senders import brand
+from service.settings import Settings, get_settings
+from service.templates import lint as lint_with_settings
+from service.templates import missing_compliance_settings
 
 REAL_TEMPLATES = Settings().templates_dir
+TEMPLATES = template_names(REAL_TEMPLATES)
 REAL_CADENCE = Settings().cadence_file
 EMAILS = {f"email/{name}" for name in TEMPLATES["email"]}
 CALLS = {f"call/{name}" for name in TEMPLATES["call"]}
@@ -49,7 +52,8 @@ def edit(root: Path, relative: str, old: str, new: str) -> None:
 
 
 def lint(templates_dir: Path, **overrides: object) -> list[Finding]:
-    return lint_templates(Settings(templates_dir=templates_dir, **overrides))  # type: ignore[arg-type]
+    settings = Settings(templates_dir=templates_dir, **overrides)  # type: ignore[arg-type]
+    return lint_with_settings(settings, load_cadence(settings.cadence_file.read_text()))
 
 
 def fired(findings: list[Finding]) -> dict[str, set[str]]:
@@ -118,7 +122,7 @@ def test_one_click_headers_rule_fires_on_a_plain_http_unsubscribe_url():
 
 
 def test_one_click_headers_rule_fires_on_missing_headers_and_not_on_the_rendered_ones():
-    ctx = sample_contexts(Settings(), Product.DSCR)[0]
+    ctx = sample_contexts(brand(Settings()), Settings().unsubscribe_base_url, Product.DSCR)[0]
     message = render_email("check_in", ctx, templates_dir=REAL_TEMPLATES)
     assert email_one_click_headers(Sample("email", "check_in", ctx, message)) == []
     lowercase = replace(message, headers={k.lower(): v for k, v in message.headers.items()})
@@ -185,7 +189,7 @@ def test_a_text_over_two_segments_is_flagged(templates: Path):
 
 @pytest.mark.parametrize(("length", "flagged"), [(306, False), (307, True)])
 def test_two_segments_is_306_gsm_characters(length: int, flagged: bool):
-    ctx = sample_contexts(Settings(), Product.DSCR)[0]
+    ctx = sample_contexts(brand(Settings()), Settings().unsubscribe_base_url, Product.DSCR)[0]
     sample = Sample("sms", "x", ctx, SmsMessage(to="+13125550199", body="a" * length))
     assert bool(sms_within_two_segments(sample)) is flagged
 

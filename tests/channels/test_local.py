@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from channels.base import ChannelConfigError, RoutingSender, make_sender
+from channels.base import RoutingSender
 from channels.local import LocalOutbox, provider_id, safe_name
 from channels.messages import EmailMessage, SmsMessage, VoicemailMessage
 from channels.sendgrid_channel import SendGridSender
 from channels.twilio_channel import TwilioSender
-from dripline.settings import Settings
+from service.senders import ChannelConfigError, make_sender
+from service.settings import Settings
 
 SMS = SmsMessage(to="+15551230001", body="Hi Ana, rates moved. Reply STOP to opt out.")
 VOICEMAIL = VoicemailMessage(to="+15551230002", script="Hi Ana, it's Bo from Acme.")

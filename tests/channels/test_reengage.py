@@ -10,10 +10,8 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from channels.lint import lint_templates
 from channels.messages import EmailMessage, SmsMessage
 from channels.render import (
-    TEMPLATES,
     LeadView,
     RenderContext,
     get_environment,
@@ -22,11 +20,13 @@ from channels.render import (
     render_email,
     render_sms,
     sms_segments,
+    template_names,
     without_program,
 )
-from dripline.settings import Settings
 from nurture.cadence import load_cadence
 from nurture.products import Product
+from service.settings import Settings
+from service.templates import lint
 from tests.channels.test_templates import (
     BRAND,
     FORBIDDEN,
@@ -39,6 +39,8 @@ from tests.channels.test_templates import (
     SPARSE_LEAD,
     context,
 )
+
+TEMPLATES = template_names()
 
 REENGAGE = [("sms", "reengage"), ("email", "reengage"), ("email", "reengage_followup"), ("call", "reengage")]
 FILES = {
@@ -300,6 +302,6 @@ def test_the_lint_renders_the_reengage_templates_and_catches_a_promise_in_them(t
     old = "<p>To be clear about what this is:"
     assert path.read_text().count(old) == 1
     path.write_text(path.read_text().replace(old, "<p>You are pre-approved. " + old[3:]))
-    findings = lint_templates(Settings(templates_dir=templates))
+    findings = lint(Settings(templates_dir=templates), load_cadence(Settings().cadence_file.read_text()))
     assert {(f.template, f.rule) for f in findings} == {("email/reengage", "no_approval_promise")}
     assert {f.product for f in findings} == set(Product)

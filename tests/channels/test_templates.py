@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from channels.messages import EmailMessage, SmsMessage, VoicemailMessage
 from channels.render import (
     SYSTEM_SMS,
-    TEMPLATES,
     Brand,
     LeadView,
     OfficerView,
@@ -29,11 +28,15 @@ from channels.render import (
     render_sms,
     render_voicemail,
     sms_segments,
+    template_names,
 )
-from dripline.settings import Settings
 from nurture.cadence import load_cadence
 from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType
+from service.senders import brand
+from service.settings import Settings
 from storage.models import Lead
+
+TEMPLATES = template_names()
 
 BRAND = Brand(
     company_name="Harbor Light Lending",
@@ -347,8 +350,8 @@ def test_every_template_the_cadence_names_exists():
 
 def test_views_are_built_from_settings_and_models():
     settings = Settings()
-    brand = Brand.from_settings(settings)
-    assert (brand.company_name, brand.company_nmls_id, brand.company_address) == (
+    made = brand(settings)
+    assert (made.company_name, made.company_nmls_id, made.company_address) == (
         settings.company_name,
         settings.company_nmls_id,
         settings.company_address,

@@ -12,10 +12,10 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from sqlalchemy.engine import Engine
 
-from dripline.synthetic import generate_leads, write_csv
 from flows.cadence import cadence_tick, dispatch_touches
 from flows.leads import import_leads_flow
 from flows.replay import replay_range
+from service.synthetic import generate_leads, write_csv
 from storage.models import CallTask, Touch
 from storage.officers import add_officer
 
@@ -42,7 +42,7 @@ def _import(engine: Engine, tmp_path: Path, n: int = 5) -> dict:
             consent_text="I agree to automated texts and prerecorded calls from Dripline Demo Mortgage.",
         )
     write_csv(rows, path)
-    return import_leads_flow(path=str(path), at=START.isoformat())
+    return import_leads_flow(path=str(path), at=START)
 
 
 def _task_run_names(flow_run_id) -> list[str]:
@@ -55,25 +55,29 @@ def test_import_tick_and_dispatch_run_one_task_per_batch(engine, app_env, prefec
     summary = _import(engine, tmp_path)
     assert (summary["created"], summary["rejected"], summary["enrolled"]) == (5, 0, 5)
 
-    state = cadence_tick(now=(START + timedelta(hours=2)).isoformat(), return_state=True)  # 10:00 New York
+    state = cadence_tick(at=START + timedelta(hours=2), return_state=True)  # 10:00 New York
     totals = state.result()
     assert (totals["leads"], totals["tasks"], totals["batches"]) == (5, 5, 3)  # batches of 2, 2 and 1
     names = _task_run_names(state.state_details.flow_run_id)
     assert names.count("plan-due-leads") == 3 and names.count("enroll-new-leads") == 1
+    assert {"enroll-seasoned-leads", "expire-call-tasks"} <= set(names), "no work outside a task"
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(state.state_details.flow_run_id)
+        [artifact] = client.read_artifacts(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])), limit=5)
+    assert run.name == f"tick {START + timedelta(hours=2):%Y-%m-%d %H:%M}Z"
+    assert artifact.key == "tick-summary" and "| leads | 5 |" in str(artifact.data)
 
-    cadence_tick(now=(START + timedelta(hours=4)).isoformat())  # 12:00: the intro texts fall due
-    sent = dispatch_touches(now=(START + timedelta(hours=4)).isoformat())
+    cadence_tick(at=START + timedelta(hours=4))  # 12:00: the intro texts fall due
+    sent = dispatch_touches(at=START + timedelta(hours=4))
     assert sent["sent"] == 5 and sent["failed"] == 0
     assert len(list((app_env / "sms").glob("*.txt"))) == 5
-    again = dispatch_touches(now=(START + timedelta(hours=5)).isoformat())
+    again = dispatch_touches(at=START + timedelta(hours=5))
     assert again["sent"] == 0, "a touch is sent once"
 
 
 def test_replay_runs_a_week_in_one_flow_run(engine, app_env, prefect_server, tmp_path):
     _import(engine, tmp_path, n=3)
-    state = replay_range(
-        start=START.isoformat(), until=(START + timedelta(days=7)).isoformat(), every="1h", return_state=True
-    )
+    state = replay_range(start=START, until=START + timedelta(days=7), every="1h", return_state=True)
     result = state.result()
     assert result["steps"] + result["idle_steps_skipped"] == 7 * 24 + 1
     with engine.connect() as conn:
@@ -89,7 +93,7 @@ def test_replay_runs_a_week_in_one_flow_run(engine, app_env, prefect_server, tmp
 
 
 def test_the_demo_flow_loads_a_guideline_feed_on_its_day_and_re_engages_the_newly_eligible(
-    engine, app_env, database_url, prefect_server, tmp_path
+    engine, app_env, prefect_server, tmp_path
 ):
     from flows.demo import simulate_days
     from nurture.guidelines import parse_feed
@@ -125,8 +129,7 @@ def test_the_demo_flow_loads_a_guideline_feed_on_its_day_and_re_engages_the_newl
     on_day_20 = START + timedelta(days=20)
 
     result = simulate_days(
-        database_url=database_url, outbox_dir=str(app_env), start=START.isoformat(), days=21, seed=5,
-        guideline_feeds=[(on_day_20.isoformat(), str(lowered))],
+        start=START, days=21, seed=5, guideline_feeds=[(on_day_20, str(lowered))],
     )  # fmt: skip
     with engine.connect() as conn:
         rows = conn.execute(sa.select(Reengagement.__table__)).all()

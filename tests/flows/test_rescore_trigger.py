@@ -22,11 +22,12 @@ from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.events import DeploymentEventTrigger
 from prefect.settings import PREFECT_API_URL
 
-from dripline.guideline_load import load_programs
 from flows.common import pipeline
+from flows.events import emit_loosened
 from flows.rescore import rescore_flow
 from nurture.guidelines import ProgramRules
 from nurture.products import Product
+from service.guideline_load import load_programs
 from storage.models import Reengagement, table
 from tests.factories import insert_nurture_lead
 
@@ -60,9 +61,10 @@ def test_a_loosening_event_starts_the_rescore_flow_with_the_snapshot(engine, app
     eligible_now, still_short = _nurture_lead(engine, 1, 610), _nurture_lead(engine, 2, 590)
     p = pipeline(NOW)
     load_programs(
-        p, programs=[_program(640)], source="may", now=NOW - timedelta(days=1), loaded_by="test", rescore="none"
+        p, programs=[_program(640)], source="may", now=NOW - timedelta(days=1), loaded_by="test", rescore=None
     )
-    outcome = load_programs(p, programs=[_program(600)], source="june", now=NOW, loaded_by="test", rescore="auto")
+    outcome = load_programs(p, programs=[_program(600)], source="june", now=NOW, loaded_by="test",
+                            rescore=lambda load: emit_loosened(load, NOW))  # fmt: skip
     [loaded] = outcome.result.stored
     assert outcome.events, "with a Prefect server configured the load announces itself instead of re-scoring"
 

@@ -10,13 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from channels.messages import Message, SendResult
-from dripline.inbound import handle_inbound_sms
-from dripline.pipeline import Pipeline, dispatch, tick
-from dripline.replay import replay
-from dripline.settings import Settings
 from nurture.actions import InboundKind, Outcome, TaskKind, TaskStatus, TouchStatus
 from nurture.cadence import load_cadence
 from nurture.states import CadenceStatus
+from service.inbound import handle_inbound_sms
+from service.pipeline import Pipeline, dispatch, tick
+from service.replay import replay
+from service.settings import Settings
 from storage.cadences import register_cadence
 from storage.explain import explain_lead
 from storage.lead_events import complete_task

@@ -24,14 +24,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from dripline.inbound import handle_inbound_sms
-from dripline.pipeline import Pipeline, dispatch, tick
-from dripline.settings import Settings
 from nurture.actions import Outcome, SuppressionAction, TaskStatus, TouchStatus
 from nurture.cadence import load_cadence
 from nurture.compliance import exposure, load_rule_table
 from nurture.products import Product
 from nurture.states import Stage
+from service.inbound import handle_inbound_sms
+from service.pipeline import Pipeline, dispatch, tick
+from service.settings import Settings
 from storage.cadences import register_cadence
 from storage.compliance import add_consent
 from storage.lead_events import complete_task

@@ -11,14 +11,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from dripline.pipeline import Pipeline, dispatch, tick
-from dripline.replay import ReplayStats, replay
-from dripline.settings import Settings
-from dripline.simulate import Simulation
-from dripline.synthetic import generate_leads, write_csv
 from nurture.actions import Outcome, TaskKind, TaskStatus, TouchStatus
 from nurture.cadence import load_cadence
 from nurture.states import CadenceStatus, Stage
+from service.pipeline import Pipeline, dispatch, tick
+from service.replay import ReplayStats, replay
+from service.settings import Settings
+from service.simulate import Simulation
+from service.synthetic import generate_leads, write_csv
 from storage.cadences import register_cadence
 from storage.importer import import_leads
 from storage.lead_events import complete_task

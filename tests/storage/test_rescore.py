@@ -10,15 +10,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from dripline.guideline_load import load_guideline_file, load_programs
-from dripline.inbound import handle_inbound_sms
-from dripline.pipeline import Pipeline, tick
-from dripline.replay import daily
-from dripline.settings import Settings
 from nurture.cadence import load_cadence
 from nurture.guidelines import FeedError, ProgramRules
 from nurture.products import CreditEventType, Product
 from nurture.states import CadenceStatus
+from service import rescore as service_rescore
+from service.guideline_load import load_guideline_file, load_programs
+from service.inbound import handle_inbound_sms
+from service.pipeline import Pipeline, tick
+from service.settings import Settings
 from storage.cadences import register_cadence
 from storage.models import CadencePosition, CallTask, GuidelineSnapshot, LeadHistory, Reengagement, Touch, table
 from storage.rescore import EFFECTIVE_LOOKBACK_DAYS, newly_effective, rescore_snapshot
@@ -58,7 +58,7 @@ def _reengaged(engine: Engine) -> list[int]:
 
 
 def _load(p: Pipeline, programs: list[ProgramRules], at: datetime = NOW):
-    outcome = load_programs(p, programs=programs, source="test", now=at, loaded_by="test", rescore="none")
+    outcome = load_programs(p, programs=programs, source="test", now=at, loaded_by="test", rescore=None)
     return [x.snapshot_id for x in outcome.result.stored]
 
 
@@ -161,7 +161,7 @@ def test_a_re_engaged_lead_gets_a_priority_call_and_messages_naming_the_change(e
     _load(p, [_bank_statement(640)], at=NOW - timedelta(days=1))
     [snapshot] = _load(p, [_bank_statement(600)])
     rescore_snapshot(engine=engine, registry=p.registry, snapshot_id=snapshot, now=NOW)
-    from dripline.replay import replay
+    from service.replay import replay
 
     replay(p, start=NOW, until=NOW + timedelta(hours=6), every=timedelta(hours=1))
     with engine.connect() as conn:
@@ -184,7 +184,7 @@ def test_a_malformed_feed_changes_nothing_and_lists_every_error(engine: Engine, 
         '{"program": "bank_statement", "effective_date": "2026-06-01", "min_fico": 620}]}]}'
     )
     with pytest.raises(FeedError) as caught:
-        load_guideline_file(p, path=feed, now=NOW, loaded_by="test", rescore="none")
+        load_guideline_file(p, path=feed, now=NOW, loaded_by="test", rescore=None)
     text = "\n".join(caught.value.errors)
     for expected in ("min_fico", "crypto", "effective_date", "min_dscr", "already given"):
         assert expected in text.lower(), (expected, text)
@@ -241,3 +241,8 @@ def test_rules_announced_ahead_leave_the_current_ones_in_force_until_their_date(
     _load(p, [_bank_statement(660, effective_date=date(2026, 7, 1))], at=NOW - timedelta(days=1))  # a tightening
     assert [r["lead_id"] for r in eligible_leads(engine=engine, on=NOW.date())] == [qualified]
     assert eligible_leads(engine=engine, on=date(2026, 7, 1)) == [], "from July 1 the minimum is 660"
+
+
+def daily(p, *, now):
+    """The daily sweep's counts (``service.rescore.daily`` also names the lenders whose loosening took effect)."""
+    return service_rescore.daily(p, now=now)[1]

@@ -1,7 +1,8 @@
-"""The batch functions every entry point shares: Prefect tasks wrap them, the
-CLI's ``run``, the demo and the benchmark call them directly.
+"""Tick and dispatch: the one implementation the flows, the CLI, the replay, the demo and the benchmark call.
 
-Each function takes ``now`` from its caller; nothing here reads the clock.
+:func:`tick` and :func:`dispatch` run their batches through a :class:`~service.steps.Runner`:
+inline by default, as Prefect tasks when a flow passes its runner. Each function takes
+``now`` from its caller; nothing here reads the clock.
 """
 
 from __future__ import annotations
@@ -16,16 +17,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from channels.base import OptedOutError, OutcomeUnknownError, Sender, flush, make_sender
+from channels.base import OptedOutError, OutcomeUnknownError, Sender, flush
 from channels.messages import EmailMessage, Message, PermanentSendError, SmsMessage, TransientSendError
-from channels.render import Brand, LeadView, OfficerView, RenderContext, render
-from dripline.settings import Settings
+from channels.render import LeadView, OfficerView, RenderContext, render
 from nurture.actions import Channel, TouchStatus
 from nurture.cadence import load_cadence
 from nurture.compliance import load_rule_table
 from nurture.gate import Decision, Policy, Ruling, Verdict, policy_sellers
 from nurture.gate_plan import decision_line, verdict_reason
 from nurture.states import Event
+from service.senders import brand, make_sender
+from service.settings import Settings
+from service.steps import Runner, inline
+from service.templates import missing_compliance_settings, missing_templates
 from storage.cadences import CadenceRegistry, enroll_new_leads, register_cadence
 from storage.compliance import fresh_suppression_watermark, opted_out_now
 from storage.db import make_engine
@@ -56,6 +60,9 @@ class Pipeline:
         cadence = load_cadence(settings.cadence_file.read_text(), source=str(settings.cadence_file))
         reengage = load_cadence(settings.reengage_cadence_file.read_text(), source=str(settings.reengage_cadence_file))
         policy = load_policy(settings)
+        missing = missing_templates(settings, cadence, reengage)
+        if missing:
+            raise TemplateFilesError(f"{settings.templates_dir}: no template file for {', '.join(missing)}")
         _refuse_incomplete_solicitations(settings, engine)
         registry = register_cadence(engine=engine, cadence=cadence, now=now, others=(reengage,))
         return cls(settings, engine, registry, sender or make_sender(settings), policy)
@@ -65,9 +72,11 @@ class ComplianceSettingsError(ValueError):
     """Messages would go out without what the law requires in them (postal address, NMLS IDs)."""
 
 
-def _refuse_incomplete_solicitations(settings: Settings, engine: Engine) -> None:
-    from channels.lint import missing_compliance_settings
+class TemplateFilesError(ValueError):
+    """A cadence step names a template that has no file."""
 
+
+def _refuse_incomplete_solicitations(settings: Settings, engine: Engine) -> None:
     officers = table(LoanOfficer)
     active: list[tuple[str, str | None]] = []
     if sa.inspect(engine).has_table(officers.name):  # no schema yet: `dripline init` creates it
@@ -98,13 +107,42 @@ class DispatchStats:
     cancelled: int = 0
     deferred: int = 0  # moved later or held by the compliance gate
     blocked: int = 0  # refused by the compliance gate, at the claim or right before sending
+    batches: int = 0
     by_channel: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, int | dict[str, int]]:
+        return vars(self) | {"by_channel": dict(self.by_channel)}
 
     def add(self, other: DispatchStats) -> None:
         for name in ("claimed", "sent", "failed", "retried", "cancelled", "deferred", "blocked"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for k, v in other.by_channel.items():
             self.by_channel[k] = self.by_channel.get(k, 0) + v
+
+
+@dataclass
+class TickSummary:
+    """What one tick did: the housekeeping before planning, and the planning itself."""
+
+    enrolled: int = 0
+    seasoned: int = 0  # re-engaged on the day their credit event seasoned
+    expired_tasks: int = 0
+    batches: int = 0
+    plan: TickStats = field(default_factory=TickStats)
+
+    def as_dict(self) -> dict[str, int]:
+        plan = self.plan
+        return {
+            "enrolled": self.enrolled,
+            "seasoned": self.seasoned,
+            "expired_tasks": self.expired_tasks,
+            "leads": plan.leads,
+            "touches": plan.touches,
+            "tasks": plan.tasks,
+            "blocked": plan.blocked,
+            "deferred": plan.deferred,
+            "batches": self.batches,
+        }
 
 
 def enroll(p: Pipeline, *, now: datetime, batch_size: int) -> int:
@@ -114,22 +152,34 @@ def enroll(p: Pipeline, *, now: datetime, batch_size: int) -> int:
     return total
 
 
+def enroll_seasoned_leads(p: Pipeline, *, now: datetime, batch_size: int) -> int:
+    return enroll_seasoned(engine=p.engine, registry=p.registry, now=now, batch_size=batch_size).reengaged
+
+
+def expire_tasks(p: Pipeline, *, now: datetime) -> int:
+    return expire_call_tasks(engine=p.engine, now=now)
+
+
 def plan_batch(p: Pipeline, *, now: datetime, batch_size: int) -> TickStats:
     return tick_batch(engine=p.engine, registry=p.registry, policy=p.policy, now=now, limit=batch_size)
 
 
-def tick(p: Pipeline, *, now: datetime, batch_size: int | None = None) -> TickStats:
-    """Enroll new leads, expire stale call tasks, and plan every lead due at ``now``."""
+def tick(p: Pipeline, *, now: datetime, batch_size: int | None = None, run: Runner = inline) -> TickSummary:
+    """Enroll new leads, re-engage seasoned ones, expire stale call tasks, and plan every lead due at ``now``.
+
+    Every step is safe to run again (a claimed lead is no longer due), so a runner may retry it.
+    """
     size = batch_size or p.settings.batch_size
-    enroll(p, now=now, batch_size=size)
-    enroll_seasoned(engine=p.engine, registry=p.registry, now=now, batch_size=size)
-    expire_call_tasks(engine=p.engine, now=now)
-    total = TickStats()
+    summary = TickSummary()
+    summary.enrolled = run("enroll-new-leads", enroll, p, now=now, batch_size=size, retry=True)
+    summary.seasoned = run("enroll-seasoned-leads", enroll_seasoned_leads, p, now=now, batch_size=size, retry=True)
+    summary.expired_tasks = run("expire-call-tasks", expire_tasks, p, now=now, retry=True)
     while True:
-        stats = plan_batch(p, now=now, batch_size=size)
-        total.add(stats)
+        stats = run("plan-due-leads", plan_batch, p, now=now, batch_size=size, retry=True)
+        summary.batches += 1
+        summary.plan.add(stats)
         if stats.leads < size:
-            return total
+            return summary
 
 
 def unsubscribe_url(settings: Settings, lead_id: int) -> str:
@@ -151,7 +201,7 @@ def team_officer(settings: Settings) -> OfficerView:
 def render_contexts(p: Pipeline, lead_ids: set[int]) -> dict[int, RenderContext]:
     """What each lead's messages are rendered with: the lead, its loan officer (or the team), the brand, and why it
     was enrolled (a re-engagement names the guideline change)."""
-    brand = Brand.from_settings(p.settings)
+    brand_ = brand(p.settings)
     team = team_officer(p.settings)
     with Session(p.engine) as s:
         leads = s.exec(sa.select(Lead).where(Lead.id.in_(lead_ids))).scalars().all()  # type: ignore[union-attr,call-overload]
@@ -172,7 +222,7 @@ def render_contexts(p: Pipeline, lead_ids: set[int]) -> dict[int, RenderContext]
         lead.id: RenderContext(
             lead=LeadView.from_model(lead),
             officer=officers.get(lead.loan_officer_id, team),
-            brand=brand,
+            brand=brand_,
             unsubscribe_url=unsubscribe_url(p.settings, lead.id),  # type: ignore[arg-type]
             reason=reasons.get(lead.id) or "",
         )
@@ -183,7 +233,7 @@ def render_contexts(p: Pipeline, lead_ids: set[int]) -> dict[int, RenderContext]
 
 def _deliver(p: Pipeline, touch: ClaimedTouch, ctx: RenderContext, now: datetime) -> Delivery:
     try:
-        message: Message = render(touch.channel, touch.template, ctx)
+        message: Message = render(touch.channel, touch.template, ctx, templates_dir=p.settings.templates_dir)
     except Exception as exc:  # a template bug must fail this touch, not the whole batch
         return Delivery(touch.id, TouchStatus.FAILED, reason=f"render error: {type(exc).__name__}: {exc}")
     content = _content(message)
@@ -284,13 +334,16 @@ def _blocked_late(p: Pipeline, touch: ClaimedTouch, why: str, now: datetime) -> 
     )
 
 
-def dispatch(p: Pipeline, *, now: datetime, batch_size: int | None = None, worker: str = "dispatch") -> DispatchStats:
-    """Send every touch due at ``now``, batch by batch."""
+def dispatch(
+    p: Pipeline, *, now: datetime, batch_size: int | None = None, worker: str = "dispatch", run: Runner = inline
+) -> DispatchStats:
+    """Send every touch due at ``now``, batch by batch. A batch is never retried: it may have sent messages."""
     size = batch_size or p.settings.batch_size
     total = DispatchStats()
     while True:
-        stats = dispatch_batch(p, now=now, batch_size=size, worker=worker)
+        stats = run("dispatch-due-touches", dispatch_batch, p, now=now, batch_size=size, worker=worker)
         total.add(stats)
+        total.batches += 1
         if stats.claimed + stats.cancelled + stats.deferred + stats.blocked < size:
             return total
 
@@ -305,4 +358,5 @@ def render_call_script_for(p: Pipeline, task_id: int) -> str:
         if task is None:
             raise LookupError(f"no call task with id {task_id}")
         template, lead_id = task.template, task.lead_id
-    return render_call_script(template, render_contexts(p, {lead_id})[lead_id])
+    ctx = render_contexts(p, {lead_id})[lead_id]
+    return render_call_script(template, ctx, templates_dir=p.settings.templates_dir)

@@ -9,8 +9,17 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from channels.render import shipped_templates
+
 PLACEHOLDERS = {"", "changeme", "change-me", "placeholder", "xxx", "todo", "secret"}
-ROOT = Path(__file__).resolve().parent.parent
+
+
+def shipped(name: str) -> Path:
+    """A data folder that ships with dripline (cadences, compliance, guidelines): beside the packages in a
+    checkout, or inside this package in an installed wheel (pyproject maps it there)."""
+    here = Path(__file__).resolve().parent
+    installed = here / "_shipped" / name
+    return installed if installed.is_dir() else here.parent / name
 
 
 class Settings(BaseSettings):
@@ -20,14 +29,14 @@ class Settings(BaseSettings):
         "development", description="production refuses placeholder secrets and the local channel"
     )
     database_url: str = Field("sqlite:///./dripline.db", description="SQLAlchemy URL of dripline's own database")
-    cadence_file: Path = Field(ROOT / "cadences" / "default.yaml", description="the cadence marketing ops edit")
-    templates_dir: Path = Field(ROOT / "templates", description="Jinja2 templates for email, SMS and calls")
+    cadence_file: Path = Field(shipped("cadences") / "default.yaml", description="the cadence marketing ops edit")
+    templates_dir: Path = Field(shipped_templates(), description="Jinja2 templates for email, SMS and calls")
     reengage_cadence_file: Path = Field(
-        ROOT / "cadences" / "reengage.yaml",
+        shipped("cadences") / "reengage.yaml",
         description="the sequence an aged lead gets when a lender's guidelines change in its favour",
     )
     compliance_file: Path = Field(
-        ROOT / "compliance" / "us.yaml", description="the compliance rule table every contact is checked against"
+        shipped("compliance") / "us.yaml", description="the compliance rule table every contact is checked against"
     )
     texas_sms_registered: bool = Field(
         False, description="true when the sender is registered (or exempt) for marketing texts to Texas"
@@ -43,7 +52,6 @@ class Settings(BaseSettings):
         "local", description="local: record messages in the outbox folder; live: Twilio and SendGrid"
     )
     batch_size: int = Field(2000, ge=1, le=50_000, description="leads or touches per Prefect task batch")
-    tick_every: str = Field("15m", description="how often the scheduled tick and dispatch run")
 
     company_name: str = Field("Dripline Demo Mortgage", description="legal name shown in messages")
     company_nmls_id: str = Field("000000", description="company NMLS ID required in solicitations")

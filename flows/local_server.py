@@ -9,29 +9,40 @@ the ephemeral API does not run schedules.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass
 class LocalServer:
     process: subprocess.Popen[bytes]
     url: str  # the API URL, http://127.0.0.1:PORT/api
+    log: Path  # the server's own output, read back when it fails to start
+
+    @property
+    def ui_url(self) -> str:
+        return self.url.removesuffix("/api")
 
     def wait_until_up(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
-                err = self.process.stderr.read().decode(errors="replace")[-2000:] if self.process.stderr else ""
-                raise RuntimeError(f"prefect server exited: {err}")
+                tail = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+                raise RuntimeError(f"prefect server exited: {tail}")
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=2) as answer:
                     if answer.status == 200:
@@ -56,6 +67,7 @@ class LocalServer:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        self.log.unlink(missing_ok=True)
 
 
 def free_port() -> int:
@@ -64,24 +76,37 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(port: int | None = None) -> LocalServer:
-    """Start ``prefect server start`` on 127.0.0.1 (a free port unless given); return at once."""
+def _die_with_parent() -> None:
+    """In the child, before exec: the kernel sends SIGTERM when the process that started it dies, even by
+    SIGKILL, so a killed ``dripline`` leaves no server behind (Linux; elsewhere a no-op)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def start(port: int | None = None, *, ui: bool = False) -> LocalServer:
+    """Start ``prefect server start`` on 127.0.0.1 (a free port unless given); return at once.
+
+    ``ui``: serve Prefect's web UI too (``dripline serve``: marketing ops watch the runs there).
+    """
     port = port or free_port()
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # Ctrl-C stops our flows first; we stop the server after them
-    )
-    return LocalServer(process, f"http://127.0.0.1:{port}/api")
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": str(ui).lower()}
+    log = Path(tempfile.mkstemp(prefix="dripline-prefect-server-", suffix=".log")[1])
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C stops our flows first; we stop the server after them
+            preexec_fn=_die_with_parent,
+        )
+    return LocalServer(process, f"http://127.0.0.1:{port}/api", log)
 
 
 @contextmanager
-def running(port: int | None = None, *, timeout: float = 120.0) -> Iterator[LocalServer]:
+def running(port: int | None = None, *, timeout: float = 120.0, ui: bool = False) -> Iterator[LocalServer]:
     """A local server for the duration of the block, up before the block starts."""
-    server = start(port)
+    server = start(port, ui=ui)
     try:
         server.wait_until_up(timeout)
         yield server

@@ -10,20 +10,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 
-from dripline.pipeline import DispatchStats, Pipeline, dispatch, tick
-from storage.rescore import RescoreStats, rescore_newly_effective
-from storage.seasoning import SEASONING_SWEEP_LOOKBACK, schedule_seasoning
+from nurture.cadence import parse_duration
+from service import rescore
+from service.pipeline import DispatchStats, Pipeline, dispatch, tick
+from storage.rescore import RescoreStats
 from storage.tick import TickStats, next_work_at
 
 DAILY_AT = time(11, 0)  # UTC: 07:00 in New York, 04:00 in Los Angeles, the same calendar day in every US zone
-
-
-def daily(p: Pipeline, *, now: datetime) -> RescoreStats:
-    """Once a day: re-score loosenings that took effect since they were loaded, and date credit-event seasoning
-    for the leads that came to rest since (the ``guideline-daily`` deployment; replays run it at each new day)."""
-    stats = rescore_newly_effective(engine=p.engine, registry=p.registry, now=now, batch_size=p.settings.batch_size)
-    stats.add(schedule_seasoning(engine=p.engine, now=now, since=now - SEASONING_SWEEP_LOOKBACK))
-    return stats
 
 
 @dataclass
@@ -59,7 +52,7 @@ def replay(
 
     ``hook(now)`` runs after each step: the demo's simulated borrowers and loan
     officers act there, through the same functions a person would use. The first
-    step at or after ``DAILY_AT`` each day runs :func:`daily` first. With ``skip_idle``, steps before
+    step at or after ``DAILY_AT`` each day runs :func:`service.rescore.daily` first. With ``skip_idle``, steps before
     the next due work (of the database, of the hook, or the next day) are skipped:
     they would find nothing to do, so the result is the same.
     """
@@ -77,14 +70,14 @@ def replay(
         work: datetime | None = None
         looked = False  # whether ``work`` (the next due work) is already known for this step
         if now >= (sweep := _daily_at(now)) and sweep.date() != swept:
-            stats.daily.add(daily(p, now=now))
+            stats.daily.add(rescore.daily(p, now=now)[1])
             swept = sweep.date()
             if skip_idle:
                 work, looked = _next_work(p, hook), True
         if looked and (work is None or work > now):
             stats.idle += 1  # reached for the sweep alone: as at any skipped step, nothing else is due here
         else:
-            stats.tick.add(tick(p, now=now))
+            stats.tick.add(tick(p, now=now).plan)
             stats.dispatch.add(dispatch(p, now=now))
             if hook is not None:
                 hook(now)
@@ -118,3 +111,24 @@ def _next_work(p: Pipeline, hook: ReplayHook | None) -> datetime | None:
     times = [next_work_at(engine=p.engine), hook.next_at() if hook is not None else None]
     found = [t for t in times if t is not None]
     return min(found) if found else None
+
+
+def replay_summary(
+    p: Pipeline, *, start: datetime, until: datetime, every: str, batch_size: int | None = None
+) -> dict[str, int]:
+    """``dripline run``: replay the range (``every`` like ``1h``) and count what happened."""
+    if batch_size:
+        p.settings = p.settings.model_copy(update={"batch_size": batch_size})
+    stats = replay(p, start=start, until=until, every=parse_duration(every))
+    return {
+        "steps": stats.steps,
+        "idle_steps_skipped": stats.idle,
+        "leads_planned": stats.tick.leads,
+        "touches_planned": stats.tick.touches,
+        "call_tasks": stats.tick.tasks,
+        "sent": stats.dispatch.sent,
+        "failed": stats.dispatch.failed,
+        "cancelled": stats.dispatch.cancelled,
+        "deferred": stats.dispatch.deferred + stats.tick.deferred,
+        "blocked": stats.dispatch.blocked + stats.tick.blocked,
+    }

@@ -21,7 +21,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import TypeVar
 
-from dripline.settings import Settings
+from service.settings import Settings
 from storage.importer import COLUMNS
 
 T = TypeVar("T")

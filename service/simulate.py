@@ -16,18 +16,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-if TYPE_CHECKING:
-    from dripline.pipeline import Pipeline
-
 from nurture.actions import Channel, Outcome, TaskKind, TaskStatus, TouchStatus
+from nurture.cadence import parse_duration
 from nurture.economics import benchmark_for
 from nurture.products import Product
 from nurture.states import AUTOMATED, Event
+from service.pipeline import Pipeline
+from service.replay import replay
+from service.settings import Settings
 from storage.lead_events import complete_task, record_event
 from storage.models import CadencePosition, CallTask, Lead, Touch, table
 
@@ -232,7 +233,7 @@ class Simulation:
             phone = conn.execute(sa.select(_lead.c.phone).where(_lead.c.id == lead_id)).scalar()
         if phone is None:
             return False
-        from dripline.inbound import handle_inbound_sms
+        from service.inbound import handle_inbound_sms
 
         ours = self.pipeline.settings.twilio_from_number or self.pipeline.settings.company_phone
         handle_inbound_sms(self.pipeline, from_number=phone, to_number=ours, body=body, at=at)
@@ -242,10 +243,11 @@ class Simulation:
         """A lender's feed arrives: load it as ``dripline guidelines load`` would (re-scoring in this process)."""
         if self.pipeline is None:
             raise ValueError("loading guideline feeds needs the simulation's pipeline")
-        from dripline.guideline_load import load_guideline_file
+        from service.guideline_load import inline_rescore, load_guideline_file
 
-        outcome = load_guideline_file(self.pipeline, path=path, now=at, loaded_by="demo", rescore="inline")
-        reengaged = sum(r["reengaged"] for r in outcome.rescored)
+        rescore = inline_rescore(self.pipeline, at)
+        outcome = load_guideline_file(self.pipeline, path=path, now=at, loaded_by="demo", rescore=rescore)
+        reengaged = sum(r.reengaged for r in outcome.rescored)
         self.guideline_loads.append({"at": at.isoformat(), "file": path.name, "reengaged": reengaged})
 
     def _act(self, lead_id: int, action: str, at: datetime) -> None:
@@ -299,3 +301,31 @@ def _text_back(rng: random.Random) -> str | None:
         if roll < acc:
             return body
     return None
+
+
+def demo_settings(folder: Path) -> Settings:
+    """The demo's settings: its own SQLite database and outbox in ``folder``, the local channel."""
+    return Settings(database_url=f"sqlite:///{folder / 'dripline.db'}", outbox_dir=folder / "outbox", channel="local")
+
+
+def simulate(
+    p: Pipeline,
+    *,
+    start: datetime,
+    days: int,
+    seed: int,
+    every: str = "1h",
+    guideline_feeds: Sequence[tuple[datetime, Path]] = (),
+) -> dict[str, Any]:
+    """Replay ``days`` of ticks and dispatch from ``start`` with simulated borrowers and loan officers."""
+    sim = Simulation(engine=p.engine, seed=seed, start=start, pipeline=p, guideline_feeds=guideline_feeds)
+    stats = replay(p, start=start, until=start + timedelta(days=days), every=parse_duration(every), hook=sim)
+    return {
+        "steps": stats.steps,
+        "idle_steps_skipped": stats.idle,
+        "planned": stats.tick.touches,
+        "call_tasks": stats.tick.tasks,
+        "sent": stats.dispatch.sent,
+        "by_channel": {str(k): v for k, v in stats.dispatch.by_channel.items()},
+        "guideline_loads": sim.guideline_loads,
+    }

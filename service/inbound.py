@@ -19,13 +19,14 @@ from sqlalchemy.engine import Connection
 
 from channels.base import flush
 from channels.messages import PermanentSendError, TransientSendError
-from channels.render import Brand, LeadView, RenderContext, render_sms
-from dripline.pipeline import Pipeline, render_contexts, team_officer
+from channels.render import LeadView, RenderContext, render_sms
 from nurture.actions import Channel, InboundKind, SuppressionAction, TaskKind, TaskStatus
 from nurture.geo import normalize_phone
 from nurture.inbound import classify
 from nurture.products import Product
 from nurture.states import Event
+from service.pipeline import Pipeline, render_contexts, team_officer
+from service.senders import brand
 from storage.compliance import ALL_CHANNELS, leads_with_address, record_suppression, sms_opted_out
 from storage.lead_events import apply_event
 from storage.models import CallTask, InboundMessage, Lead, table
@@ -179,7 +180,7 @@ def _hand_to_officer(conn: Connection, lead_id: int, kind: InboundKind, body: st
 
 def _reply(p: Pipeline, template: str, number: str, lead_ids: list[int], message_id: int) -> tuple[str | None, str]:
     ctx = _context(p, number, lead_ids)
-    message = render_sms(template, ctx)
+    message = render_sms(template, ctx, templates_dir=p.settings.templates_dir)
     try:
         result = p.sender.send(message, key=f"inbound:{message_id}:{template}")
         flush(p.sender)
@@ -194,7 +195,7 @@ def _context(p: Pipeline, number: str, lead_ids: list[int]) -> RenderContext:
         ctx = render_contexts(p, {lead_ids[0]})[lead_ids[0]]
         return replace(ctx, lead=replace(ctx.lead, phone=number))
     anonymous = LeadView(id=None, first_name="", last_name="", email=None, phone=number, product=Product.GENERAL)
-    return RenderContext(anonymous, team_officer(p.settings), Brand.from_settings(p.settings), "")
+    return RenderContext(anonymous, team_officer(p.settings), brand(p.settings), "")
 
 
 def _result(row: sa.Row, *, duplicate: bool) -> InboundResult:  # type: ignore[type-arg]

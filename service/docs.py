@@ -6,14 +6,15 @@ from pathlib import Path
 
 from nurture.cadence import load_cadence
 from nurture.states import CadenceStatus, Stage, mermaid, transition_table_markdown
+from service.settings import shipped
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: the docs are generated into its docs/ folder
 STATE_MACHINE_DOC = ROOT / "docs" / "state-machine.md"
 COMPLIANCE_DOC = ROOT / "docs" / "compliance.md"
 
 
 def state_machine_markdown() -> str:
-    cadence = load_cadence((ROOT / "cadences" / "default.yaml").read_text())
+    cadence = load_cadence((shipped("cadences") / "default.yaml").read_text())
     steps = "\n".join(
         f"| `{s.id}` | {f'day {s.day} {s.at:%H:%M}' if s.day is not None and s.at else f'{s.after} + {s.delay}'}"
         f"{f', then every {s.every_days} days' if s.every_days else ''} | {s.channel.value} | "
@@ -59,7 +60,7 @@ def compliance_markdown() -> str:
     from nurture.compliance import load_rule_table
     from nurture.gate import RULES
 
-    table = load_rule_table((ROOT / "compliance" / "us.yaml").read_text())
+    table = load_rule_table((shipped("compliance") / "us.yaml").read_text())
     rules = "\n".join(
         f"| {i} | `{rule.__name__}` | {' '.join((rule.__doc__ or '').split())} |" for i, rule in enumerate(RULES, 1)
     )
