@@ -1,4 +1,5 @@
-"""Alembic environment: runs against the engine handed in by storage.db.upgrade."""
+"""Alembic environment: runs against the engine handed in by storage.db.upgrade (or, for the plain ``alembic``
+command, the ``sqlalchemy.url`` option or ``DRIPLINE_DATABASE_URL``)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ import storage.models  # noqa: F401  (registers the tables)
 config = context.config
 engine = config.attributes.get("engine")
 if engine is None:
-    from service.settings import get_settings
+    import os
+
     from storage.db import make_engine
 
-    engine = make_engine(get_settings().database_url)
+    url = config.get_main_option("sqlalchemy.url") or os.environ.get("DRIPLINE_DATABASE_URL")
+    if not url:
+        raise SystemExit("set sqlalchemy.url or DRIPLINE_DATABASE_URL, or run `dripline init`")
+    engine = make_engine(url)
 
 with engine.connect() as connection:
     sqlite = connection.dialect.name == "sqlite"
