@@ -20,8 +20,8 @@ def shown(value: object, render: Callable[[object], str] = repr) -> str:
     """``value`` as the input spelled it, cut short so that a message stays one readable line."""
     try:
         text = render(value)
-    except (TypeError, ValueError):
-        text = repr(value) if not isinstance(value, int) else "a very long number"
+    except (TypeError, ValueError, RecursionError):  # not JSON, more than 4300 digits, nested too deeply
+        text = f"({type(value).__name__} too large to show)"
     return text if len(text) <= SHOW_MAX else text[: SHOW_MAX - 3] + "..."
 
 
