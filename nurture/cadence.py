@@ -12,11 +12,23 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 
 from nurture.actions import Channel
+from nurture.model_errors import describe, place, shown, unknown
 
 
 class CadenceError(ValueError):
@@ -78,24 +90,9 @@ class Cadence:
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-_STEP_KEYS = {
-    "id",
-    "day",
-    "at",
-    "after",
-    "delay",
-    "channel",
-    "template",
-    "templates",
-    "window",
-    "unless",
-    "every_days",
-    "until_day",
-    "priority",
-}
 
 
-def parse_duration(text: str) -> timedelta:
+def parse_duration(text: object) -> timedelta:
     """``"90m"``, ``"2h"``, ``"1d"`` -> timedelta."""
     match = _DURATION.match(str(text))
     if not match:
@@ -104,141 +101,159 @@ def parse_duration(text: str) -> timedelta:
 
 
 def parse_clock(text: Any) -> time:
-    if isinstance(text, int):  # YAML reads 10:00 unquoted as sexagesimal minutes
-        return time(text // 60, text % 60)
-    try:
-        return time.fromisoformat(str(text))
-    except ValueError:
-        raise ValueError(f"{text!r} is not a time like 09:30") from None
+    if isinstance(text, int) and not isinstance(text, bool):  # YAML reads 10:00 unquoted as sexagesimal minutes
+        if 0 <= text < 24 * 60:
+            return time(text // 60, text % 60)
+    else:
+        try:
+            return time.fromisoformat(str(text))
+        except ValueError:
+            pass
+    raise ValueError(f"{text!r} is not a time like 09:30")
+
+
+def parse_window(raw: object) -> Window:
+    """``["09:00", "17:00"]`` -> :class:`Window`; the start must come before the end."""
+    if not isinstance(raw, list | tuple) or len(raw) != 2:
+        raise ValueError("expected [start, end] like ['09:00', '17:00']")
+    window = Window(parse_clock(raw[0]), parse_clock(raw[1]))
+    if window.start >= window.end:
+        raise ValueError(f"{window.start:%H:%M} must come before {window.end:%H:%M}")
+    return window
+
+
+def _matching(pattern: str, rule: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not re.fullmatch(pattern, value):
+            raise ValueError(f"{value!r} must be {rule}")
+        return value
+
+    return AfterValidator(check)
+
+
+Clock = Annotated[time, PlainValidator(parse_clock)]
+Duration = Annotated[timedelta, PlainValidator(parse_duration)]
+WindowField = Annotated[Window, PlainValidator(parse_window)]
+StepId = Annotated[StrictStr, _matching(r"[A-Za-z0-9_-]{1,48}", "1-48 letters, digits, - or _")]
+TemplateName = Annotated[StrictStr, Field(min_length=1)]
+
+
+Whole = Annotated[int, Field(strict=True, ge=0)]
+Positive = Annotated[int, Field(strict=True, ge=1)]
+
+
+class FileModel(BaseModel):
+    """A section of a YAML file: immutable, and a key it does not know is an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _StepModel(FileModel):
+    id: StepId
+    channel: Channel
+    template: TemplateName | None = None
+    templates: Annotated[tuple[TemplateName, ...], Field(min_length=1)] | None = None
+    window: WindowField
+    day: Whole | None = None
+    at: Clock | None = None
+    after: StrictStr | None = None
+    delay: Duration | None = None
+    unless: Literal["reached"] | None = None
+    every_days: Positive | None = None
+    until_day: Whole | None = None
+    priority: Annotated[int, Field(strict=True, ge=0, le=100)] = 0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _StepModel:
+        if (self.day is None) == (self.after is None):
+            raise ValueError("give exactly one of 'day' or 'after'")
+        if self.template is None and self.templates is None:
+            raise ValueError("template: give a template name (or a list under 'templates')")
+        if self.template is not None and self.templates is not None:
+            raise ValueError("template: give either 'template' or 'templates', not both")
+        if self.at is not None and self.day is None:
+            raise ValueError("at: only applies with 'day'; a step placed 'after' another takes a 'delay'")
+        if self.delay is not None and self.after is None:
+            raise ValueError("delay: only applies with 'after'; a step on a 'day' takes an 'at'")
+        if self.every_days is None and (self.until_day is not None or len(self.templates or ()) > 1):
+            raise ValueError("until_day and a list of templates only apply with every_days")
+        if self.every_days is not None and self.day is None:
+            raise ValueError("a repeating step needs 'day' for its first time")
+        if self.until_day is not None and self.until_day < (self.day or 0):
+            raise ValueError(f"until_day: {self.until_day} must be a day on or after {self.day}")
+        if self.priority and self.channel is not Channel.CALL:
+            raise ValueError("priority only applies to call steps")
+        return self
+
+    def step(self) -> Step:
+        return Step(
+            id=self.id,
+            channel=self.channel,
+            templates=self.templates if self.templates is not None else (str(self.template),),
+            window=self.window,
+            day=self.day,
+            at=(self.at or self.window.start) if self.day is not None else None,
+            after=self.after,
+            delay=self.delay or timedelta(0),
+            unless_reached=self.unless == "reached",
+            every_days=self.every_days,
+            until_day=self.until_day,
+            priority=self.priority,
+        )
+
+
+class _CadenceFile(FileModel):
+    name: Annotated[StrictStr, _matching(r"[a-z0-9][a-z0-9_-]{0,63}", "lowercase letters, digits, - or _")]
+    version: Positive
+    stale_after: Duration = timedelta(hours=24)
+    contact_phase_ends_after: StrictStr | None = None
+    steps: Annotated[list[_StepModel], Field(min_length=1)]
 
 
 def load_cadence(body: str, *, source: str = "<cadence>") -> Cadence:
-    """Parse and validate a cadence file's text."""
+    """Parse and validate a cadence file's text; :class:`CadenceError` lists every problem, one per line."""
     try:
         data = yaml.safe_load(body)
     except yaml.YAMLError as exc:
         raise CadenceError(f"{source}: not valid YAML: {exc}") from None
-    if not isinstance(data, Mapping):
-        raise CadenceError(f"{source}: expected a mapping with name, version and steps")
-    for key in ("name", "version", "steps"):
-        if key not in data:
-            raise CadenceError(f"{source}: missing '{key}'")
-    name, version = data["name"], data["version"]
-    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", name):
-        raise CadenceError(f"{source}: name: {name!r} must be lowercase letters, digits, - or _")
-    if not isinstance(version, int) or version < 1:
-        raise CadenceError(f"{source}: version: {version!r} must be a positive integer")
-    raw_steps = data["steps"]
-    if not isinstance(raw_steps, list) or not raw_steps:
-        raise CadenceError(f"{source}: steps: expected a non-empty list")
     try:
-        stale_after = parse_duration(data.get("stale_after", "24h"))
-    except ValueError as exc:
-        raise CadenceError(f"{source}: stale_after: {exc}") from None
-
-    steps: list[Step] = []
-    for i, raw in enumerate(raw_steps):
-        where = f"{source}: steps[{i}]" + (f" ({raw.get('id')})" if isinstance(raw, Mapping) else "")
-        steps.append(_parse_step(raw, where, known={s.id: s for s in steps}))
-
+        model = _CadenceFile.model_validate(data)
+    except ValidationError as exc:
+        raise CadenceError("\n".join(_problem(e, data, source) for e in exc.errors())) from None
+    steps = [s.step() for s in model.steps]
     ids = [s.id for s in steps]
-    end_id = data.get("contact_phase_ends_after", ids[0])
+    end_id = model.contact_phase_ends_after or ids[0]
+    problems = _check_steps(steps, source)
     if end_id not in ids:
-        raise CadenceError(f"{source}: contact_phase_ends_after: unknown step {end_id!r}")
-    _check_order(steps, source)
+        problems.append(f"{source}: contact_phase_ends_after: unknown step {end_id!r}")
+    if problems:
+        raise CadenceError("\n".join(problems))
     return Cadence(
-        name=name,
-        version=version,
+        name=model.name,
+        version=model.version,
         steps=tuple(steps),
-        stale_after=stale_after,
+        stale_after=model.stale_after,
         contact_phase_end=ids.index(end_id),
         digest=hashlib.sha256(body.encode()).hexdigest(),
         body=body,
     )
 
 
-def _parse_step(raw: Any, where: str, *, known: Mapping[str, Step]) -> Step:
-    if not isinstance(raw, Mapping):
-        raise CadenceError(f"{where}: expected a mapping")
-    unknown = set(raw) - _STEP_KEYS
-    if unknown:
-        raise CadenceError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
-    step_id = raw.get("id")
-    if not isinstance(step_id, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,48}", step_id):
-        raise CadenceError(f"{where}: id: {step_id!r} must be 1-48 letters, digits, - or _")
-    if step_id in known:
-        raise CadenceError(f"{where}: id: {step_id!r} is used twice")
-    try:
-        channel = Channel(str(raw.get("channel")))
-    except ValueError:
-        choices = ", ".join(c.value for c in Channel)
-        raise CadenceError(f"{where}: channel: {raw.get('channel')!r} is not one of {choices}") from None
-    templates = raw.get("templates") or ([raw["template"]] if "template" in raw else [])
-    if not templates or not all(isinstance(t, str) and t for t in templates):
-        raise CadenceError(f"{where}: template: give a template name (or a list under 'templates')")
-    window = raw.get("window")
-    if not isinstance(window, list) or len(window) != 2:
-        raise CadenceError(f"{where}: window: expected [start, end] like ['09:00', '17:00']")
-    try:
-        win = Window(parse_clock(window[0]), parse_clock(window[1]))
-    except ValueError as exc:
-        raise CadenceError(f"{where}: window: {exc}") from None
-    if win.start >= win.end:
-        raise CadenceError(f"{where}: window: {window[0]} must come before {window[1]}")
-
-    day, after = raw.get("day"), raw.get("after")
-    if (day is None) == (after is None):
-        raise CadenceError(f"{where}: give exactly one of 'day' or 'after'")
-    at: time | None = None
-    delay = timedelta(0)
-    if day is not None:
-        if not isinstance(day, int) or day < 0:
-            raise CadenceError(f"{where}: day: {day!r} must be a whole number >= 0")
-        try:
-            at = parse_clock(raw.get("at", window[0]))
-        except ValueError as exc:
-            raise CadenceError(f"{where}: at: {exc}") from None
-    else:
-        if not isinstance(after, str) or after not in known:
-            raise CadenceError(f"{where}: after: {after!r} is not an earlier step")
-        if known[after].repeats:
-            raise CadenceError(f"{where}: after: {after!r} repeats; only a fixed step can be followed")
-        try:
-            delay = parse_duration(raw.get("delay", "0m"))
-        except ValueError as exc:
-            raise CadenceError(f"{where}: delay: {exc}") from None
-
-    unless = raw.get("unless")
-    if unless not in (None, "reached"):
-        raise CadenceError(f"{where}: unless: only 'reached' is understood, not {unless!r}")
-    every, until = raw.get("every_days"), raw.get("until_day")
-    if every is not None and (not isinstance(every, int) or every < 1):
-        raise CadenceError(f"{where}: every_days: {every!r} must be a whole number >= 1")
-    if every is None and (until is not None or len(templates) > 1):
-        raise CadenceError(f"{where}: until_day and a list of templates only apply with every_days")
-    if every is not None and day is None:
-        raise CadenceError(f"{where}: a repeating step needs 'day' for its first time")
-    if until is not None and (not isinstance(until, int) or until < (day or 0)):
-        raise CadenceError(f"{where}: until_day: {until!r} must be a day on or after {day}")
-    priority = raw.get("priority", 0)
-    if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 100:
-        raise CadenceError(f"{where}: priority: {priority!r} must be a whole number from 0 to 100")
-    if priority and channel is not Channel.CALL:
-        raise CadenceError(f"{where}: priority only applies to call steps")
-    return Step(
-        id=step_id,
-        priority=priority,
-        channel=channel,
-        templates=tuple(templates),
-        window=win,
-        day=day,
-        at=at,
-        after=after,
-        delay=delay,
-        unless_reached=unless == "reached",
-        every_days=every,
-        until_day=until,
-    )
+def _problem(err: ErrorDetails, data: Any, source: str) -> str:
+    """One validation error as ``c.yaml: steps[2] (d1-email): window: ...``."""
+    loc, where = err["loc"], source
+    if loc[:1] == ("steps",) and len(loc) > 1:
+        raw = data["steps"][loc[1]]
+        where += f": steps[{loc[1]}]" + (f" ({shown(raw.get('id'), str)})" if isinstance(raw, Mapping) else "")
+        loc = loc[2:]
+    if err["type"] == "missing":
+        return f"{where}: missing '{place(loc)}'"
+    if err["type"] == "model_type":
+        return f"{where}: expected a mapping" + ("" if loc or where != source else " with name, version and steps")
+    if err["type"] == "extra_forbidden":
+        known = (_StepModel if where != source else _CadenceFile).model_fields
+        return f"{where}: {place(loc)}: {unknown(str(loc[-1]), known)}"
+    return f"{where}: {place(loc)}: {describe(err)}" if loc else f"{where}: {describe(err)}"
 
 
 def nominal_offset(step: Step, steps: Mapping[str, Step]) -> timedelta:
@@ -250,16 +265,30 @@ def nominal_offset(step: Step, steps: Mapping[str, Step]) -> timedelta:
     return nominal_offset(steps[step.after], steps) + step.delay
 
 
-def _check_order(steps: list[Step], source: str) -> None:
-    by_id = {s.id: s for s in steps}
+def _check_steps(steps: list[Step], source: str) -> list[str]:
+    """What one step cannot see alone: ids used twice, ``after`` an unknown or repeating step, the order."""
+    problems: list[str] = []
+    by_id: dict[str, Step] = {}
+    for i, step in enumerate(steps):
+        where = f"{source}: steps[{i}] ({step.id})"
+        if step.id in by_id:
+            problems.append(f"{where}: id: {step.id!r} is used twice")
+        elif step.after is not None and step.after not in by_id:
+            problems.append(f"{where}: after: {step.after!r} is not an earlier step")
+        elif step.after is not None and by_id[step.after].repeats:
+            problems.append(f"{where}: after: {step.after!r} repeats; only a fixed step can be followed")
+        elif step.repeats and i != len(steps) - 1:
+            problems.append(f"{where}: a repeating step must be the last step")
+        by_id.setdefault(step.id, step)
+    if problems:
+        return problems
     previous = timedelta(-1)
     for i, step in enumerate(steps):
-        if step.repeats and i != len(steps) - 1:
-            raise CadenceError(f"{source}: steps[{i}] ({step.id}): a repeating step must be the last step")
         offset = nominal_offset(step, by_id)
         if offset < previous:
-            raise CadenceError(
+            problems.append(
                 f"{source}: steps[{i}] ({step.id}): listed after a step that falls due later; "
                 "list steps in the order they fall due"
             )
-        previous = offset
+        previous = max(previous, offset)
+    return problems

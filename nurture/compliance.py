@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Annotated
 
 import yaml
+from pydantic import AfterValidator, Field, StrictBool, StrictStr, ValidationError
+from pydantic_core import ErrorDetails
 
 from nurture.actions import Channel
-from nurture.cadence import Window, parse_clock
+from nurture.cadence import FileModel, Window, WindowField
 from nurture.geo import STATES, PhoneArea, phone_area
+from nurture.model_errors import describe, place
 
 
 class RuleTableError(ValueError):
@@ -84,88 +87,85 @@ def _exposure(timezone: str, address_state: str | None, area: PhoneArea | None) 
     return Exposure(tuple(zones), frozenset(s for s in states if s))
 
 
-_TOP_KEYS = {"name", "version", "quiet_hours", "states", "frequency", "consent", "dnc"}
+Count = Annotated[int, Field(strict=True, ge=1)]
+Channels = Annotated[frozenset[Channel], Field(min_length=1)]
+
+
+def _state_code(code: str) -> str:
+    if code not in STATES:
+        raise ValueError("not a US state code")
+    return code
+
+
+class _StateRule(FileModel):
+    quiet_hours: WindowField | None = None
+    max_per_24h: Count | None = None
+    sms_needs_registration: StrictBool = False
+
+
+class _QuietHours(FileModel):
+    window: WindowField
+    channels: Channels
+
+
+class _Frequency(FileModel):
+    state_cap_channels: Channels
+    max_per_24h: Count
+    channels: Channels
+
+
+class _Consent(FileModel):
+    required_for: Channels
+
+
+class _Dnc(FileModel):
+    max_scrub_age_days: Count
+    inquiry_window_months: Count
+
+
+class _TableFile(FileModel):
+    name: Annotated[StrictStr, Field(min_length=1)]
+    version: Count
+    quiet_hours: _QuietHours
+    states: dict[Annotated[str, AfterValidator(_state_code)], _StateRule]
+    frequency: _Frequency
+    consent: _Consent
+    dnc: _Dnc
 
 
 def load_rule_table(body: str, *, source: str = "<rule table>") -> RuleTable:
-    """Parse and validate the rule table's text."""
+    """Parse and validate the rule table's text; :class:`RuleTableError` lists every problem, one per line."""
     try:
         data = yaml.safe_load(body)
     except yaml.YAMLError as exc:
         raise RuleTableError(f"{source}: not valid YAML: {exc}") from None
-    if not isinstance(data, Mapping):
-        raise RuleTableError(f"{source}: expected a mapping")
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        raise RuleTableError(f"{source}: unknown field(s) {', '.join(sorted(unknown))}")
-    name, version = data.get("name"), data.get("version")
-    if not isinstance(name, str) or not name:
-        raise RuleTableError(f"{source}: name: give the table a name")
-    if not isinstance(version, int) or version < 1:
-        raise RuleTableError(f"{source}: version: {version!r} must be a whole number >= 1")
-    quiet = _mapping(data, "quiet_hours", source)
-    frequency = _mapping(data, "frequency", source)
-    consent = _mapping(data, "consent", source)
-    dnc = _mapping(data, "dnc", source)
-    states: dict[str, StateRule] = {}
-    for code, raw in _mapping(data, "states", source).items():
-        where = f"{source}: states.{code}"
-        if code not in STATES:
-            raise RuleTableError(f"{where}: not a US state code")
-        if not isinstance(raw, Mapping) or set(raw) - {"quiet_hours", "max_per_24h", "sms_needs_registration"}:
-            raise RuleTableError(f"{where}: expected quiet_hours, max_per_24h and/or sms_needs_registration")
-        states[code] = StateRule(
-            quiet_hours=_window(raw["quiet_hours"], f"{where}.quiet_hours") if "quiet_hours" in raw else None,
-            max_per_24h=_count(raw, "max_per_24h", where) if "max_per_24h" in raw else None,
-            sms_needs_registration=bool(raw.get("sms_needs_registration", False)),
-        )
+    try:
+        t = _TableFile.model_validate(data)
+    except ValidationError as exc:
+        raise RuleTableError("\n".join(_problem(e, source) for e in exc.errors())) from None
     return RuleTable(
-        name=name,
-        version=version,
-        quiet_hours=_window(quiet.get("window"), f"{source}: quiet_hours.window"),
-        quiet_channels=_channels(quiet, "channels", f"{source}: quiet_hours"),
-        states=states,
-        state_cap_channels=_channels(frequency, "state_cap_channels", f"{source}: frequency"),
-        max_per_24h=_count(frequency, "max_per_24h", f"{source}: frequency"),
-        cap_channels=_channels(frequency, "channels", f"{source}: frequency"),
-        consent_required_for=_channels(consent, "required_for", f"{source}: consent"),
-        max_scrub_age_days=_count(dnc, "max_scrub_age_days", f"{source}: dnc"),
-        inquiry_window_months=_count(dnc, "inquiry_window_months", f"{source}: dnc"),
+        name=t.name,
+        version=t.version,
+        quiet_hours=t.quiet_hours.window,
+        quiet_channels=t.quiet_hours.channels,
+        states={code: StateRule(**dict(rule)) for code, rule in t.states.items()},
+        state_cap_channels=t.frequency.state_cap_channels,
+        max_per_24h=t.frequency.max_per_24h,
+        cap_channels=t.frequency.channels,
+        consent_required_for=t.consent.required_for,
+        max_scrub_age_days=t.dnc.max_scrub_age_days,
+        inquiry_window_months=t.dnc.inquiry_window_months,
     )
 
 
-def _mapping(data: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:
-    value = data.get(key)
-    if not isinstance(value, Mapping):
-        raise RuleTableError(f"{source}: {key}: expected a mapping")
-    return value
-
-
-def _window(raw: Any, where: str) -> Window:
-    if not isinstance(raw, list) or len(raw) != 2:
-        raise RuleTableError(f'{where}: expected [start, end] like ["08:00", "21:00"]')
-    try:
-        window = Window(parse_clock(raw[0]), parse_clock(raw[1]))
-    except ValueError as exc:
-        raise RuleTableError(f"{where}: {exc}") from None
-    if window.start >= window.end:
-        raise RuleTableError(f"{where}: {window.start} must come before {window.end}")
-    return window
-
-
-def _count(raw: Mapping[str, Any], key: str, where: str) -> int:
-    value = raw.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise RuleTableError(f"{where}.{key}: {value!r} must be a whole number >= 1")
-    return value
-
-
-def _channels(raw: Mapping[str, Any], key: str, where: str) -> frozenset[Channel]:
-    values = raw.get(key)
-    if not isinstance(values, list) or not values:
-        raise RuleTableError(f"{where}.{key}: expected a list of channels")
-    try:
-        return frozenset(Channel(str(v)) for v in values)
-    except ValueError:
-        choices = ", ".join(c.value for c in Channel)
-        raise RuleTableError(f"{where}.{key}: {values!r} has a channel that is not one of {choices}") from None
+def _problem(err: ErrorDetails, source: str) -> str:
+    """One validation error as ``us.yaml: states.FL.quiet_hours: ...``."""
+    loc = err["loc"]
+    if err["type"] == "missing":
+        return ": ".join(filter(None, (source, place(loc[:-1]), f"missing '{loc[-1]}'")))
+    where = ": ".join(filter(None, (source, place(loc))))
+    if err["type"] in ("model_type", "dict_type"):
+        return f"{where}: expected a mapping"
+    if err["type"] == "extra_forbidden":
+        return f"{where}: unknown field"
+    return f"{where}: {describe(err)}"

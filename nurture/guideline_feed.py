@@ -1,74 +1,94 @@
-"""Reading a lender guideline feed, JSON or CSV (docs/guidelines-feed.md), into :class:`ProgramRules`.
+"""A lender guideline feed, JSON or CSV (docs/guidelines-feed.md), read into :class:`ProgramRules`.
 
-Every problem is collected, each naming where it is (``lenders[1].programs[0].min_fico: ...`` in JSON,
-``line 4: min_fico: ...`` in CSV), and any problem rejects the whole feed with :class:`FeedError`.
-Both formats go through the same field checks, so they accept exactly the same values.
+Both formats are validated by the same pydantic models (:class:`FeedLender` holding :class:`FeedProgram`
+rows), so they accept exactly the same values. Every problem is collected, each naming where it is
+(``lenders[1].programs[0].min_fico: ...`` in JSON, ``line 4: min_fico: ...`` in CSV), and any problem
+rejects the whole feed with :class:`FeedError`: a feed is accepted whole or not at all. Hostile input
+(nesting too deep, huge numbers, NaN, control characters, megabyte strings) is refused the same way.
 """
 
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 import json
-import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic_core import ErrorDetails
 
 from nurture.geo import STATES
-from nurture.guidelines import PROGRAMS, FeedError, ProgramRules
+from nurture.model_errors import Loc, place, shown, unknown
 from nurture.products import CreditEventType, Product
 
-LENDER_MAX_CHARS = 120
-LIMITS = ("min_fico", "min_dscr", "asset_divisor", "max_ltv", "min_loan_amount")
-PROGRAM_KEYS = ("program", "effective_date", "min_fico", "seasoning_months", *LIMITS[1:], "states")
-CSV_COLUMNS = (
-    "lender",
-    "program",
-    "effective_date",
-    "min_fico",
-    *(f"seasoning_{e.value}" for e in CreditEventType),
-    *LIMITS[1:],
-    "states",
+PROGRAMS = (
+    Product.BANK_STATEMENT,
+    Product.DSCR,
+    Product.ASSET_DEPLETION,
+    Product.CREDIT_EVENT,
+    Product.FOREIGN_NATIONAL,
 )
 
-Check = Callable[[object], Any]  # a field's value -> the parsed value; raises ValueError saying what is wrong
+
+@dataclass(frozen=True, slots=True)
+class ProgramRules:
+    """One lender's program. ``None`` means the program sets no such limit.
+
+    ``seasoning_months`` lists the credit events the program accepts and how many months must have passed
+    since each; an event type it does not list is not accepted at all.
+    """
+
+    lender: str
+    program: Product
+    effective_date: date
+    min_fico: int | None = None
+    seasoning_months: Mapping[CreditEventType, int] = field(default_factory=dict)
+    min_dscr: float | None = None
+    asset_divisor: int | None = None  # months of liquid assets counted as one month of income
+    max_ltv: float | None = None  # percent
+    min_loan_amount: int | None = None  # dollars
+    states: frozenset[str] | None = None  # None: every state
+
+    @property
+    def key(self) -> tuple[str, Product]:
+        return (self.lender, self.program)
 
 
-def read_feed(text: str, *, format: str) -> list[ProgramRules]:
-    """See :func:`nurture.guidelines.parse_feed`."""
-    if format not in ("json", "csv"):
-        raise ValueError(f"format must be 'json' or 'csv', not {format!r}")
-    if not text.strip():
-        raise FeedError(["the feed is empty"])
-    feed = _Feed()
-    (feed.read_json if format == "json" else feed.read_csv)(text)
-    if not feed.errors and not feed.programs:
-        feed.errors.append("the feed has no programs")
-    if feed.errors:
-        raise FeedError(feed.errors)
-    return feed.programs
+class FeedError(ValueError):
+    """The feed is not valid and was rejected whole; ``errors`` names every problem and where it is."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        self.errors = list(errors)
+        lines = "\n".join(f"- {e}" for e in self.errors)
+        super().__init__(f"guideline feed rejected, {len(self.errors)} error(s):\n{lines}")
 
 
 def _show(value: object) -> str:
-    if value == "":
-        return "blank"
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
+    return "blank" if value == "" else shown(value, lambda v: json.dumps(v, allow_nan=True))
 
 
-def _lender(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{_show(value)} is not a name")
+def _lender(value: str) -> str:
     name = " ".join(value.split())
     if not name:
         raise ValueError("must not be blank")
     if len(name) > LENDER_MAX_CHARS:
         raise ValueError(f"{len(name)} characters; at most {LENDER_MAX_CHARS}")
+    if not name.isprintable():
+        raise ValueError(f"{_show(name)} has a control character")
     return name
 
 
@@ -88,30 +108,10 @@ def _date(value: object) -> date:
     raise ValueError(f"{_show(value)} is not a date like 2026-06-01")
 
 
-def _whole(low: int, high: int | None, what: str) -> Check:
-    def check(value: object) -> int | None:
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{_show(value)} is not a whole number")
-        if value < low or (high is not None and value > high):
-            raise ValueError(f"{value} is not {what}")
-        return value
-
-    return check
-
-
-def _positive(high: int, what: str) -> Check:
-    def check(value: object) -> float | None:
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ValueError(f"{_show(value)} is not a number")
-        if not 0 < value <= high:
-            raise ValueError(f"{_show(value)} is not {what}")
-        return float(value)
-
-    return check
+def _event(value: object) -> CreditEventType:
+    if isinstance(value, str) and value in _EVENTS:
+        return _EVENTS[value]
+    raise ValueError(f"not a credit event (use one of {', '.join(_EVENTS)})")
 
 
 def _states(value: object) -> frozenset[str] | None:
@@ -119,27 +119,136 @@ def _states(value: object) -> frozenset[str] | None:
         return None
     if not isinstance(value, list) or not value:
         raise ValueError(f'{_show(value)}: expected a list of state codes such as ["FL", "TX"], or null for all')
-    codes = {item.strip().upper() for item in value if isinstance(item, str)}
     bad = [_show(item) for item in value if not isinstance(item, str) or item.strip().upper() not in STATES]
     if bad:
-        raise ValueError(f"{', '.join(bad)} {'is not a US state code' if len(bad) == 1 else 'are not US state codes'}")
-    return frozenset(codes)
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        plural = "is not a US state code" if len(bad) == 1 else "are not US state codes"
+        raise ValueError(f"{', '.join(bad[:3])}{more} {plural}")
+    return frozenset(item.strip().upper() for item in value)
 
 
-CHECKS: dict[str, Check] = {
-    "lender": _lender,
-    "program": _program,
-    "effective_date": _date,
-    "min_fico": _whole(300, 850, "a credit score (300-850)"),
-    "min_dscr": _positive(5, "a DSCR (above 0, at most 5)"),
-    "asset_divisor": _whole(1, 600, "a divisor (1-600 months)"),
-    "max_ltv": _positive(100, "a loan-to-value (above 0, at most 100 percent)"),
-    "min_loan_amount": _whole(0, None, "a loan amount (0 or more dollars)"),
-    "states": _states,
-}
-_SEASONING = _whole(0, 240, "a waiting period (0-240 months)")
 _EVENTS = {e.value: e for e in CreditEventType}
+LENDER_MAX_CHARS = 120
+LenderName = Annotated[StrictStr, AfterValidator(_lender)]
+Months = Annotated[int, Field(strict=True, ge=0, le=240)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FeedProgram(_Model):
+    """One program of a lender, as the feed gives it. Every key is required; ``null`` means no limit."""
+
+    program: Annotated[Product, PlainValidator(_program)]
+    effective_date: Annotated[date, PlainValidator(_date)]
+    min_fico: Annotated[int, Field(strict=True, ge=300, le=850)] | None
+    seasoning_months: dict[Annotated[CreditEventType, PlainValidator(_event)], Months | None]
+    min_dscr: Annotated[float, Field(strict=True, gt=0, le=5, allow_inf_nan=False)] | None
+    asset_divisor: Annotated[int, Field(strict=True, ge=1, le=600)] | None
+    max_ltv: Annotated[float, Field(strict=True, gt=0, le=100, allow_inf_nan=False)] | None
+    min_loan_amount: Annotated[int, Field(strict=True, ge=0, le=1_000_000_000)] | None
+    states: Annotated[frozenset[str] | None, PlainValidator(_states)]
+
+    def rules(self, lender: str) -> ProgramRules:
+        months = {e: m for e in CreditEventType if (m := self.seasoning_months.get(e)) is not None}
+        return ProgramRules(lender=lender, **{**dict(self), "seasoning_months": months})
+
+
+class FeedLender(_Model):
+    lender: LenderName
+    programs: Annotated[list[FeedProgram], Field(min_length=1)]
+
+
+class _Document(_Model):
+    source: StrictStr | None = None
+    lenders: list[FeedLender]
+
+
+LIMITS = ("min_fico", "min_dscr", "asset_divisor", "max_ltv", "min_loan_amount")
+CSV_COLUMNS = (
+    "lender",
+    "program",
+    "effective_date",
+    "min_fico",
+    *(f"seasoning_{e.value}" for e in CreditEventType),
+    *LIMITS[1:],
+    "states",
+)
+_WHAT = {  # what a number out of range is not
+    "min_fico": "a credit score (300-850)",
+    "seasoning_months": "a waiting period (0-240 months)",
+    "min_dscr": "a DSCR (above 0, at most 5)",
+    "asset_divisor": "a divisor (1-600 months)",
+    "max_ltv": "a loan-to-value (above 0, at most 100 percent)",
+    "min_loan_amount": "a loan amount (0 to 1,000,000,000 dollars)",
+}
+_EXPECTED = {  # what a container of the wrong kind should have been
+    "lenders": "a list of lenders",
+    "programs": "a non-empty list of programs",
+    "seasoning_months": 'an object like {"chapter_7": 24}, or {}',
+}
 _HINTS = {"seasoning_months": "{} when no credit event is accepted", "states": "null for every state"}
+_MODELS: dict[int, type[_Model]] = {0: _Document, 2: FeedLender, 4: FeedProgram}  # by depth of the object's place
+_FIELDS = {name for model in _MODELS.values() for name in model.model_fields}
+_RANGE = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+_KEY = TypeAdapter(tuple[LenderName, Annotated[Product, PlainValidator(_program)]])
+
+
+def parse_feed(text: str, *, format: str) -> list[ProgramRules]:
+    """Every program in a feed's text (``format`` "json" or "csv"), in feed order.
+
+    Raises :class:`FeedError` listing every problem if there is any, and :class:`ValueError` for an unknown
+    ``format``.
+    """
+    if format not in ("json", "csv"):
+        raise ValueError(f"format must be 'json' or 'csv', not {format!r}")
+    if not text.strip():
+        raise FeedError(["the feed is empty"])
+    errors, programs = (_read_json if format == "json" else _read_csv)(text)
+    if not errors and not programs:
+        errors.append("the feed has no programs")
+    if errors:
+        raise FeedError(errors)
+    return programs
+
+
+def _words(err: ErrorDetails) -> str:
+    """A field's problem, in the feed's words (the place is added by the caller)."""
+    kind, value = err["type"], err["input"]
+    name = next((str(p) for p in reversed(err["loc"]) if p in _FIELDS), "")
+    if kind == "value_error":
+        return str(err.get("ctx", {})["error"])
+    if kind == "int_type":
+        return f"{_show(value)} is not a whole number"
+    if kind in _RANGE | {"float_type"} and name in _WHAT and isinstance(value, int) and not isinstance(value, bool):
+        return f"{_show(value)} is not {_WHAT[name]}"  # a whole number out of range, or too large for a float
+    if kind in ("float_type", "finite_number"):
+        return f"{_show(value)} is not a number"
+    if kind == "string_type":
+        return f"{_show(value)} is not text"
+    if kind in _RANGE and name in _WHAT:
+        return f"{_show(value)} is not {_WHAT[name]}"
+    if name in _EXPECTED and kind in ("list_type", "dict_type", "too_short"):
+        return f"expected {_EXPECTED[name]}, got {_show(value)}"
+    return f"{_show(value)}: {err['msg']}"
+
+
+def _where(loc: Loc) -> str:
+    return place(tuple(p if isinstance(p, int) else shown(p, str) for p in loc)) or "the feed"
+
+
+def _json_error(err: ErrorDetails) -> str:
+    loc, kind = err["loc"], err["type"]
+    if kind == "missing":
+        hint = _HINTS.get(str(loc[-1]), "null for no limit" if loc[-1] in LIMITS else "")
+        return f"{_where(loc[:-1])}: missing {loc[-1]}" + (f" (give {hint})" if hint else "")
+    if kind == "model_type":
+        required = [n for n, f in _MODELS[len(loc)].model_fields.items() if f.is_required()]
+        return f"{_where(loc)}: expected an object with {', '.join(required)}"
+    if kind == "extra_forbidden":
+        return f"{_where(loc)}: {unknown(str(loc[-1]), _MODELS[len(loc) - 1].model_fields)}"
+    return f"{_where(loc)}: {_words(err)}"
 
 
 class _Object(dict[str, Any]):
@@ -150,168 +259,139 @@ class _Object(dict[str, Any]):
     @classmethod
     def from_pairs(cls, pairs: list[tuple[str, Any]]) -> _Object:
         obj = cls(pairs)
-        keys = [k for k, _ in pairs]
-        obj.repeated = [k for k in obj if keys.count(k) > 1]
+        obj.repeated = [k for k, n in Counter(k for k, _ in pairs).items() if n > 1]
         return obj
 
 
-def _unknown(key: str, known: Iterable[str], noun: str = "field") -> str:
-    close = difflib.get_close_matches(key, list(known), n=1)
-    return f"unknown {noun}" + (f" (did you mean {close[0]}?)" if close else "")
+def _repeated(data: object) -> Iterator[Loc]:
+    """The place of every key given more than once, anywhere in the document (without recursion)."""
+    stack: list[tuple[Loc, object]] = [((), data)]
+    while stack:
+        loc, node = stack.pop()
+        if isinstance(node, _Object):
+            yield from ((*loc, k) for k in node.repeated)
+            stack += [((*loc, k), v) for k, v in reversed(node.items())]
+        elif isinstance(node, list):
+            stack += [((*loc, i), v) for i, v in reversed(list(enumerate(node)))]
 
 
-class _Feed:
+def _row(loc: Loc) -> tuple[int, int]:
+    """The (lender, program) position an error's place belongs to, for listing errors in feed order."""
+    i = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else -1
+    j = loc[3] if len(loc) > 3 and loc[2] == "programs" and isinstance(loc[3], int) else -1
+    return (i, j)
+
+
+class _FirstSeen:
+    """Flags a lender and program given again; a row with other errors still counts if these two are valid."""
+
     def __init__(self) -> None:
-        self.errors: list[str] = []
-        self.programs: list[ProgramRules] = []
-        self._seen: dict[tuple[str, Product], str] = {}
+        self.first: dict[tuple[str, Product], str] = {}
 
-    def take(self, where: str, check: Check, value: object) -> Any:
+    def again(self, where: str, lender: object, program: object) -> list[str]:
         try:
-            return check(value)
-        except ValueError as exc:
-            self.errors.append(f"{where}: {exc}")
-            return None
+            key = _KEY.validate_python((lender, program))
+        except ValidationError:
+            return []
+        first = self.first.setdefault(key, where)
+        return [] if first == where else [f"{where}: {key[0]} / {key[1].value} is already given at {first}"]
 
-    def add(self, where: str, fields: Mapping[str, Any], ok: bool) -> None:
-        """Keep the program at ``where`` if ``ok`` (its fields are all valid); flag a repeated lender and program."""
-        lender, program = fields.get("lender"), fields.get("program")
-        if lender is not None and program is not None:
-            first = self._seen.setdefault((lender, program), where)
-            if first != where:
-                self.errors.append(f"{where}: {lender} / {program.value} is already given at {first}")
-        if ok:
-            self.programs.append(ProgramRules(**fields))
 
-    def read_json(self, text: str) -> None:
-        try:
-            data = json.loads(text, object_pairs_hook=_Object.from_pairs)
-        except json.JSONDecodeError as exc:
-            self.errors.append(f"not valid JSON: {exc}")
-            return
-        if not self.shape(data, "", ("lenders", "source"), ("lenders",)):
-            return
-        if "source" in data and not isinstance(data["source"], str):
-            self.errors.append(f"source: {_show(data['source'])} is not text")
-        if "lenders" not in data:
-            return
-        lenders = data["lenders"]
-        if not isinstance(lenders, list):
-            self.errors.append(f"lenders: expected a list of lenders, got {_show(lenders)}")
-            return
-        for i, raw in enumerate(lenders):
-            self.json_lender(raw, f"lenders[{i}]")
+def _read_json(text: str) -> tuple[list[str], list[ProgramRules]]:
+    try:
+        data = json.loads(text, object_pairs_hook=_Object.from_pairs)
+    except RecursionError:
+        return ["not valid JSON: nested too deeply"], []
+    except ValueError as exc:  # also a number of more than 4300 digits
+        return [f"not valid JSON: {str(exc).split(': value has')[0]}"], []
+    found = [(_row(loc), f"{_where(loc)}: given more than once") for loc in _repeated(data)]
+    seen = _FirstSeen()
+    lenders = data.get("lenders") if isinstance(data, dict) else None
+    for i, entry in enumerate(lenders if isinstance(lenders, list) else ()):
+        programs = entry.get("programs") if isinstance(entry, dict) else None
+        for j, item in enumerate(programs if isinstance(programs, list) else ()):
+            if isinstance(item, dict):
+                again = seen.again(f"lenders[{i}].programs[{j}]", entry.get("lender"), item.get("program"))
+                found += [((i, j), msg) for msg in again]
+    try:
+        doc = _Document.model_validate(data)
+    except ValidationError as exc:
+        found = [(_row(e["loc"]), _json_error(e)) for e in exc.errors(include_url=False)] + found
+    if found:
+        return [msg for _, msg in sorted(found, key=lambda f: f[0])], []
+    return [], [p.rules(entry.lender) for entry in doc.lenders for p in entry.programs]
 
-    def json_lender(self, raw: object, where: str) -> None:
-        if not self.shape(raw, where, ("lender", "programs"), ("lender", "programs")):
-            return
-        assert isinstance(raw, _Object)
-        lender = self.take(f"{where}.lender", _lender, raw["lender"]) if "lender" in raw else None
-        if "programs" not in raw:
-            return
-        programs = raw["programs"]
-        if not isinstance(programs, list) or not programs:
-            self.errors.append(f"{where}.programs: expected a non-empty list of programs, got {_show(programs)}")
-            return
-        for j, item in enumerate(programs):
-            self.json_program(item, f"{where}.programs[{j}]", lender)
 
-    def json_program(self, raw: object, where: str, lender: str | None) -> None:
-        before = len(self.errors)
-        if not self.shape(raw, where, PROGRAM_KEYS, PROGRAM_KEYS):
-            return
-        assert isinstance(raw, _Object)
-        fields = {k: self.take(f"{where}.{k}", CHECKS[k], raw[k]) for k in PROGRAM_KEYS if k in CHECKS and k in raw}
-        seasoning, at = raw.get("seasoning_months"), f"{where}.seasoning_months"
-        months: dict[CreditEventType, int] = {}
-        if isinstance(seasoning, _Object):
-            self.repeats(seasoning, at)
-            for key, value in seasoning.items():
-                if key not in _EVENTS:
-                    self.errors.append(f"{at}.{key}: not a credit event (use one of {', '.join(_EVENTS)})")
-                elif (m := self.take(f"{at}.{key}", _SEASONING, value)) is not None:
-                    months[_EVENTS[key]] = m
-        elif "seasoning_months" in raw:
-            self.errors.append(f'{at}: {_show(seasoning)}: expected an object like {{"chapter_7": 24}}, or {{}}')
-        fields["seasoning_months"] = months
-        self.add(where, {"lender": lender, **fields}, ok=lender is not None and len(self.errors) == before)
+def _read_csv(text: str) -> tuple[list[str], list[ProgramRules]]:
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    programs: list[ProgramRules] = []
+    seen = _FirstSeen()
+    try:
+        header = [cell.strip().lower() for cell in next(reader, [])]
+        errors = _header_errors(header)
+        if errors and not set(header) & set(CSV_COLUMNS):
+            return [f"line 1: no header; the first line names the columns: {', '.join(CSV_COLUMNS)}"], []
+        start = reader.line_num + 1
+        for cells in reader:
+            where, start = f"line {start}", reader.line_num + 1
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) != len(header):
+                errors.append(f"{where}: {len(cells)} cells, but the header has {len(header)}")
+                continue
+            row = {name: cell.strip() for name, cell in zip(header, cells, strict=True) if name in CSV_COLUMNS}
+            errors += [
+                f"{where}: {_show(cell.strip())} is in column {i + 1}, which has no name in the header"
+                for i, (name, cell) in enumerate(zip(header, cells, strict=True))
+                if not name and cell.strip()
+            ]
+            try:
+                entry = FeedLender.model_validate(_csv_fields(row))
+                programs.append(entry.programs[0].rules(entry.lender))
+            except ValidationError as exc:  # a column missing from the header is reported once, above
+                errors += [
+                    f"{where}: {_csv_name(e['loc'])}: {_words(e)}" for e in exc.errors() if e["type"] != "missing"
+                ]
+            errors += seen.again(where, row.get("lender"), row.get("program"))
+    except csv.Error as exc:
+        errors.append(f"line {reader.line_num}: {exc}")
+    return errors, programs
 
-    def shape(self, raw: object, where: str, allowed: tuple[str, ...], required: tuple[str, ...]) -> bool:
-        """Whether ``raw`` is an object; reports its unknown, missing and repeated keys."""
-        if not isinstance(raw, _Object):
-            self.errors.append(f"{where or 'the feed'}: expected an object with {', '.join(required)}")
-            return False
-        prefix = f"{where}." if where else ""
-        self.errors += [f"{prefix}{k}: {_unknown(k, allowed)}" for k in raw if k not in allowed]
-        for key in required:
-            if key not in raw:
-                hint = _HINTS.get(key, "null for no limit" if key in LIMITS else "")
-                self.errors.append(f"{where or 'the feed'}: missing {key}" + (f" (give {hint})" if hint else ""))
-        self.repeats(raw, where)
-        return True
 
-    def repeats(self, raw: _Object, where: str) -> None:
-        prefix = f"{where}." if where else ""
-        self.errors += [f"{prefix}{k}: given more than once" for k in dict.fromkeys(raw.repeated)]
+def _header_errors(header: list[str]) -> list[str]:
+    errors = []
+    for name, n in Counter(n for n in header if n).items():
+        if n > 1:
+            errors.append(f"line 1: column {shown(name, str)} is given more than once")
+        elif name not in CSV_COLUMNS:
+            errors.append(f"line 1: {shown(name, str)}: {unknown(name, CSV_COLUMNS, 'column')}")
+    return errors + [f"line 1: missing column {name}" for name in CSV_COLUMNS if name not in header]
 
-    def read_csv(self, text: str) -> None:
-        reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-        try:
-            header = [cell.strip().lower() for cell in next(reader, [])]
-            self.csv_header(header)
-            start = reader.line_num + 1
-            for cells in reader:
-                where, start = f"line {start}", reader.line_num + 1
-                if not any(cell.strip() for cell in cells):
-                    continue
-                if len(cells) != len(header):
-                    self.errors.append(f"{where}: {len(cells)} cells, but the header has {len(header)}")
-                    continue
-                self.csv_row(header, cells, where)
-        except csv.Error as exc:
-            self.errors.append(f"line {reader.line_num}: {exc}")
 
-    def csv_header(self, header: list[str]) -> None:
-        for name in dict.fromkeys(n for n in header if n):
-            if header.count(name) > 1:
-                self.errors.append(f"line 1: column {name} is given more than once")
-            elif name not in CSV_COLUMNS:
-                self.errors.append(f"line 1: {name}: {_unknown(name, CSV_COLUMNS, 'column')}")
-        self.errors += [f"line 1: missing column {name}" for name in CSV_COLUMNS if name not in header]
+def _csv_fields(row: Mapping[str, str]) -> dict[str, Any]:
+    """A CSV row in the JSON feed's shape: number cells as numbers, blank as null, states split."""
+    program: dict[str, Any] = {
+        k: _cell(v) if k in LIMITS else v for k, v in row.items() if k in FeedProgram.model_fields
+    }
+    if "states" in row:
+        program["states"] = [code for code in re.split(r"[\s,;]+", row["states"]) if code] or None
+    program["seasoning_months"] = {e.value: _cell(row.get(f"seasoning_{e.value}", "")) for e in CreditEventType}
+    return {**({"lender": row["lender"]} if "lender" in row else {}), "programs": [program]}
 
-    def csv_row(self, header: list[str], cells: list[str], where: str) -> None:
-        before = len(self.errors)
-        row = {name: cell.strip() for name, cell in zip(header, cells, strict=True) if name}
-        self.errors += [
-            f"{where}: {_show(cell.strip())} is in column {i + 1}, which has no name in the header"
-            for i, (name, cell) in enumerate(zip(header, cells, strict=True))
-            if not name and cell.strip()
-        ]
-        fields: dict[str, Any] = {}
-        for name in CHECKS:
-            if name in row:
-                cell = row[name]
-                value = _split_states(cell) if name == "states" else _cell(cell) if name in LIMITS else cell
-                fields[name] = self.take(f"{where}: {name}", CHECKS[name], value)
-        months: dict[CreditEventType, int] = {}
-        for event in CreditEventType:
-            column = f"seasoning_{event.value}"
-            if (m := self.take(f"{where}: {column}", _SEASONING, _cell(row.get(column, "")))) is not None:
-                months[event] = m
-        fields["seasoning_months"] = months
-        self.add(where, fields, ok=len(self.errors) == before and all(c in row for c in CSV_COLUMNS))
+
+def _csv_name(loc: Loc) -> str:
+    """``("programs", 0, "seasoning_months", "chapter_7")`` -> ``seasoning_chapter_7``: the CSV column."""
+    if loc[-1] in _EVENTS:
+        return f"seasoning_{loc[-1]}"
+    return str(loc[-1] if loc[0] == "lender" else loc[2])
 
 
 def _cell(text: str) -> object:
     """A number cell: blank -> None, digits -> int or float; anything else stays text for the check to refuse."""
     if not text:
         return None
-    if re.fullmatch(r"-?[0-9]+", text):
+    if re.fullmatch(r"-?[0-9]{1,30}", text):
         return int(text)
     if re.fullmatch(r"-?([0-9]+\.[0-9]*|\.[0-9]+)", text):
         return float(text)
     return text
-
-
-def _split_states(text: str) -> list[str] | None:
-    return [code for code in re.split(r"[\s,;]+", text) if code] or None

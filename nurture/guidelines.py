@@ -3,8 +3,8 @@
 A feed (JSON or CSV, see docs/guidelines-feed.md) gives, per lender and program,
 the minimum FICO, seasoning after each kind of credit event, minimum DSCR,
 asset-depletion divisor, maximum LTV, minimum loan amount, allowed states and
-the date the rules take effect. :func:`parse_feed` turns it into frozen
-dataclasses (the reading itself is in :mod:`nurture.guideline_feed`); a feed
+the date the rules take effect. :func:`parse_feed` (from :mod:`nurture.guideline_feed`,
+which also defines :class:`ProgramRules`) turns it into frozen dataclasses; a feed
 with any error is rejected whole, with every error listed. :func:`diff`
 classifies each change as loosening (more borrowers qualify), tightening or
 neutral, and :func:`digest` fingerprints a snapshot so that loading the same
@@ -16,20 +16,15 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from nurture.guideline_feed import PROGRAMS, FeedError, ProgramRules, parse_feed
 from nurture.products import CreditEventType, Product
 
-PROGRAMS = (
-    Product.BANK_STATEMENT,
-    Product.DSCR,
-    Product.ASSET_DEPLETION,
-    Product.CREDIT_EVENT,
-    Product.FOREIGN_NATIONAL,
-)
+__all__ = ["PROGRAMS", "FeedError", "ProgramRules", "parse_feed"]  # the feed's types, re-exported for callers
 
 # Every field a change can name, in the order changes to one program are listed.
 FIELDS = (
@@ -43,38 +38,6 @@ FIELDS = (
     "effective_date",
 )
 _SEASONING = "seasoning_months."
-
-
-@dataclass(frozen=True, slots=True)
-class ProgramRules:
-    """One lender's program. ``None`` means the program sets no such limit.
-
-    ``seasoning_months`` lists the credit events the program accepts and how many months must have passed
-    since each; an event type it does not list is not accepted at all.
-    """
-
-    lender: str
-    program: Product
-    effective_date: date
-    min_fico: int | None = None
-    seasoning_months: Mapping[CreditEventType, int] = field(default_factory=dict)
-    min_dscr: float | None = None
-    asset_divisor: int | None = None  # months of liquid assets counted as one month of income
-    max_ltv: float | None = None  # percent
-    min_loan_amount: int | None = None  # dollars
-    states: frozenset[str] | None = None  # None: every state
-
-    @property
-    def key(self) -> tuple[str, Product]:
-        return (self.lender, self.program)
-
-    def value_of(self, name: str) -> object:
-        """The value of one of :data:`FIELDS`; ``None`` for a credit event the program does not accept."""
-        if name.startswith(_SEASONING):
-            return self.seasoning_months.get(CreditEventType(name.removeprefix(_SEASONING)))
-        if name not in FIELDS:
-            raise KeyError(name)
-        return getattr(self, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,26 +90,6 @@ class Change:
         if self.field == "effective_date":
             return f"changed the effective date from {_date_words(self.old)} to {_date_words(self.new)} for {loans}"
         return _limit_words(self.field, self.old, self.new, loans)
-
-
-class FeedError(ValueError):
-    """The feed is not valid and was rejected whole; ``errors`` names every problem and where it is."""
-
-    def __init__(self, errors: Sequence[str]) -> None:
-        self.errors = list(errors)
-        lines = "\n".join(f"- {e}" for e in self.errors)
-        super().__init__(f"guideline feed rejected, {len(self.errors)} error(s):\n{lines}")
-
-
-def parse_feed(text: str, *, format: str) -> list[ProgramRules]:
-    """Every program in a feed's text (``format`` "json" or "csv"), in feed order.
-
-    Raises :class:`FeedError` listing every problem if there is any, and :class:`ValueError` for an unknown
-    ``format``.
-    """
-    from nurture.guideline_feed import read_feed  # imported here: it builds this module's types
-
-    return read_feed(text, format=format)
 
 
 def diff(old: Sequence[ProgramRules], new: Sequence[ProgramRules]) -> list[Change]:
@@ -240,7 +183,7 @@ def _by_program(programs: Sequence[ProgramRules], side: str) -> dict[Product, Pr
 def _field_changes(a: ProgramRules, b: ProgramRules) -> list[Change]:
     changes: list[Change] = []
     for name in FIELDS:
-        x, y = a.value_of(name), b.value_of(name)
+        x, y = _value_of(a, name), _value_of(b, name)
         if x == y:
             continue
         if name == "states":
@@ -248,6 +191,13 @@ def _field_changes(a: ProgramRules, b: ProgramRules) -> list[Change]:
         else:
             changes.append(Change(b.lender, b.program, name, x, y, _direction(name, x, y)))
     return changes
+
+
+def _value_of(p: ProgramRules, name: str) -> object:
+    """The value of one of :data:`FIELDS`; ``None`` for a credit event the program does not accept."""
+    if name.startswith(_SEASONING):
+        return p.seasoning_months.get(CreditEventType(name.removeprefix(_SEASONING)))
+    return getattr(p, name)
 
 
 def _direction(name: str, old: object, new: object) -> Direction:

@@ -260,3 +260,22 @@ def test_a_decision_line_is_plain_json_with_every_ruling():
     assert line["phase"] == "plan" and line["table"] == "us v1" and line["verdict"] == "defer"
     assert line["at"] == "2026-06-10T12:00:00+00:00" and line["checked_at"] == "2026-06-10T00:00:00+00:00"
     assert ["suppression", "allow"] in line["rules"] and any(r[:2] == ["quiet_hours", "defer"] for r in line["rules"])
+
+
+def test_every_mistake_of_a_rule_table_is_listed_one_per_line():
+    text = (ROOT / "compliance" / "us.yaml").read_text()
+    broken = text.replace("TX: {sms_needs_registration: true}", "TX: {sms_needs_registration: maybe, colour: 1}")
+    broken = broken.replace("  max_per_24h: 4 ", "  max_per_24h: 0 ")
+    broken = broken.replace("consent:\n  required_for", "consent:\n  x")
+    with pytest.raises(RuleTableError) as caught:
+        load_rule_table(broken, source="us.yaml")
+    assert str(caught.value).splitlines() == [
+        "us.yaml: states.TX.sms_needs_registration: 'maybe': Input should be a valid boolean",
+        "us.yaml: states.TX.colour: unknown field",
+        "us.yaml: frequency.max_per_24h: 0: Input should be greater than or equal to 1",
+        "us.yaml: consent: missing 'required_for'",
+        "us.yaml: consent.x: unknown field",
+    ]
+    with pytest.raises(RuleTableError) as caught:
+        load_rule_table("- 1\n", source="us.yaml")
+    assert str(caught.value) == "us.yaml: expected a mapping"
