@@ -40,7 +40,7 @@ def run_tick(url: str, batch: int) -> dict[str, float]:
     registry = register_cadence(engine=engine, cadence=cadence(), now=NOW)
     p = Pipeline(Settings(database_url=url), engine, registry, LocalOutbox(Path(tempfile.mkdtemp())))
     started = time.perf_counter()
-    stats = tick(p, now=NOW, batch_size=batch)
+    stats = tick(p, now=NOW, batch_size=batch).plan  # the function the cadence-tick flow runs
     return {"seconds": time.perf_counter() - started, "leads": stats.leads, "rows": stats.touches + stats.tasks}
 
 
@@ -95,26 +95,25 @@ def run_floor(url: str, batch: int) -> dict[str, float]:
 
 
 def run_rescore(url: str, batch: int) -> dict[str, float]:
+    from channels.local import LocalOutbox
     from nurture.cadence import load_cadence
-    from service.settings import shipped
+    from service.pipeline import Pipeline
+    from service.rescore import rescore_snapshots
+    from service.settings import Settings, shipped
     from storage.cadences import register_cadence
-    from storage.rescore import RANGE_SIZE, lead_id_ranges, rescore_snapshot
 
     engine = make_engine(url)
     reengage = load_cadence((shipped("cadences") / "reengage.yaml").read_text())
     registry = register_cadence(engine=engine, cadence=cadence(), now=NOW, others=(reengage,))
     with engine.connect() as conn:
         snapshot = conn.execute(sa.select(sa.func.max(_snap.c.id))).scalar_one()
+    settings = Settings(database_url=url, batch_size=batch)
+    p = Pipeline(settings, engine, registry, LocalOutbox(Path(tempfile.mkdtemp())))
     started = time.perf_counter()
-    reengaged = mismatched = 0
-    for lo, hi in lead_id_ranges(engine, RANGE_SIZE):
-        stats = rescore_snapshot(engine=engine, registry=registry, snapshot_id=snapshot, now=NOW, batch_size=batch,
-                                 ids=(lo, hi))  # fmt: skip
-        reengaged += stats.reengaged
-        mismatched += stats.mismatched
-    if mismatched:
-        raise SystemExit(f"SQL and Python disagreed on {mismatched} leads")
-    return {"seconds": time.perf_counter() - started, "leads": reengaged, "rows": reengaged}
+    stats = rescore_snapshots(p, [snapshot], now=NOW)  # what the guideline-rescore flow runs, range by range
+    if stats.mismatched:
+        raise SystemExit(f"SQL and Python disagreed on {stats.mismatched} leads")
+    return {"seconds": time.perf_counter() - started, "leads": stats.reengaged, "rows": stats.reengaged}
 
 
 def run_rescore_floor(url: str, batch: int) -> dict[str, float]:
