@@ -162,7 +162,7 @@ def _short(value: str | None) -> str:
 @app.command(rich_help_panel=MARKETING)
 def report(
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    cost_per_lead: Annotated[float | None, typer.Option(help="override what each lead cost, in dollars")] = None,
+    cost_per_lead: Annotated[float | None, typer.Option(min=0, help="override what each lead cost, in dollars")] = None,
 ) -> None:
     """The funnel by product beside the benchmark ranges, revenue per close and ROI."""
     from dripline.report_view import print_report, report_payload

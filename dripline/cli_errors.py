@@ -70,6 +70,8 @@ def describe(exc: BaseException) -> tuple[int, str]:
         return OPERATIONAL, f"database refused the change, nothing was written: {first_line(exc.orig)}"
     if isinstance(exc, UnicodeError):
         return USAGE, f"not UTF-8 text: {exc}"
+    if isinstance(exc, FileNotFoundError | IsADirectoryError | NotADirectoryError):
+        return USAGE, f"{exc.filename}: {exc.strerror} (a path given on the command line or in a DRIPLINE_ setting)"
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
         return OPERATIONAL, f"{where}{exc.strerror or first_line(exc)}"

@@ -158,7 +158,12 @@ def tasks(
     """List call tasks, most urgent first."""
     if ctx.invoked_subcommand is not None:
         return
+    from nurture.actions import TaskStatus
     from storage.queries import list_tasks
+
+    known = [s.value for s in TaskStatus]
+    if status != "all" and status not in known:
+        raise typer.BadParameter(f"{status!r} is not one of {', '.join(known)} or all", param_hint="--status")
 
     rows = list_tasks(engine=_engine(), status=None if status == "all" else status, officer_email=officer)
     if as_json:
@@ -195,15 +200,15 @@ def complete(
     """Log a call's outcome. A live contact hands the lead to its loan officer and stops automation."""
     from storage.lead_events import TaskNotOpen, complete_task
 
+    if outcome not in {o.value for o in Outcome}:
+        raise typer.BadParameter(f"{outcome!r} is not one of {', '.join(o.value for o in Outcome)}",
+                                 param_hint="--outcome")  # fmt: skip
     try:
         result = complete_task(
             engine=_engine(), task_id=task_id, outcome=Outcome(outcome), at=parse_time(at, option="--at"), note=note
         )
-    except ValueError as exc:
-        if not isinstance(exc, TaskNotOpen):
-            exc = ValueError(f"{outcome!r} is not one of {', '.join(o.value for o in Outcome)}")
-        err.print(f"[red]task {task_id}:[/] {exc}")
-        raise typer.Exit(1) from None
+    except TaskNotOpen as exc:
+        fail(f"task {task_id}: {exc}", 1)
     if result is None:
         console.print(f"task {task_id}: {outcome} logged; the cadence goes on")
         return
@@ -238,9 +243,12 @@ def officer_add(
     """Add (or reactivate) a loan officer; new leads without one are shared out round-robin."""
     from storage.officers import add_officer
 
-    officer = add_officer(
-        engine=_engine(), name=name, email=email, phone=phone, nmls_id=nmls_id, now=parse_time(at, option="--at")
-    )
+    try:
+        officer = add_officer(
+            engine=_engine(), name=name, email=email, phone=phone, nmls_id=nmls_id, now=parse_time(at, option="--at")
+        )
+    except ValueError as exc:  # the email or the phone
+        fail(f"loan officer {email}: {exc}")
     console.print(f"loan officer {officer.id}: {officer.name} <{officer.email}> active")
 
 
