@@ -12,31 +12,39 @@ import typer
 
 from dripline import cli_compliance, cli_guidelines, cli_leads, cli_templates
 from dripline.cli_common import (
+    AtOpt,
     JsonOpt,
-    NowOpt,
     _engine,
+    checked_database,
     console,
     in_process,
     open_pipeline,
     parse_time,
     prefect_api,
+    record_id,
     run_flow,
     settings,
 )
+from dripline.cli_errors import DriplineGroup
 from service.settings import get_settings
 
-app = typer.Typer(help="Work purchased aged non-QM mortgage leads.", no_args_is_help=True, add_completion=False)
-app.add_typer(cli_leads.leads_app, name="leads")
-app.add_typer(cli_leads.tasks_app, name="tasks")
-app.add_typer(cli_leads.officers_app, name="officers")
-app.add_typer(cli_leads.cadence_app, name="cadence")
-app.add_typer(cli_templates.templates_app, name="templates")
-app.add_typer(cli_compliance.inbound_app, name="inbound")
-app.add_typer(cli_guidelines.guidelines_app, name="guidelines")
-cli_leads.leads_app.command("eligible")(cli_guidelines.eligible)
-app.add_typer(cli_compliance.consent_app, name="consent")
-app.command("explain")(cli_compliance.explain)
-app.command("email-event")(cli_compliance.email_event)
+# The panels of `dripline --help`, by who uses the commands.
+OFFICER, MARKETING, ADMIN = "Loan officers", "Marketing ops", "Admin"
+
+app = typer.Typer(
+    cls=DriplineGroup, help="Work purchased aged non-QM mortgage leads.", no_args_is_help=True, add_completion=False
+)
+app.add_typer(cli_leads.tasks_app, name="tasks", rich_help_panel=OFFICER)
+app.add_typer(cli_leads.leads_app, name="leads", rich_help_panel=OFFICER)
+app.command("explain", rich_help_panel=OFFICER)(cli_compliance.explain)
+cli_leads.leads_app.command("eligible", rich_help_panel=cli_leads.OFFICER)(cli_guidelines.eligible)
+app.add_typer(cli_leads.cadence_app, name="cadence", rich_help_panel=MARKETING)
+app.add_typer(cli_templates.templates_app, name="templates", rich_help_panel=MARKETING)
+app.add_typer(cli_guidelines.guidelines_app, name="guidelines", rich_help_panel=MARKETING)
+app.add_typer(cli_leads.officers_app, name="officers", rich_help_panel=ADMIN)
+app.add_typer(cli_compliance.consent_app, name="consent", rich_help_panel=ADMIN)
+app.add_typer(cli_compliance.inbound_app, name="inbound", rich_help_panel=ADMIN)
+app.command("email-event", rich_help_panel=ADMIN)(cli_compliance.email_event)
 
 
 @app.callback()
@@ -44,14 +52,15 @@ def main(
     db: Annotated[
         str | None, typer.Option("--db", help="SQLAlchemy URL (default: DRIPLINE_DATABASE_URL or ./dripline.db)")
     ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="on failure, show the full traceback")] = False,
 ) -> None:
     if db:
         os.environ["DRIPLINE_DATABASE_URL"] = db
         get_settings.cache_clear()
 
 
-@app.command()
-def init(now: NowOpt = None) -> None:
+@app.command(rich_help_panel=ADMIN)
+def init(now: AtOpt = None) -> None:
     """Create or upgrade the database and store the current cadence version. Safe to run twice."""
     from storage.db import current_revision, make_engine, upgrade
 
@@ -66,8 +75,8 @@ def init(now: NowOpt = None) -> None:
     console.print(f"cadence {p.registry.current.name} v{p.registry.current.version} ready")
 
 
-@app.command()
-def tick(now: NowOpt = None, batch_size: Annotated[int | None, typer.Option(min=1)] = None) -> None:
+@app.command(rich_help_panel=MARKETING)
+def tick(now: AtOpt = None, batch_size: Annotated[int | None, typer.Option(min=1)] = None) -> None:
     """Plan every lead that is due: enroll new leads, create call tasks, queue messages."""
     at = parse_time(now)
     p = open_pipeline(at)
@@ -83,8 +92,8 @@ def tick(now: NowOpt = None, batch_size: Annotated[int | None, typer.Option(min=
     console.print_json(data=result)
 
 
-@app.command()
-def dispatch(now: NowOpt = None, batch_size: Annotated[int | None, typer.Option(min=1)] = None) -> None:
+@app.command(rich_help_panel=MARKETING)
+def dispatch(now: AtOpt = None, batch_size: Annotated[int | None, typer.Option(min=1)] = None) -> None:
     """Send every queued message that is due, through the configured channel."""
     at = parse_time(now)
     p = open_pipeline(at)
@@ -100,7 +109,7 @@ def dispatch(now: NowOpt = None, batch_size: Annotated[int | None, typer.Option(
     console.print_json(data=result)
 
 
-@app.command()
+@app.command(rich_help_panel=MARKETING)
 def run(
     start: Annotated[str, typer.Option("--from", help="ISO 8601 start")],
     until: Annotated[str, typer.Option("--until", help="ISO 8601 end (inclusive)")],
@@ -129,10 +138,10 @@ def run(
     console.print_json(data=result)
 
 
-@app.command()
+@app.command(rich_help_panel=MARKETING)
 def outbox(
     as_json: JsonOpt = False,
-    lead: Annotated[int | None, typer.Option("--lead", help="only this lead id")] = None,
+    lead: Annotated[int | None, typer.Option("--lead", parser=record_id("lead"), help="only this lead id")] = None,
     status: Annotated[
         str | None, typer.Option("--status", help="planned, sending, sent, failed, cancelled, skipped")
     ] = None,
@@ -174,10 +183,10 @@ def _short(value: str | None) -> str:
     return value[:16].replace("T", " ") if value else ""
 
 
-@app.command()
+@app.command(rich_help_panel=MARKETING)
 def report(
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    cost_per_lead: Annotated[float | None, typer.Option(help="override what each lead cost, in dollars")] = None,
+    cost_per_lead: Annotated[float | None, typer.Option(min=0, help="override what each lead cost, in dollars")] = None,
 ) -> None:
     """The funnel by product beside the benchmark ranges, revenue per close and ROI."""
     from dripline.report_view import print_report
@@ -190,7 +199,7 @@ def report(
     print_report(payload, console)
 
 
-@app.command()
+@app.command(rich_help_panel=ADMIN)
 def serve(
     every: Annotated[str | None, typer.Option(help="override the interval schedules of prefect.yaml, e.g. 1m")] = None,
     port: Annotated[int, typer.Option(help="port for the local Prefect server if none is configured")] = 4200,
@@ -211,10 +220,11 @@ def serve(
     quiet_prefect()
     from flows.serve import serve_locally
 
+    checked_database()
     serve_locally(settings(), every=interval, port=port)
 
 
-@app.command()
+@app.command(rich_help_panel=MARKETING)
 def demo(
     out: Annotated[Path, typer.Option(help="folder for the demo database and outbox")] = Path("demo-output"),
     leads: Annotated[int, typer.Option(min=10, max=100_000)] = 1000,
@@ -244,7 +254,7 @@ def demo(
             del os.environ["PREFECT_API_URL"]
 
 
-@app.command()
+@app.command(rich_help_panel=ADMIN)
 def docs() -> None:
     """Regenerate the documentation built from the code (docs/state-machine.md)."""
     from service.docs import write_docs

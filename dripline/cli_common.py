@@ -1,4 +1,4 @@
-"""What every ``dripline`` subcommand shares: consoles, the --now option, settings and the pipeline."""
+"""What every ``dripline`` subcommand shares: consoles, the --at option, ids, settings and the pipeline."""
 
 from __future__ import annotations
 
@@ -19,11 +19,33 @@ from service.settings import Settings, get_settings
 console = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, soft_wrap=True)
 
-NowOpt = Annotated[str | None, typer.Option("--now", help="ISO 8601 time to act at (default: now)")]
+AtOpt = Annotated[str | None, typer.Option("--at", help="ISO 8601 time to act at (default: now)")]
+NowOpt = AtOpt  # the option was --now; the command line still accepts that name (cli_errors.alias_options)
 JsonOpt = Annotated[bool, typer.Option("--json", help="one JSON object per line")]
+MAX_ID = 2**31 - 1  # ids are INTEGER columns on SQLite and PostgreSQL alike
 
 
-def parse_time(value: str | None, *, option: str = "--now") -> datetime:
+def record_id(what: str) -> Any:
+    """A parser for a database id: a whole number from 1 to MAX_ID (a larger one cannot name anything stored)."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise typer.BadParameter(f"{value!r} is not a {what} id (a whole number)") from None
+        if not 1 <= number <= MAX_ID:
+            raise typer.BadParameter(f"there is no {what} {number}: ids run from 1 to {MAX_ID}")
+        return number
+
+    return parse
+
+
+def id_argument(what: str) -> Any:
+    return typer.Argument(parser=record_id(what), metavar=what.upper().replace(" ", "_") + "_ID",
+                          help=f"the {what} id", show_default=False)  # fmt: skip
+
+
+def parse_time(value: str | None, *, option: str = "--at") -> datetime:
     """An ISO 8601 time from the command line, or the current time (the clock is read only here)."""
     if value is None:
         return pendulum.now("UTC")
@@ -38,11 +60,25 @@ def parse_time(value: str | None, *, option: str = "--now") -> datetime:
 
 
 def settings() -> Settings:
+    from pydantic import ValidationError
+
+    from dripline.cli_errors import fail, settings_message
+
     try:
         return get_settings()
+    except ValidationError as exc:
+        fail(f"settings: {settings_message(exc)}")
     except ValueError as exc:
-        err.print(f"[red]settings:[/] {exc}")
-        raise typer.Exit(2) from None
+        fail(f"settings: {exc}")
+
+
+def checked_database() -> str:
+    """The database URL, once the database is known to exist at the current schema (nothing is created)."""
+    from storage.db import check_database
+
+    url = settings().database_url
+    check_database(url)
+    return url
 
 
 def open_pipeline(now: datetime) -> Any:
@@ -50,6 +86,7 @@ def open_pipeline(now: datetime) -> Any:
     from nurture.compliance import RuleTableError
     from service.pipeline import ComplianceSettingsError, Pipeline
 
+    checked_database()
     try:
         return Pipeline.open(settings(), now=now)
     except CadenceError as exc:
@@ -103,4 +140,4 @@ def run_flow(flow: Any, api: str, **parameters: Any) -> Any:
 def _engine() -> Any:
     from storage.db import make_engine
 
-    return make_engine(settings().database_url)
+    return make_engine(checked_database())

@@ -11,15 +11,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from dripline.cli_common import JsonOpt, NowOpt, console, err, open_pipeline, parse_time
+from dripline.cli_common import AtOpt as NowOpt
+from dripline.cli_common import JsonOpt, console, err, id_argument, open_pipeline, parse_time
 
 inbound_app = typer.Typer(help="Messages borrowers send us.", no_args_is_help=True)
 consent_app = typer.Typer(help="Written-consent records for automated texts and voicemail.", no_args_is_help=True)
 AtOpt = Annotated[str | None, typer.Option("--at", help="ISO 8601 time it happened (default: now)")]
+LeadId = Annotated[int, id_argument("lead")]
 EMAIL_EVENTS = {"unsubscribe": "email_unsubscribe", "bounce": "bounce", "spam_report": "spam_report"}
 
 
-def explain(lead_id: int, as_json: JsonOpt = False, now: NowOpt = None) -> None:
+def explain(lead_id: LeadId, as_json: JsonOpt = False, now: NowOpt = None) -> None:
     """Why each touch of a lead went, waited or was blocked: the facts, the rules and a timeline."""
     from storage.explain import explain_lead
 
@@ -129,7 +131,7 @@ def inbound_sms(
 
 @consent_app.command("add")
 def consent_add(
-    lead_id: int,
+    lead_id: LeadId,
     phone: Annotated[str, typer.Option(help="the number consent covers (default: the lead's phone)")] = "",
     seller: Annotated[str, typer.Option(help="the company named in the consent")] = "",
     text: Annotated[str, typer.Option("--text", help="the disclosure language the borrower agreed to")] = "",

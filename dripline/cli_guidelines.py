@@ -11,12 +11,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from dripline.cli_common import AtOpt as NowOpt
 from dripline.cli_common import (
     JsonOpt,
-    NowOpt,
     _engine,
     console,
     err,
+    id_argument,
     in_process,
     open_pipeline,
     parse_time,
@@ -24,6 +25,7 @@ from dripline.cli_common import (
     quiet_prefect,
     run_flow,
 )
+from dripline.cli_errors import fail
 
 guidelines_app = typer.Typer(help="Lender guidelines: load feeds, see what is in force and what changed.",
                              no_args_is_help=True)  # fmt: skip
@@ -45,6 +47,7 @@ def load(
     if rescore not in ("auto", "event", "inline", "none"):
         raise typer.BadParameter(f"{rescore!r} is not auto, event, inline or none", param_hint="--rescore")
     now = parse_time(at, option="--at")
+    _check_feed_file(file)
     p = open_pipeline(now)
     api = prefect_api()
     mode = ("event" if api else "inline") if rescore == "auto" else rescore
@@ -66,6 +69,8 @@ def load(
         then = inline_rescore(p, now)
     try:
         outcome = load_guideline_file(p, path=file, now=now, loaded_by="cli", rescore=then)
+    except RecursionError:
+        fail(f"{file}: refused, nothing loaded: nested too deeply to be a guideline feed")
     except FeedError as exc:
         err.print(f"[red]{file.name}: refused, nothing loaded ({len(exc.errors)} problems):[/]")
         for problem in exc.errors:
@@ -91,6 +96,21 @@ def load(
     loosened = [x for x in outcome.result.stored if x.loosened]
     for load, stats in zip(loosened, outcome.rescored, strict=False):
         _print_rescored(f"re-scored snapshot {load.snapshot_id}: ", stats.as_dict())
+
+
+def _check_feed_file(file: Path) -> None:
+    """Refuse, in one line, a feed that is not UTF-8 text (binary, UTF-16, latin-1) before anything is opened."""
+    data = file.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        fail(f"{file}: refused, nothing loaded: the file is UTF-16 text; save it as UTF-8")
+    if b"\x00" in data[:65536]:
+        fail(f"{file}: refused, nothing loaded: not a text file (it holds NUL bytes); a feed is .json or .csv text")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        fail(f"{file}: refused, nothing loaded: not UTF-8 text (line {line}, byte 0x{data[exc.start]:02x}); "
+             "save it as UTF-8")  # fmt: skip
 
 
 def _print_rescored(head: str, stats: dict[str, Any]) -> None:
@@ -152,7 +172,7 @@ def _cell(value: Any) -> str:
 
 
 @guidelines_app.command("diff")
-def diff(snapshot_id: int, as_json: JsonOpt = False) -> None:
+def diff(snapshot_id: Annotated[int, id_argument("guideline snapshot")], as_json: JsonOpt = False) -> None:
     """What a snapshot changed against the one before it, loosening or tightening."""
     import sqlalchemy as sa
 

@@ -11,7 +11,18 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from dripline.cli_common import JsonOpt, NowOpt, _engine, console, err, open_pipeline, parse_time, settings
+from dripline.cli_common import (
+    AtOpt,
+    JsonOpt,
+    _engine,
+    console,
+    err,
+    id_argument,
+    open_pipeline,
+    parse_time,
+    settings,
+)
+from dripline.cli_errors import fail
 from nurture.actions import Outcome
 from nurture.cadence import Cadence
 from nurture.states import Event, InvalidTransition
@@ -20,6 +31,9 @@ leads_app = typer.Typer(help="Import and inspect leads.", no_args_is_help=True)
 tasks_app = typer.Typer(help="Loan officers' call tasks.", invoke_without_command=True)
 officers_app = typer.Typer(help="The loan-officer roster.", no_args_is_help=True)
 cadence_app = typer.Typer(help="The contact cadence file.", no_args_is_help=True)
+OFFICER, MARKETING = "Loan officers", "Marketing ops"
+LeadId = Annotated[int, id_argument("lead")]
+TaskId = Annotated[int, id_argument("call task")]
 
 PIPELINE_EVENTS = [
     e.value
@@ -41,26 +55,32 @@ PIPELINE_EVENTS = [
 ]
 
 
-@leads_app.command("import")
+@leads_app.command("import", rich_help_panel=MARKETING)
 def import_(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV of leads")],
     at: Annotated[str | None, typer.Option("--at", help="ISO 8601 import time (default: now)")] = None,
 ) -> None:
     """Import a lead CSV: bad rows are reported with their line and written to FILE.rejects.csv."""
-    from storage.importer import import_leads
+    from storage.importer import ImportFileError, import_leads
 
     now = parse_time(at, option="--at")
     p = open_pipeline(now)
-    with Progress(
-        TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True
-    ) as progress:
-        bar = progress.add_task("rows", total=None)
-        summary = import_leads(
-            engine=p.engine,
-            path=file,
-            now=now,
-            progress=lambda done, total: progress.update(bar, completed=done, total=total),
-        )
+    # The bar starts with the first batch: a file refused before (encoding, header) prints only its reason.
+    progress = Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=err, transient=True)  # fmt: skip
+    bar = progress.add_task("rows", total=None)
+
+    def advanced(done: int, total: int) -> None:
+        progress.start()
+        progress.update(bar, completed=done, total=total)
+
+    try:
+        summary = import_leads(engine=p.engine, path=file, now=now, progress=advanced)
+    except ImportFileError as exc:
+        fail(f"{file}: refused, nothing imported: {exc}")
+    finally:
+        if progress.live.is_started:
+            progress.stop()
     console.print(
         f"{summary.total} rows: [green]{summary.created} new[/], {summary.updated} updated, "
         f"{summary.unchanged} unchanged, [red]{summary.rejected} rejected[/]"
@@ -74,12 +94,19 @@ def import_(
         err.print(f"[yellow]{summary.unassigned} leads have no loan officer: add one with 'dripline officers add'[/]")
 
 
-@leads_app.command("show")
-def show(lead_id: int, as_json: JsonOpt = False) -> None:
+@leads_app.command("show", rich_help_panel=OFFICER)
+def show(lead_id: LeadId, as_json: JsonOpt = False) -> None:
     """One lead: its stage, cadence position, touches, tasks and history."""
+    import sqlalchemy as sa
+
+    from storage.models import Lead, table
     from storage.queries import lead_history, list_tasks, list_touches
 
     engine = _engine()
+    leads = table(Lead)
+    with engine.connect() as conn:
+        if conn.execute(sa.select(leads.c.id).where(leads.c.id == lead_id)).first() is None:
+            fail(f"no lead with id {lead_id}", 1)
     story = {
         "history": lead_history(engine=engine, lead_id=lead_id),
         "touches": list_touches(engine=engine, lead_id=lead_id),
@@ -93,9 +120,9 @@ def show(lead_id: int, as_json: JsonOpt = False) -> None:
     console.print_json(data=story)
 
 
-@leads_app.command("advance")
+@leads_app.command("advance", rich_help_panel=OFFICER)
 def advance(
-    lead_id: int,
+    lead_id: LeadId,
     event: Annotated[str, typer.Option("--event", help=", ".join(PIPELINE_EVENTS))],
     at: Annotated[str | None, typer.Option("--at")] = None,
     note: str = "",
@@ -131,7 +158,12 @@ def tasks(
     """List call tasks, most urgent first."""
     if ctx.invoked_subcommand is not None:
         return
+    from nurture.actions import TaskStatus
     from storage.queries import list_tasks
+
+    known = [s.value for s in TaskStatus]
+    if status != "all" and status not in known:
+        raise typer.BadParameter(f"{status!r} is not one of {', '.join(known)} or all", param_hint="--status")
 
     rows = list_tasks(engine=_engine(), status=None if status == "all" else status, officer_email=officer)
     if as_json:
@@ -160,7 +192,7 @@ def tasks(
 
 @tasks_app.command("complete")
 def complete(
-    task_id: int,
+    task_id: TaskId,
     outcome: Annotated[str, typer.Option("--outcome", help=", ".join(o.value for o in Outcome))],
     at: Annotated[str | None, typer.Option("--at")] = None,
     note: str = "",
@@ -168,15 +200,15 @@ def complete(
     """Log a call's outcome. A live contact hands the lead to its loan officer and stops automation."""
     from storage.lead_events import TaskNotOpen, complete_task
 
+    if outcome not in {o.value for o in Outcome}:
+        raise typer.BadParameter(f"{outcome!r} is not one of {', '.join(o.value for o in Outcome)}",
+                                 param_hint="--outcome")  # fmt: skip
     try:
         result = complete_task(
             engine=_engine(), task_id=task_id, outcome=Outcome(outcome), at=parse_time(at, option="--at"), note=note
         )
-    except ValueError as exc:
-        if not isinstance(exc, TaskNotOpen):
-            exc = ValueError(f"{outcome!r} is not one of {', '.join(o.value for o in Outcome)}")
-        err.print(f"[red]task {task_id}:[/] {exc}")
-        raise typer.Exit(1) from None
+    except TaskNotOpen as exc:
+        fail(f"task {task_id}: {exc}", 1)
     if result is None:
         console.print(f"task {task_id}: {outcome} logged; the cadence goes on")
         return
@@ -188,12 +220,15 @@ def complete(
 
 
 @tasks_app.command("script")
-def script(task_id: int) -> None:
+def script(task_id: TaskId) -> None:
     """Print the call script for a task, written for the lead's product."""
-    from service.pipeline import Pipeline, render_call_script_for
+    from service.pipeline import render_call_script_for
 
-    now = parse_time(None)
-    text = render_call_script_for(Pipeline.open(settings(), now=now), task_id)
+    p = open_pipeline(parse_time(None))
+    try:
+        text = render_call_script_for(p, task_id)
+    except LookupError as exc:
+        fail(str(exc), 1)
     console.print(text, markup=False, highlight=False)
 
 
@@ -208,9 +243,12 @@ def officer_add(
     """Add (or reactivate) a loan officer; new leads without one are shared out round-robin."""
     from storage.officers import add_officer
 
-    officer = add_officer(
-        engine=_engine(), name=name, email=email, phone=phone, nmls_id=nmls_id, now=parse_time(at, option="--at")
-    )
+    try:
+        officer = add_officer(
+            engine=_engine(), name=name, email=email, phone=phone, nmls_id=nmls_id, now=parse_time(at, option="--at")
+        )
+    except ValueError as exc:  # the email or the phone
+        fail(f"loan officer {email}: {exc}")
     console.print(f"loan officer {officer.id}: {officer.name} <{officer.email}> active")
 
 
@@ -261,7 +299,7 @@ def cadence_show() -> None:
 
 
 @cadence_app.command("check")
-def cadence_check(now: NowOpt = None) -> None:
+def cadence_check(now: AtOpt = None) -> None:
     """Validate the cadence file and that every template it names exists."""
     from service.templates import missing_templates
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,8 +17,42 @@ from sqlmodel import Session
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+class DatabaseURLError(ValueError):
+    """The database URL cannot be used: not a URL, or a driver SQLAlchemy does not have."""
+
+
+class DatabaseNotReady(RuntimeError):
+    """The database does not exist yet, has no schema, or its schema is behind: ``dripline init`` fixes it."""
+
+
+class DatabaseUnreachable(RuntimeError):
+    """Connecting to the database failed (server down, wrong host, no permission)."""
+
+
+def shown_url(url: str) -> str:
+    """``url`` with any password hidden, for messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return re.sub(r":[^:@/]*@", ":***@", url)
+
+
 def make_engine(url: str, **kwargs: object) -> Engine:
-    """An engine for ``url``. SQLite gets WAL, foreign keys and a busy timeout."""
+    """An engine for ``url``. SQLite gets WAL, foreign keys and a busy timeout.
+
+    Raises :class:`DatabaseURLError` for a URL SQLAlchemy cannot use.
+    """
+    try:
+        return _make_engine(url, **kwargs)
+    except sa.exc.ArgumentError as exc:  # NoSuchModuleError too: an unknown dialect or driver
+        why = str(exc).splitlines()[0]
+        raise DatabaseURLError(
+            f"{shown_url(url)!r} is not a database URL dripline can use ({why}); "
+            "e.g. sqlite:///./dripline.db or postgresql://user@host/db"
+        ) from exc
+
+
+def _make_engine(url: str, **kwargs: object) -> Engine:
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
         engine = sa.create_engine(url, **kwargs)  # type: ignore[arg-type]
@@ -54,6 +89,58 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names (None for an in-memory database or another backend)."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.database.startswith("file:") or parsed.query.get("mode") == "memory":
+        return None
+    return Path(parsed.database)
+
+
+def check_database(url: str) -> None:
+    """Refuse a database dripline cannot work on, creating nothing: a SQLite file that does not exist, a
+    database without dripline's schema or with an older one (:class:`DatabaseNotReady`), a server that cannot
+    be reached (:class:`DatabaseUnreachable`) or a URL that is not one (:class:`DatabaseURLError`)."""
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(url)  # checks the URL before anything is touched
+    shown = shown_url(url)
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():
+        raise DatabaseNotReady(f"database {shown}: {path} does not exist; run `dripline init` to create it")
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except sa.exc.DBAPIError as exc:
+        raise DatabaseUnreachable(f"database {shown}: cannot connect: {first_line(exc.orig)}") from exc
+    finally:
+        engine.dispose()
+    head = head_revision()
+    if current is None:
+        raise DatabaseNotReady(f"database {shown} has no dripline tables; run `dripline init` to create them")
+    if current != head:
+        raise DatabaseNotReady(
+            f"database {shown} is at schema revision {current}, this dripline needs {head}; "
+            "run `dripline init` to upgrade it"
+        )
+
+
+def first_line(exc: BaseException | None) -> str:
+    """The first non-blank line of an exception's message (a driver's error can run to many lines)."""
+    text = str(exc or "").strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
 
 
 @contextmanager

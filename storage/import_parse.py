@@ -1,11 +1,14 @@
 """Read and check lead CSV rows (columns, formats and rules: docs/leads-csv.md).
 
 No database access: text in, lead column values and the row's consent record out,
-or a :class:`RowError` naming every bad field. ``storage.importer`` writes the results.
+or a :class:`RowError` naming every bad field. Each row is a :class:`LeadCsvRow`, a frozen
+pydantic model whose field validators are the parsers below. ``storage.importer`` writes the results.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import hashlib
 import re
 from collections.abc import Callable, Iterator
@@ -15,8 +18,19 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PlainValidator,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from nurture.geo import lead_timezone, normalize_phone, normalize_zip, state_code
 from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType, Situation, match_product
@@ -79,24 +93,30 @@ def _bool(text: str) -> bool:
     return low in _TRUE
 
 
-def _money(text: str) -> Decimal:
+# Amounts are stored in INTEGER columns (whole dollars, or cents for the lead's cost).
+_MAX_STORED = 2**31 - 1
+
+
+def _money(text: str, limit: Decimal) -> Decimal:
     try:
         value = Decimal(text.replace("$", "").replace(",", "").strip())
     except InvalidOperation:
         value = Decimal("NaN")
     if not value.is_finite() or value < 0:
         raise ValueError(f"{text!r} is not an amount of money")
+    if value > limit:
+        raise ValueError(f"{text!r} is more than ${limit:,}")
     if value != value.quantize(Decimal("0.01")):
         raise ValueError(f"{text!r} has fractions of a cent")
     return value
 
 
 def _dollars(text: str) -> int:
-    return int(_money(text).to_integral_value(ROUND_HALF_UP))
+    return int(_money(text, Decimal(_MAX_STORED)).to_integral_value(ROUND_HALF_UP))
 
 
 def _cents(text: str) -> int:
-    return int(_money(text) * 100)
+    return int(_money(text, Decimal(_MAX_STORED) / 100) * 100)
 
 
 def _date(text: str) -> date:
@@ -146,20 +166,19 @@ def _state(text: str) -> str:
     return code
 
 
-# fmt: off
-PARSERS: dict[str, Callable[[str], Any]] = {
-    "external_id": _text(100), "first_name": _text(80), "last_name": _text(80), "phone": normalize_phone,
-    "alt_phone": normalize_phone, "email": normalize_email, "address_state": _state, "zip": normalize_zip,
-    "self_employed": _bool, "investment_property": _bool, "foreign_national": _bool, "high_dti": _bool,
-    "liquid_assets": _dollars, "credit_event_type": _enum(CreditEventType), "credit_event_date": _date,
-    "product": _enum(Product), "fico": _fico, "loan_amount": _dollars, "loan_purpose": _enum(LoanPurpose),
-    "property_type": _enum(PropertyType), "monthly_rent": _dollars, "source": _text(100), "cost": _cents,
-    "inquiry_date": _date, "loan_officer_email": normalize_email, "dnc": _bool, "dnc_scrubbed_on": _date,
-    "consent_at": _moment, "consent_source": _text(300), "consent_text": _text(10_000),
-    "consent_seller": _text(200), "consent_phone": normalize_phone,
-}
-# fmt: on
-_BLANK = dict.fromkeys(COLUMNS, "")
+# Each column's type: what its text becomes and the parser that checks it (a plain validator: the text in,
+# the value out or a ValueError with the reason). Blank fields never reach a parser; they stay None.
+Text100 = Annotated[str | None, PlainValidator(_text(100))]
+Name = Annotated[str | None, PlainValidator(_text(80))]
+Phone = Annotated[str | None, PlainValidator(normalize_phone)]  # E.164
+Email = Annotated[str | None, PlainValidator(normalize_email)]  # lower-cased
+State = Annotated[str | None, PlainValidator(_state)]  # USPS code
+Zip = Annotated[str | None, PlainValidator(normalize_zip)]
+Flag = Annotated[bool | None, PlainValidator(_bool)]
+Dollars = Annotated[int | None, PlainValidator(_dollars)]  # whole dollars
+Cents = Annotated[int | None, PlainValidator(_cents)]
+Day = Annotated[date | None, PlainValidator(_date)]
+Fico = Annotated[int | None, PlainValidator(_fico)]  # 300-850
 
 
 @cache
@@ -188,74 +207,193 @@ class Row:
     lead_id: int | None = None  # set once the row is written
 
 
-class RowParser:
-    """Turns the fields of one CSV record into a :class:`Row`, or raises :class:`RowError`."""
+@dataclass(frozen=True, slots=True)
+class RowContext:
+    """What checking a row needs beyond its text: the import time and the loan-officer roster."""
 
-    def __init__(self, *, now: datetime, default_product: Product | None, officers: dict[str, tuple[int, bool]]):
-        self.now, self.today, self.default_product, self.officers = now, now.date(), default_product, officers
+    now: datetime
+    officers: dict[str, tuple[int, bool]]  # email -> (id, active)
 
-    def parse(self, line: int, fields: list[str], columns: list[str | None]) -> Row:
-        if len(fields) != len(columns):
-            raise RowError(f"row: has {len(fields)} fields; the header has {len(columns)}")
-        raw = dict(_BLANK)
-        raw.update((c, f.strip()) for c, f in zip(columns, fields, strict=True) if c)
-        parsed: dict[str, Any] = dict.fromkeys(COLUMNS)
-        errors = [f"{name}: is required" for name in REQUIRED if not raw[name]]
-        for name, text in raw.items():
-            if text:
-                try:
-                    parsed[name] = PARSERS[name](text)
-                except ValueError as exc:
-                    errors.append(f"{name}: {exc}")
-        if not raw["phone"] and not raw["email"]:
-            errors.append("phone/email: at least one is required")
+
+class LeadCsvRow(BaseModel):
+    """One record of a lead CSV, checked: every field parsed (blank fields are absent and stay None), then the
+    rules across fields. Validate with ``context={"row": RowContext(...)}``; a ``ValidationError`` lists every
+    problem of the row, each located at the column it is about (``phone/email`` for the pair)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    external_id: Text100 = None
+    first_name: Annotated[str, PlainValidator(_text(80))]
+    last_name: Name = None
+    phone: Phone = None
+    alt_phone: Phone = None
+    email: Email = None
+    address_state: State = None
+    zip: Zip = None
+    self_employed: Flag = None
+    investment_property: Flag = None
+    foreign_national: Flag = None
+    high_dti: Flag = None
+    liquid_assets: Dollars = None
+    credit_event_type: Annotated[CreditEventType | None, PlainValidator(_enum(CreditEventType))] = None
+    credit_event_date: Day = None
+    product: Annotated[Product | None, PlainValidator(_enum(Product))] = None
+    fico: Fico = None
+    loan_amount: Dollars = None
+    loan_purpose: Annotated[LoanPurpose | None, PlainValidator(_enum(LoanPurpose))] = None
+    property_type: Annotated[PropertyType | None, PlainValidator(_enum(PropertyType))] = None
+    monthly_rent: Dollars = None
+    source: Text100 = None
+    cost: Cents = None
+    inquiry_date: Annotated[date, PlainValidator(_date)]
+    loan_officer_email: Email = None
+    dnc: Flag = None
+    dnc_scrubbed_on: Day = None
+    consent_at: Annotated[datetime | date | None, PlainValidator(_moment)] = None  # ``consented_at``: in UTC
+    consent_source: Annotated[str | None, PlainValidator(_text(300))] = None
+    consent_text: Annotated[str | None, PlainValidator(_text(10_000))] = None
+    consent_seller: Annotated[str | None, PlainValidator(_text(200))] = None
+    consent_phone: Phone = None
+
+    _timezone: str = PrivateAttr("")
+    _consented_at: datetime | None = PrivateAttr(None)
+    _officer_id: int | None = PrivateAttr(None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _whole_row(cls, data: Any, handler: Any, info: ValidationInfo) -> LeadCsvRow:
+        """Fields first, then the rules across them; a row with bad fields is still checked against the rules
+        (on the fields that did parse), so one pass reports every problem."""
+        ctx: RowContext = (info.context or {})["row"]
+        try:
+            row: LeadCsvRow | None = handler(data)
+            problems: list[InitErrorDetails] = []
+            parsed = row.__dict__  # type: ignore[union-attr]
+        except ValidationError as exc:
+            errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] != "missing")  # required first
+            row, problems = None, [_detail(e["loc"], _reason(e), data) for e in errors]
+            parsed = _partial(data, bad={e["loc"][0] for e in errors if e["loc"]})
+        rules = _Rules(data, parsed, ctx)
+        problems += [_detail((name,), why, data) for name, why in rules.problems]
+        if problems:
+            raise ValidationError.from_exception_data(cls.__name__, problems)
+        assert row is not None
+        row._timezone, row._consented_at, row._officer_id = rules.zone, rules.consented_at, rules.officer_id
+        return row
+
+    @property
+    def timezone(self) -> str:
+        return self._timezone
+
+    @property
+    def officer_id(self) -> int | None:
+        return self._officer_id
+
+    @property
+    def consented_at(self) -> datetime | None:
+        return self._consented_at
+
+
+# Each column's parser, from the model: for the rules on a refused row, and to know the columns.
+PARSERS: dict[str, Callable[[str], Any]] = {
+    name: next(m.func for m in f.metadata if isinstance(m, PlainValidator))  # type: ignore[misc]
+    for name, f in LeadCsvRow.model_fields.items()
+}
+assert tuple(PARSERS) == COLUMNS
+
+
+def _reason(error: Any) -> str:
+    if error["type"] == "missing":
+        return "is required"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _detail(loc: tuple[Any, ...], why: str, data: Any) -> InitErrorDetails:
+    kind = "missing" if why == "is required" else "row"
+    return InitErrorDetails(type=PydanticCustomError(kind, "{why}", {"why": why}), loc=loc, input=data)
+
+
+def _partial(data: dict[str, str], bad: set[Any]) -> dict[str, Any]:
+    """The fields of a refused row that do parse (for the rules), the rest None."""
+    parsed: dict[str, Any] = dict.fromkeys(COLUMNS)
+    for name, text in data.items():
+        if name not in bad and name in PARSERS:
+            parsed[name] = PARSERS[name](text)
+    return parsed
+
+
+class _Rules:
+    """The rules across a row's fields. ``problems``: (field, reason); also the lead's time zone, the consent
+    instant in UTC and the loan officer the row names."""
+
+    def __init__(self, raw: dict[str, str], parsed: dict[str, Any], ctx: RowContext) -> None:
+        self.problems: list[tuple[str, str]] = []
+        today = ctx.now.date()
+        if "phone" not in raw and "email" not in raw:
+            self.problems.append(("phone/email", "at least one is required"))
         for name in ("inquiry_date", "credit_event_date", "dnc_scrubbed_on"):
-            if parsed[name] and parsed[name] > self.today:
-                errors.append(f"{name}: {parsed[name]} is in the future")
-        if raw["dnc"] and not raw["dnc_scrubbed_on"]:
-            errors.append("dnc: is given without dnc_scrubbed_on; a Do Not Call flag needs the date of its scrub")
-        officer_id = None
+            if parsed[name] and parsed[name] > today:
+                self.problems.append((name, f"{parsed[name]} is in the future"))
+        if "dnc" in raw and "dnc_scrubbed_on" not in raw:
+            self.problems.append(
+                ("dnc", "is given without dnc_scrubbed_on; a Do Not Call flag needs the date of its scrub")
+            )
+        self.officer_id = None
         if email := parsed["loan_officer_email"]:
-            officer_id, active = self.officers.get(email, (None, False))
+            self.officer_id, active = ctx.officers.get(email, (None, False))
             if not active:
-                errors.append(f"loan_officer_email: {'an inactive' if officer_id else 'no'} loan officer has {email}")
-        zone = lead_timezone(state=parsed["address_state"], zip=parsed["zip"], phone=parsed["phone"])
-        consent = self._consent(raw, parsed, zone, errors)
-        if errors:
-            raise RowError("; ".join(errors))
-        return Row(line, fields, self._lead_values(parsed, zone), officer_id, consent)
+                self.problems.append(
+                    ("loan_officer_email", f"{'an inactive' if self.officer_id else 'no'} loan officer has {email}")
+                )
+        self.zone = lead_timezone(state=parsed["address_state"], zip=parsed["zip"], phone=parsed["phone"])
+        self.consented_at = self._consent(raw, parsed, ctx.now)
 
-    def _consent(
-        self, raw: dict[str, str], parsed: dict[str, Any], zone: str, errors: list[str]
-    ) -> ConsentRecord | None:
-        """The row's consent; ``parsed["consent_at"]`` becomes the UTC instant. Problems go to ``errors``."""
-        if not any(raw[c] for c in CONSENT_COLUMNS):
+    def _consent(self, raw: dict[str, str], parsed: dict[str, Any], now: datetime) -> datetime | None:
+        if not any(c in raw for c in CONSENT_COLUMNS):
             return None
-        errors.extend(f"{name}: is required when any consent column is filled" for name in CONSENT_REQUIRED
-                      if not raw[name])  # fmt: skip
+        self.problems.extend((name, "is required when any consent column is filled") for name in CONSENT_REQUIRED
+                             if name not in raw)  # fmt: skip
         at = parsed["consent_at"]
         if at is None:
             return None
         if not isinstance(at, datetime):
-            at = datetime.combine(at, time(), tzinfo=_zone(zone))
+            at = datetime.combine(at, time(), tzinfo=_zone(self.zone))
         elif at.tzinfo is None:
-            at = at.replace(tzinfo=_zone(zone))
-        at = parsed["consent_at"] = at.astimezone(UTC)
-        if at > self.now:
-            errors.append(f"consent_at: {at.isoformat()} is in the future")
+            at = at.replace(tzinfo=_zone(self.zone))
+        at = at.astimezone(UTC)
+        if at > now:
+            self.problems.append(("consent_at", f"{at.isoformat()} is in the future"))
         elif at < EARLIEST_CONSENT:
-            errors.append(f"consent_at: {at.isoformat()} is before 2000")
-        if not all(parsed[c] for c in CONSENT_REQUIRED):
-            return None
-        return ConsentRecord(
-            phone=parsed["consent_phone"],
-            seller=parsed["consent_seller"],
-            disclosure=parsed["consent_text"],
-            source=parsed["consent_source"],
-            consented_at=at,
-        )
+            self.problems.append(("consent_at", f"{at.isoformat()} is before 2000"))
+        return at
 
-    def _lead_values(self, parsed: dict[str, Any], zone: str) -> dict[str, Any]:
+
+class RowParser:
+    """Turns the fields of one CSV record into a :class:`Row` through :class:`LeadCsvRow`, or raises
+    :class:`RowError` naming each bad field (``field: reason; field: reason``)."""
+
+    def __init__(self, *, now: datetime, default_product: Product | None, officers: dict[str, tuple[int, bool]]):
+        self.now, self.today, self.default_product = now, now.date(), default_product
+        self.context = {"row": RowContext(now=now, officers=officers)}
+
+    def parse(self, line: int, fields: list[str], columns: list[str | None]) -> Row:
+        if len(fields) != len(columns):
+            raise RowError(f"row: has {len(fields)} fields; the header has {len(columns)}")
+        raw = {c: text for c, f in zip(columns, fields, strict=True) if c and (text := f.strip())}
+        try:
+            row = LeadCsvRow.model_validate(raw, context=self.context)
+        except ValidationError as exc:
+            raise RowError("; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors(include_url=False))) from None
+        consent = None
+        if row.consented_at is not None:
+            consent = ConsentRecord(phone=row.consent_phone, seller=row.consent_seller or "",
+                                    disclosure=row.consent_text or "", source=row.consent_source or "",
+                                    consented_at=row.consented_at)  # fmt: skip
+        return Row(line, fields, self._lead_values(row), row.officer_id, consent)
+
+    def _lead_values(self, row: LeadCsvRow) -> dict[str, Any]:
+        parsed = dict(row.__dict__)
+        parsed["consent_at"] = row.consented_at
         parsed["product"] = parsed["product"] or self.default_product
         for same_as_phone in ("alt_phone", "consent_phone"):  # blank means the phone: hash them alike
             if parsed[same_as_phone] == parsed["phone"]:
@@ -264,7 +402,7 @@ class RowParser:
         parsed["dnc"] = bool(parsed["dnc"]) if scrubbed else None  # blank with a scrub date: not listed
         values = {name: parsed[name] for name in COLUMNS if name not in _NOT_LEAD}
         values.update({flag: bool(parsed[flag]) for flag in _FLAGS}, last_name=parsed["last_name"] or "",
-                      cost_cents=parsed["cost"], product_matched=parsed["product"] is None, timezone=zone,
+                      cost_cents=parsed["cost"], product_matched=parsed["product"] is None, timezone=row.timezone,
                       dnc_listed=bool(parsed["dnc"]), dnc_scrubbed_on=scrubbed, row_digest=_digest(parsed))  # fmt: skip
         if values["product_matched"]:
             situation = Situation(**{k: values[k] for k in Situation.__slots__})  # type: ignore[attr-defined]
@@ -279,13 +417,31 @@ def _digest(parsed: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def records(reader: Any) -> Iterator[tuple[int, list[str]]]:
-    """(first physical line, fields) of each non-blank ``csv.reader`` record; quoted fields span lines."""
+def records(reader: Any) -> Iterator[tuple[int, list[str] | None, str]]:
+    """(first physical line, fields, problem) of each non-blank ``csv.reader`` record; quoted fields span lines.
+
+    A record the csv module cannot read (a field longer than its limit) comes with no fields and the reason;
+    reading goes on at the next line.
+    """
     line = reader.line_num
-    for fields in reader:
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            start, line = line + 1, reader.line_num
+            yield start, None, _csv_problem(exc)
+            continue
         start, line = line + 1, reader.line_num
         if any(f.strip() for f in fields):
-            yield start, fields
+            yield start, fields, ""
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    if "field larger than field limit" in str(exc):
+        return f"row: a field is longer than {csv.field_size_limit():,} characters (no column takes that much)"
+    return f"row: not readable as CSV ({exc})"
 
 
 def header_columns(header: list[str] | None) -> list[str | None]:
@@ -294,6 +450,11 @@ def header_columns(header: list[str] | None) -> list[str | None]:
         raise ImportFileError("the file is empty: expected a header row")
     keys = [header_key(h) or None for h in header]
     named = [k for k in keys if k]
+    if named and not any(k in PARSERS for k in named):
+        raise ImportFileError(
+            "line 1 is not a header row: it names no lead column; the first line must name the columns "
+            "(first_name, phone, email, inquiry_date, ...: see docs/leads-csv.md)"
+        )
     if unknown := [h.strip() for h, k in zip(header, keys, strict=True) if k and k not in PARSERS]:
         raise ImportFileError(f"unknown columns: {', '.join(unknown)} (see docs/leads-csv.md)")
     if doubled := sorted({k for k in named if named.count(k) > 1}):
@@ -305,9 +466,39 @@ def header_columns(header: list[str] | None) -> list[str | None]:
 
 
 def count_rows(path: Path) -> int:
-    """Data rows, fast: physical lines after the header (a quoted line break counts one more)."""
+    """Data rows, fast: physical lines after the header (a quoted line break counts one more).
+
+    Also checks the whole file is UTF-8 text before anything is written, or raises :class:`ImportFileError`
+    saying what the file is instead (binary, UTF-16, latin-1 ...) and where.
+    """
     lines, last = 0, b"\n"
+    decoder = codecs.getincrementaldecoder("utf-8")()
     with path.open("rb") as f:
+        first = True
         while chunk := f.read(1 << 20):
+            if first:
+                _check_start(chunk)
+                first = False
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                line = lines + chunk.count(b"\n", 0, exc.start) + 1
+                raise ImportFileError(
+                    f"line {line} is not UTF-8 text (byte 0x{chunk[exc.start]:02x}; latin-1 or Windows-1252?): "
+                    "save the file as CSV UTF-8"
+                ) from None
             lines, last = lines + chunk.count(b"\n"), chunk[-1:]
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                f"line {lines + 1} is not UTF-8 text (cut off at the end): save the file as CSV UTF-8"
+            ) from None
     return max(lines + (last != b"\n") - 1, 0)
+
+
+def _check_start(chunk: bytes) -> None:
+    if chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ImportFileError("the file is UTF-16 text: save it as CSV UTF-8")
+    if b"\x00" in chunk:
+        raise ImportFileError("not a CSV text file (it holds NUL bytes: binary, or UTF-16): save it as CSV UTF-8")

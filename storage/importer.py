@@ -344,20 +344,26 @@ def import_leads(
     ``default_product`` fills a blank product column before matching would.
     ``progress(done, total)`` is called after each batch; ``total`` starts as a
     line count estimate. Raises :class:`ImportFileError`, writing nothing, when
-    the header is wrong.
+    the header is wrong or the file is not UTF-8 text.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    estimate = count_rows(path) if progress else 0
+    estimate = count_rows(path)  # also refuses a file that is not UTF-8 text before anything is written
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
-        header = next(reader, None)
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise ImportFileError(f"line 1: the header cannot be read as CSV ({exc})") from None
         columns = header_columns(header)
         job = _Import(engine=engine, path=path, header=header or [], now=now, default_product=default_product)
         batch: list[Row] = []
         try:
-            for line, fields in records(reader):
+            for line, fields, problem in records(reader):
                 job.summary.total += 1
+                if fields is None:
+                    job.reject(line, [], problem)
+                    continue
                 try:
                     batch.append(job.parser.parse(line, fields, columns))
                 except RowError as exc:
