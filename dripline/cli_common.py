@@ -14,10 +14,10 @@ import pendulum
 import typer
 from rich.console import Console
 
+from dripline.cli_errors import err
 from service.settings import Settings, get_settings
 
 console = Console(width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True, soft_wrap=True)
 
 AtOpt = Annotated[str | None, typer.Option("--at", help="ISO 8601 time to act at (default: now)")]
 NowOpt = AtOpt  # the option was --now; the command line still accepts that name (cli_errors.alias_options)

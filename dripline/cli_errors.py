@@ -8,8 +8,11 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import typer
+from rich.console import Console
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # Typer's own copy of click
 from typer.core import TyperGroup
+
+err = Console(stderr=True, soft_wrap=True)  # every message to the person, one console for the whole CLI
 
 USAGE, OPERATIONAL = 2, 1
 CHECK_DATABASE = "check --db or DRIPLINE_DATABASE_URL, and that the database server is running"
@@ -85,8 +88,6 @@ def describe(exc: BaseException) -> tuple[int, str]:
 
 def fail(message: str, code: int = USAGE) -> NoReturn:
     """Print ``message`` (one or two lines) on stderr and exit with ``code``."""
-    from dripline.cli_common import err
-
     err.print(message, markup=False, highlight=False)
     raise typer.Exit(code)
 
@@ -137,6 +138,4 @@ def _usage_error(exc: ClickException) -> NoReturn:
 
 
 def _print(message: str) -> None:
-    from dripline.cli_common import err
-
     err.print(message, markup=False, highlight=False)

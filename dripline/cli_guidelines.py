@@ -64,9 +64,13 @@ def load(
             return emit_loosened(load, now)
 
     elif mode == "inline":
-        if rescore == "auto":
-            in_process("re-scoring")
-        then = inline_rescore(p, now)
+        here = inline_rescore(p, now)
+
+        def then(load: Any) -> Any:
+            if rescore == "auto":
+                in_process(f"re-scoring snapshot {load.snapshot_id}")
+            return here(load)
+
     try:
         outcome = load_guideline_file(p, path=file, now=now, loaded_by="cli", rescore=then)
     except RecursionError:
@@ -75,10 +79,10 @@ def load(
         err.print(f"[red]{file.name}: refused, nothing loaded ({len(exc.errors)} problems):[/]")
         for problem in exc.errors:
             err.print(f"  {problem}")
-        raise typer.Exit(1) from None
+        raise typer.Exit(2) from None
     except ValueError as exc:
         err.print(f"[red]{exc}[/]")
-        raise typer.Exit(1) from None
+        raise typer.Exit(2) from None
     for lender in outcome.result.lenders:
         if lender.snapshot_id is None:
             console.print(f"{lender.lender}: unchanged (same as snapshot {lender.previous_id})", soft_wrap=True)

@@ -141,7 +141,7 @@ def test_a_malformed_feed_is_refused_whole_with_every_problem(database_url, app_
 
     result = invoke("--db", database_url, "guidelines", "load", str(bad), "--at", "2026-05-15T15:00:00Z",
                     "--rescore", "none")  # fmt: skip
-    assert result.exit_code == 1
+    assert result.exit_code == 2, "a refused feed is bad input"
     errors = result.stderr
     assert "bad.json: refused, nothing loaded (4 problems):" in errors
     assert "lenders[0].programs[0]: missing max_ltv" in errors
