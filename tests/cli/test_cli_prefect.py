@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -54,14 +53,11 @@ def test_without_an_api_a_tick_runs_here_and_starts_no_server(tmp_path: Path):
     env["XDG_RUNTIME_DIR"] = str(tmp_path)
     dripline = str(Path(sys.executable).parent / "dripline")
     subprocess.run([dripline, "init"], env=env, check=True, capture_output=True, cwd=tmp_path)
-    started = time.monotonic()
     done = subprocess.run([dripline, "tick"], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=60)
-    took = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["leads"] == 0
     assert done.stderr.count("\n") == 1 and "no Prefect API configured" in done.stderr
     assert "prefect" not in done.stdout.lower() and "INFO" not in done.stderr
-    assert took < 15, f"an empty tick took {took:.1f} s (the < 2 s target is measured in bench/, not here)"
 
 
 @pytest.mark.prefect
