@@ -102,7 +102,7 @@ def dispatch(now: AtOpt = None, batch_size: Annotated[int | None, typer.Option(m
 
         result = run_flow(dispatch_touches, api, at=at, batch_size=batch_size)
     else:
-        from service.pipeline import dispatch as dispatch_
+        from service.dispatch import dispatch as dispatch_
 
         in_process("dispatching")
         result = dispatch_(p, now=at, batch_size=batch_size).as_dict()
@@ -138,16 +138,24 @@ def run(
     console.print_json(data=result)
 
 
-@app.command(rich_help_panel=MARKETING)
+outbox_app = typer.Typer(help="What was or will be sent, when, and why not; settle messages whose outcome is unknown.")
+app.add_typer(outbox_app, name="outbox", rich_help_panel=MARKETING)
+
+
+@outbox_app.callback(invoke_without_command=True)
 def outbox(
+    ctx: typer.Context,
     as_json: JsonOpt = False,
     lead: Annotated[int | None, typer.Option("--lead", parser=record_id("lead"), help="only this lead id")] = None,
     status: Annotated[
-        str | None, typer.Option("--status", help="planned, sending, sent, failed, cancelled, skipped")
+        str | None,
+        typer.Option("--status", help="planned, sending, unknown, sent, failed, cancelled, skipped, blocked"),
     ] = None,
     limit: Annotated[int, typer.Option(min=1)] = 200,
 ) -> None:
     """List outbox touches: what was or will be sent, when, and why not."""
+    if ctx.invoked_subcommand is not None:
+        return
     from nurture.actions import TouchStatus
     from storage.queries import list_touches
 
@@ -163,10 +171,21 @@ def outbox(
     from rich.table import Table
 
     table = Table()
-    for col in ("lead", "step", "channel", "template", "scheduled_for", "sent_at", "status", "reason"):
+    keyed = status == "unknown"  # the key is what `outbox settle` takes
+    for col in ("key",) * keyed + (
+        "lead",
+        "step",
+        "channel",
+        "template",
+        "scheduled_for",
+        "sent_at",
+        "status",
+        "reason",
+    ):
         table.add_column(col)
     for r in rows:
         table.add_row(
+            *([r["key"]] if keyed else []),
             str(r["lead_id"]),
             r["step"],
             r["channel"],
@@ -177,6 +196,30 @@ def outbox(
             r["reason"],
         )
     console.print(table)
+
+
+@outbox_app.command("settle")
+def outbox_settle(
+    key: Annotated[str, typer.Argument(help="the touch key, as `dripline outbox --status unknown` shows it")],
+    sent: Annotated[
+        bool | None, typer.Option("--sent/--not-sent", help="what the provider's console says happened")
+    ] = None,
+    now: AtOpt = None,
+    note: Annotated[str, typer.Option("--note", help="why, for the record (who checked, where)")] = "",
+) -> None:
+    """Settle a message whose outcome is unknown. Only --not-sent makes it sendable again."""
+    from storage.leases import NotUnknownError, settle
+
+    if sent is None:
+        raise typer.BadParameter("say what happened: --sent or --not-sent", param_hint="--sent/--not-sent")
+    at = parse_time(now)
+    what = "sent" if sent else "not sent; planned again"
+    reason = f"settled by a person: {what}" + (f" ({note})" if note else "")
+    try:
+        settle(_engine(), key=key, sent=sent, now=at, reason=reason)
+    except NotUnknownError as exc:
+        raise typer.BadParameter(str(exc), param_hint="KEY") from None
+    console.print(f"{key}: {what}")
 
 
 def _short(value: str | None) -> str:

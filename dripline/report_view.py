@@ -126,3 +126,10 @@ def print_report(payload: dict[str, Any], console: Console, *, guideline_loads: 
     for load in guideline_loads:
         console.print(f"{load['at'][:10]}: loaded guideline feed {load['file']}: {load['reengaged']} leads re-engaged")
     print_reengagement(payload["reengagement"], console)
+    unknown = sum(by_status.get("unknown", 0) for by_status in payload["touches"].values())
+    if unknown:
+        console.print(
+            f"[bold]{unknown} message(s) whose outcome is unknown[/] (the send began, no answer was recorded): "
+            "`dripline outbox --status unknown` lists them; `dripline outbox settle KEY --sent|--not-sent` settles one",
+            soft_wrap=True,
+        )

@@ -13,6 +13,7 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flows.common import markdown_table, pipeline, prefect_step, publish, resolve_now, stamp
+from service import dispatch as sending
 from service import pipeline as service
 
 
@@ -46,7 +47,7 @@ def cadence_tick(at: datetime | None = None, batch_size: int | None = None) -> d
 def dispatch_touches(at: datetime | None = None, batch_size: int | None = None) -> dict[str, Any]:
     """Send every planned touch due at ``at`` through the configured channel."""
     now = resolve_now(at)
-    stats = service.dispatch(pipeline(now), now=now, batch_size=batch_size, run=prefect_step)
+    stats = sending.dispatch(pipeline(now), now=now, batch_size=batch_size, run=prefect_step)
     get_run_logger().info(
         "dispatch at %s: %s sent, %s failed, %s retried later, %s blocked, %s deferred, %s cancelled",
         stamp(now), stats.sent, stats.failed, stats.retried, stats.blocked, stats.deferred, stats.cancelled,

@@ -19,7 +19,8 @@ OUTBOUND_CHANNELS = frozenset({Channel.SMS, Channel.EMAIL, Channel.VOICEMAIL})
 
 class TouchStatus(enum.StrEnum):
     PLANNED = "planned"  # waiting for its scheduled time
-    SENDING = "sending"  # claimed by a dispatch batch; a crash here is never retried blindly
+    SENDING = "sending"  # claimed by a dispatch worker under a lease
+    UNKNOWN = "unknown"  # its send began but no answer was recorded: settled from the provider's records
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"  # the lead left automation before it went out

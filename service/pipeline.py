@@ -1,6 +1,7 @@
-"""Tick and dispatch: the one implementation the flows, the CLI, the replay, the demo and the benchmark call.
+"""The pipeline a run works with, and the tick: the one implementation the flows, the CLI, the replay, the demo
+and the benchmark call (dispatch is in ``service.dispatch``).
 
-:func:`tick` and :func:`dispatch` run their batches through a :class:`~service.steps.Runner`:
+:func:`tick` and ``dispatch`` run their batches through a :class:`~service.steps.Runner`:
 inline by default, as Prefect tasks when a flow passes its runner. Each function takes
 ``now`` from its caller; nothing here reads the clock.
 """
@@ -10,32 +11,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import TypedDict
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from channels.base import OptedOutError, OutcomeUnknownError, Sender, flush
-from channels.messages import EmailMessage, Message, PermanentSendError, SmsMessage, TransientSendError
-from channels.render import LeadView, OfficerView, RenderContext, render
-from nurture.actions import Channel, TouchStatus
+from channels.base import Sender
+from channels.render import LeadView, OfficerView, RenderContext
 from nurture.cadence import load_cadence
 from nurture.compliance import load_rule_table
-from nurture.gate import Decision, Policy, Ruling, Verdict, policy_sellers
-from nurture.gate_plan import decision_line, verdict_reason
-from nurture.states import Event
-from service.senders import brand, make_sender
+from nurture.gate import Policy, policy_sellers
+from service.pacing import Pace, Unlimited
+from service.senders import brand, make_pace, make_sender
 from service.settings import Settings
 from service.steps import Runner, inline
 from service.templates import missing_compliance_settings, missing_templates
 from storage.cadences import CadenceRegistry, enroll_new_leads, register_cadence
-from storage.compliance import fresh_suppression_watermark, opted_out_now
 from storage.db import make_engine
-from storage.lead_events import apply_event
 from storage.models import CadencePosition, Lead, LoanOfficer, table
-from storage.outbox import MAX_ATTEMPTS, ClaimedTouch, Delivery, claim_due_touches, record_deliveries
 from storage.seasoning import enroll_seasoned
 from storage.tick import TickStats, expire_call_tasks, tick_batch
 
@@ -49,6 +43,7 @@ class Pipeline:
     registry: CadenceRegistry
     sender: Sender
     policy: Policy = field(default=None)  # type: ignore[assignment]  # built from the settings when not given
+    pace: Pace = field(default_factory=Unlimited)  # the providers' rate limits (service.pacing)
 
     def __post_init__(self) -> None:
         if self.policy is None:
@@ -65,7 +60,7 @@ class Pipeline:
             raise TemplateFilesError(f"{settings.templates_dir}: no template file for {', '.join(missing)}")
         _refuse_incomplete_solicitations(settings, engine)
         registry = register_cadence(engine=engine, cadence=cadence, now=now, others=(reengage,))
-        return cls(settings, engine, registry, sender or make_sender(settings), policy)
+        return cls(settings, engine, registry, sender or make_sender(settings), policy, make_pace(settings))
 
 
 class ComplianceSettingsError(ValueError):
@@ -96,28 +91,6 @@ def load_policy(settings: Settings) -> Policy:
         registered_states=frozenset({"TX"}) if settings.texas_sms_registered else frozenset(),
         sellers=policy_sellers(settings.company_name, *settings.consent_sellers),
     )
-
-
-@dataclass
-class DispatchStats:
-    claimed: int = 0
-    sent: int = 0
-    failed: int = 0
-    retried: int = 0
-    cancelled: int = 0
-    deferred: int = 0  # moved later or held by the compliance gate
-    blocked: int = 0  # refused by the compliance gate, at the claim or right before sending
-    batches: int = 0
-    by_channel: dict[str, int] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, int | dict[str, int]]:
-        return vars(self) | {"by_channel": dict(self.by_channel)}
-
-    def add(self, other: DispatchStats) -> None:
-        for name in ("claimed", "sent", "failed", "retried", "cancelled", "deferred", "blocked"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        for k, v in other.by_channel.items():
-            self.by_channel[k] = self.by_channel.get(k, 0) + v
 
 
 @dataclass
@@ -229,123 +202,6 @@ def render_contexts(p: Pipeline, lead_ids: set[int]) -> dict[int, RenderContext]
         for lead in leads
         if lead.id is not None
     }
-
-
-def _deliver(p: Pipeline, touch: ClaimedTouch, ctx: RenderContext, now: datetime) -> Delivery:
-    try:
-        message: Message = render(touch.channel, touch.template, ctx, templates_dir=p.settings.templates_dir)
-    except Exception as exc:  # a template bug must fail this touch, not the whole batch
-        return Delivery(touch.id, TouchStatus.FAILED, reason=f"render error: {type(exc).__name__}: {exc}")
-    content = _content(message)
-    try:
-        result = p.sender.send(message, key=touch.key)
-    except OptedOutError as exc:
-        return Delivery(touch.id, TouchStatus.FAILED, reason=f"opted out at the provider: {exc}", **content)
-    except OutcomeUnknownError as exc:
-        return Delivery(touch.id, TouchStatus.FAILED, reason=f"outcome unknown, not retried: {exc}", **content)
-    except PermanentSendError as exc:
-        return Delivery(touch.id, TouchStatus.FAILED, reason=f"refused: {exc}", **content)
-    except TransientSendError as exc:
-        if touch.attempts >= MAX_ATTEMPTS:
-            return Delivery(touch.id, TouchStatus.FAILED, reason=f"gave up after {touch.attempts}: {exc}", **content)
-        retry = now + timedelta(minutes=5 * 2 ** (touch.attempts - 1))
-        return Delivery(touch.id, TouchStatus.PLANNED, reason=f"retry: {exc}", retry_at=retry, **content)
-    return Delivery(touch.id, TouchStatus.SENT, provider=result.provider, provider_id=result.provider_id, **content)
-
-
-class _Content(TypedDict):
-    to_address: str | None
-    subject: str | None
-    body_text: str | None
-    body_html: str | None
-
-
-def _content(message: Message) -> _Content:
-    if isinstance(message, EmailMessage):
-        return {
-            "to_address": message.to,
-            "subject": message.subject,
-            "body_text": message.text,
-            "body_html": message.html,
-        }
-    body = message.body if isinstance(message, SmsMessage) else message.script
-    return {"to_address": message.to, "subject": None, "body_text": body, "body_html": None}
-
-
-def dispatch_batch(p: Pipeline, *, now: datetime, batch_size: int, worker: str = "dispatch") -> DispatchStats:
-    """Send up to ``batch_size`` due touches through the channel.
-
-    The claim checks every touch against the compliance gate. Right before each
-    send the suppression log is looked at again, so an opt-out committed while
-    the batch runs stops every later message of this batch to that person.
-    """
-    claim = claim_due_touches(
-        engine=p.engine, registry=p.registry, policy=p.policy, now=now, limit=batch_size, worker=worker
-    )
-    stats = DispatchStats(
-        claimed=len(claim.touches), cancelled=claim.cancelled, deferred=claim.deferred, blocked=claim.blocked
-    )
-    if not claim.touches:
-        return stats
-    contexts = render_contexts(p, {t.lead_id for t in claim.touches})
-    deliveries = []
-    watermark, late_opt_outs = claim.watermark, {}
-    with p.engine.connect() as conn:
-        for i, touch in enumerate(claim.touches):
-            current = fresh_suppression_watermark(conn)
-            if current != watermark:
-                late_opt_outs = opted_out_now(conn, {t.lead_id for t in claim.touches[i:]})
-                watermark = current
-                conn.rollback()
-            why = late_opt_outs.get(touch.lead_id, {}).get(Channel(touch.channel))
-            d = _blocked_late(p, touch, why, now) if why else _deliver(p, touch, contexts[touch.lead_id], now)
-            deliveries.append(d)
-            if d.status is TouchStatus.SENT:
-                stats.sent += 1
-                stats.by_channel[touch.channel] = stats.by_channel.get(touch.channel, 0) + 1
-            elif d.status is TouchStatus.FAILED:
-                stats.failed += 1
-            elif d.status is TouchStatus.BLOCKED:
-                stats.blocked += 1
-            else:
-                stats.retried += 1
-    flush(p.sender)  # a channel that writes behind: every message is stored before it is recorded as sent
-    record_deliveries(engine=p.engine, deliveries=deliveries, now=now)
-    opted_out = {t.lead_id for t, d in zip(claim.touches, deliveries, strict=True) if d.reason.startswith("opted out")}
-    for lead_id in sorted(opted_out):
-        with p.engine.begin() as conn:
-            apply_event(
-                conn,
-                lead_id=lead_id,
-                event=Event.DO_NOT_CONTACT,
-                at=now,
-                strict=False,
-                actor="provider",
-                reason="the carrier reports the number unsubscribed (Twilio 21610): every channel stops",
-            )
-    return stats
-
-
-def _blocked_late(p: Pipeline, touch: ClaimedTouch, why: str, now: datetime) -> Delivery:
-    decision = Decision("suppression", Ruling.BLOCK, f"opted out of {touch.channel} while the batch ran: {why}")
-    verdict = Verdict(Ruling.BLOCK, now, (decision,), p.policy.table.label)
-    return Delivery(
-        touch.id, TouchStatus.BLOCKED, verdict_reason(verdict), decision="\n" + decision_line("send", verdict, now)
-    )
-
-
-def dispatch(
-    p: Pipeline, *, now: datetime, batch_size: int | None = None, worker: str = "dispatch", run: Runner = inline
-) -> DispatchStats:
-    """Send every touch due at ``now``, batch by batch. A batch is never retried: it may have sent messages."""
-    size = batch_size or p.settings.batch_size
-    total = DispatchStats()
-    while True:
-        stats = run("dispatch-due-touches", dispatch_batch, p, now=now, batch_size=size, worker=worker)
-        total.add(stats)
-        total.batches += 1
-        if stats.claimed + stats.cancelled + stats.deferred + stats.blocked < size:
-            return total
 
 
 def render_call_script_for(p: Pipeline, task_id: int) -> str:

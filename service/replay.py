@@ -12,7 +12,8 @@ from typing import Protocol
 
 from nurture.cadence import parse_duration
 from service import rescore
-from service.pipeline import DispatchStats, Pipeline, dispatch, tick
+from service.dispatch import DispatchStats, dispatch
+from service.pipeline import Pipeline, tick
 from storage.rescore import RescoreStats
 from storage.tick import TickStats, next_work_at
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from channels.base import RoutingSender, Sender
 from channels.render import Brand
+from service.pacing import Pace, Unlimited
 from service.settings import Settings
 
 LIVE_REQUIRED = (
@@ -64,3 +65,8 @@ def make_sender(settings: Settings, *, outbox_dir: Path | None = None) -> Sender
         from_name=settings.company_name,
     )
     return RoutingSender(sms=twilio, voicemail=twilio, email=sendgrid)
+
+
+def make_pace(settings: Settings) -> Pace:
+    """The rate limits the chosen channel's providers set (none for the local channel)."""
+    return Unlimited()

@@ -52,6 +52,21 @@ class Settings(BaseSettings):
         "local", description="local: record messages in the outbox folder; live: Twilio and SendGrid"
     )
     batch_size: int = Field(2000, ge=1, le=50_000, description="leads or touches per Prefect task batch")
+    dispatch_concurrency: int = Field(
+        32, ge=1, le=512, description="provider requests in flight at once, per channel, in one dispatcher"
+    )
+    lease_seconds: int = Field(
+        600, ge=10, description="how long a dispatcher's claim on a batch lasts before another may settle it"
+    )
+    sms_per_second: float = Field(10.0, gt=0, description="texts per second per sending number (Twilio's limit)")
+    voice_per_second: float = Field(1.0, gt=0, description="voicemail calls started per second (Twilio's CPS)")
+    email_per_second: float = Field(100.0, gt=0, description="SendGrid mail/send requests per second")
+    reconcile_after_seconds: int = Field(
+        120, ge=0, description="how long after a send began its provider's records are asked about it"
+    )
+    reconcile_for_hours: int = Field(
+        72, ge=1, description="after this, an unknown touch is left to a person (`dripline outbox settle`)"
+    )
 
     company_name: str = Field("Dripline Demo Mortgage", description="legal name shown in messages")
     company_nmls_id: str = Field("000000", description="company NMLS ID required in solicitations")

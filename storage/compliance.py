@@ -31,7 +31,7 @@ _task = table(CallTask)
 
 ALL_CHANNELS = tuple(Channel)
 PHONE_CHANNELS = (Channel.SMS, Channel.VOICEMAIL, Channel.CALL)
-_COUNTED_TOUCHES = [TouchStatus.SENT.value, TouchStatus.PLANNED.value, TouchStatus.SENDING.value]
+_COUNTED_TOUCHES = [s.value for s in (TouchStatus.SENT, TouchStatus.PLANNED, TouchStatus.SENDING, TouchStatus.UNKNOWN)]
 _COUNTED_TASKS = [TaskStatus.OPEN.value, TaskStatus.DONE.value]
 _CHUNK = 5000
 

@@ -142,6 +142,8 @@ class Touch(SQLModel, table=True):
     provider: str | None = Field(default=None, max_length=32)
     provider_id: str | None = Field(default=None, max_length=100)
     claimed_by: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = _ts(nullable=True)  # a claim runs out then (see storage/outbox.py)
+    send_started_at: datetime | None = _ts(nullable=True)  # the provider request may have begun from here on
     attempts: int = Field(default=0)
     sent_at: datetime | None = _ts(nullable=True)
     decisions: str = Field(default="", sa_type=sa.Text())  # JSON lines: each compliance check and its rulings

@@ -1,16 +1,17 @@
 """The outbox side of dispatch: claim due touches, record what happened to them.
 
-Exactly-once is our job (neither Twilio nor SendGrid takes an idempotency
-key). A touch is claimed (``planned`` -> ``sending``) and committed before any
-provider call, so two workers can never both send it; a crash after the send
-leaves it ``sending`` for a person to reconcile instead of sending it again.
+Exactly-once is our job (neither Twilio nor SendGrid takes an idempotency key). A touch moves
+``planned`` -> ``sending`` only through an update that requires ``planned``, inside a transaction that
+locked the rows it read (PostgreSQL: ``FOR UPDATE SKIP LOCKED``; SQLite: ``BEGIN IMMEDIATE``), so two
+dispatchers never claim the same touch. A claim is a lease: ``claimed_by`` and ``lease_until``. What
+happens after the claim (the send, its answer, a lease that runs out) is in ``storage/leases.py``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -21,6 +22,7 @@ from nurture.gate_plan import decision_line, verdict_reason
 from nurture.states import AUTOMATED
 from storage.cadences import CadenceRegistry
 from storage.compliance import contacts_since, load_facts, suppression_watermark
+from storage.locks import write_transaction
 from storage.models import CadencePosition, Lead, Touch, table
 from storage.sql import for_update
 
@@ -29,6 +31,7 @@ _pos = table(CadencePosition)
 _lead = table(Lead)
 
 MAX_ATTEMPTS = 3
+DEFAULT_LEASE = timedelta(minutes=10)
 MAX_HOLD = timedelta(days=7)  # a touch held this long after it was planned is blocked rather than sent late
 
 
@@ -53,12 +56,21 @@ class Claim:
     watermark: int  # the suppression log's newest id when the claim was checked
 
 
+class Content(TypedDict):
+    """What a message says and to whom: stored when its send begins."""
+
+    to_address: str | None
+    subject: str | None
+    body_text: str | None
+    body_html: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """What happened when one claimed touch was sent."""
 
     touch_id: int
-    status: TouchStatus  # SENT, FAILED, BLOCKED (an opt-out arrived mid-batch), or PLANNED again for a retry
+    status: TouchStatus  # SENT, FAILED, BLOCKED, UNKNOWN (may have been sent), or PLANNED again for a retry
     reason: str = ""
     to_address: str | None = None
     subject: str | None = None
@@ -71,16 +83,23 @@ class Delivery:
 
 
 def claim_due_touches(
-    *, engine: Engine, registry: CadenceRegistry, policy: Policy, now: datetime, limit: int, worker: str
+    *,
+    engine: Engine,
+    registry: CadenceRegistry,
+    policy: Policy,
+    now: datetime,
+    limit: int,
+    worker: str,
+    lease: timedelta = DEFAULT_LEASE,
 ) -> Claim:
     """Claim up to ``limit`` planned touches due at ``now`` that the compliance gate allows now.
 
     Touches of leads that left automation are cancelled. Every other due touch is
     checked again: one that may not go now is moved to the time the gate names
     (deferred or held) or blocked for good; each check is appended to its
-    decision log.
+    decision log. Claimed touches are leased to ``worker`` until ``now + lease``.
     """
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         query = (
             sa.select(
                 _touch.c.id,
@@ -149,14 +168,14 @@ def claim_due_touches(
         if cancel:
             conn.execute(
                 _touch.update()
-                .where(_touch.c.id == sa.bindparam("b_id"))
+                .where(_touch.c.id == sa.bindparam("b_id"), _touch.c.status == TouchStatus.PLANNED.value)
                 .values(status=TouchStatus.CANCELLED.value, reason=sa.bindparam("b_reason"), updated_at=now),
                 cancel,
             )
         if blocks:
             conn.execute(
                 _touch.update()
-                .where(_touch.c.id == sa.bindparam("b_id"))
+                .where(_touch.c.id == sa.bindparam("b_id"), _touch.c.status == TouchStatus.PLANNED.value)
                 .values(
                     status=TouchStatus.BLOCKED.value,
                     reason=sa.bindparam("b_reason"),
@@ -168,7 +187,7 @@ def claim_due_touches(
         if moves:
             conn.execute(
                 _touch.update()
-                .where(_touch.c.id == sa.bindparam("b_id"))
+                .where(_touch.c.id == sa.bindparam("b_id"), _touch.c.status == TouchStatus.PLANNED.value)
                 .values(
                     scheduled_for=sa.bindparam("b_at"),
                     not_after=sa.bindparam("b_until"),
@@ -179,25 +198,43 @@ def claim_due_touches(
                 moves,
             )
         if claimed:
+            planned = TouchStatus.PLANNED.value
             conn.execute(
                 _touch.update()
-                .where(_touch.c.id == sa.bindparam("b_id"))
+                .where(_touch.c.id == sa.bindparam("b_id"), _touch.c.status == planned)
                 .values(
                     status=TouchStatus.SENDING.value,
                     claimed_by=worker,
+                    lease_until=now + lease,
+                    send_started_at=None,
                     attempts=sa.bindparam("b_attempts"),
                     decisions=_touch.c.decisions + sa.bindparam("b_line"),
                     updated_at=now,
                 ),
                 [{"b_id": c.id, "b_attempts": c.attempts, "b_line": c.decision} for c in claimed],
             )
+            # Belt and braces: the rows were locked when read, so every one is still ours; count, never assume.
+            ours = set(
+                conn.execute(
+                    sa.select(_touch.c.id).where(
+                        _touch.c.id.in_([c.id for c in claimed]),
+                        _touch.c.claimed_by == worker,
+                        _touch.c.status == TouchStatus.SENDING.value,
+                    )
+                ).scalars()
+            )
+            claimed = [c for c in claimed if c.id in ours]
     return Claim(claimed, len(cancel), len(moves), len(blocks), watermark)
 
 
-def record_deliveries(*, engine: Engine, deliveries: list[Delivery], now: datetime) -> None:
-    """Store each claimed touch's result: sent, failed, blocked, or planned again for a retry."""
+def record_deliveries(*, engine: Engine, deliveries: list[Delivery], now: datetime, worker: str) -> int:
+    """Store each claimed touch's result: sent, failed, blocked, unknown, or planned again for a retry.
+
+    Only touches still leased to ``worker`` are written (``sending``, or ``unknown`` when the lease ran out
+    while the provider took its time: the late answer is the truth and settles it). Returns how many.
+    """
     if not deliveries:
-        return
+        return 0
     rows = [
         {
             "b_id": d.touch_id,
@@ -215,10 +252,15 @@ def record_deliveries(*, engine: Engine, deliveries: list[Delivery], now: dateti
         }
         for d in deliveries
     ]
-    with engine.begin() as conn:
-        conn.execute(
+    again = [d.touch_id for d in deliveries if d.status is TouchStatus.PLANNED]
+    with write_transaction(engine) as conn:
+        result = conn.execute(
             _touch.update()
-            .where(_touch.c.id == sa.bindparam("b_id"), _touch.c.status == TouchStatus.SENDING.value)
+            .where(
+                _touch.c.id == sa.bindparam("b_id"),
+                _touch.c.claimed_by == worker,
+                sa.or_(_touch.c.status == TouchStatus.SENDING.value, _touch.c.status == TouchStatus.UNKNOWN.value),
+            )
             .values(
                 status=sa.bindparam("b_status"),
                 reason=sa.bindparam("b_reason"),
@@ -233,7 +275,16 @@ def record_deliveries(*, engine: Engine, deliveries: list[Delivery], now: dateti
                 scheduled_for=sa.func.coalesce(
                     sa.bindparam("b_sched", type_=_touch.c.scheduled_for.type), _touch.c.scheduled_for
                 ),
+                lease_until=None,
                 updated_at=now,
             ),
             rows,
         )
+        written = result.rowcount if result.rowcount >= 0 else len(rows)
+        if again:  # a retry is a fresh attempt later: its send has not begun
+            conn.execute(
+                _touch.update()
+                .where(_touch.c.id.in_(again), _touch.c.status == TouchStatus.PLANNED.value)
+                .values(send_started_at=None, claimed_by=None)
+            )
+    return written

@@ -13,8 +13,9 @@ from channels.messages import Message, SendResult
 from nurture.actions import InboundKind, Outcome, TaskKind, TaskStatus, TouchStatus
 from nurture.cadence import load_cadence
 from nurture.states import CadenceStatus
+from service.dispatch import dispatch
 from service.inbound import handle_inbound_sms
-from service.pipeline import Pipeline, dispatch, tick
+from service.pipeline import Pipeline, tick
 from service.replay import replay
 from service.settings import Settings
 from storage.cadences import register_cadence
@@ -280,7 +281,8 @@ def test_an_opt_out_committed_during_a_dispatch_batch_stops_the_rest_of_that_bat
     def opt_out() -> None:
         handle_inbound_sms(p, from_number="+13055550101", to_number=OURS, body="STOP", at=at)
 
-    p, _ = _pipeline(engine, _SlowSender(opt_out))
+    # One request in flight at a time: every later message to that person begins after the opt-out committed.
+    p, _ = _pipeline(engine, _SlowSender(opt_out), dispatch_concurrency=1)
     tick(p, now=START)
     tick(p, now=at)
     stats = dispatch(p, now=at)
@@ -289,7 +291,7 @@ def test_an_opt_out_committed_during_a_dispatch_batch_stops_the_rest_of_that_bat
     assert stats.blocked == len(same_person)
     for lead_id in same_person:
         sms = next(t for t in _touches(engine, lead_id) if t.channel == "sms")
-        assert sms.status == TouchStatus.BLOCKED.value and "while the batch ran" in sms.reason
+        assert sms.status == TouchStatus.BLOCKED.value and "after the claim" in sms.reason
     assert first
 
 

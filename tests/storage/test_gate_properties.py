@@ -29,8 +29,9 @@ from nurture.cadence import load_cadence
 from nurture.compliance import exposure, load_rule_table
 from nurture.products import Product
 from nurture.states import Stage
+from service.dispatch import dispatch
 from service.inbound import handle_inbound_sms
-from service.pipeline import Pipeline, dispatch, tick
+from service.pipeline import Pipeline, tick
 from service.settings import Settings
 from storage.cadences import register_cadence
 from storage.compliance import add_consent

@@ -14,7 +14,8 @@ from sqlalchemy.engine import Engine
 from nurture.actions import Outcome, TaskKind, TaskStatus, TouchStatus
 from nurture.cadence import load_cadence
 from nurture.states import CadenceStatus, Stage
-from service.pipeline import Pipeline, dispatch, tick
+from service.dispatch import dispatch
+from service.pipeline import Pipeline, tick
 from service.replay import ReplayStats, replay
 from service.settings import Settings
 from service.simulate import Simulation

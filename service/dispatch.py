@@ -1,0 +1,270 @@
+"""Dispatch: send every due touch once, fast and politely, and know what became of each.
+
+A batch is claimed under a lease (``storage.outbox``). Its touches then go out in one lane per channel
+(texts, voicemail drops, email), each lane paced by its rate limit and keeping up to
+``dispatch_concurrency`` requests in flight on a thread pool. For every touch:
+
+1. wait for the channel's rate limit;
+2. ``begin_send`` under the lead's lock: still ours? opted out meanwhile? then stamp the send as begun
+   and store the rendered content (what a person or the reconciler will compare with the provider);
+3. the provider request, whose every error the adapter maps to one of three outcomes;
+4. the answer is recorded as soon as it comes (a lane records whatever finished, in small groups).
+
+A crash strands only the requests in flight; their leases run out and they become ``unknown``
+(``service.reconcile`` settles them from the provider's records). Nothing is ever resent blindly.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import threading
+import time
+import uuid
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from channels.base import OptedOutError, OutcomeUnknownError, flush
+from channels.messages import EmailMessage, Message, PermanentSendError, SmsMessage, TransientSendError
+from channels.render import RenderContext, render
+from nurture.actions import TouchStatus
+from nurture.states import Event
+from service.pacing import Pace
+from service.pipeline import Pipeline, render_contexts
+from service.reconcile import reconcile
+from service.steps import Runner, inline
+from storage.lead_events import apply_event
+from storage.leases import begin_send, expire_leases
+from storage.locks import write_transaction
+from storage.outbox import MAX_ATTEMPTS, ClaimedTouch, Content, Delivery, claim_due_touches, record_deliveries
+
+MAX_PAUSE = 60.0  # the longest a lane waits on a provider's Retry-After before going on
+
+
+def worker_id() -> str:
+    """A name no other dispatcher has: host, process and a random part (a pid can be reused)."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class DispatchStats:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    unknown: int = 0  # the send began and the provider's answer is unknown: reconciled, never resent blindly
+    lost: int = 0  # claimed, then the lease ran out before the send began: planned again by the next run
+    cancelled: int = 0
+    deferred: int = 0  # moved later or held by the compliance gate
+    blocked: int = 0  # refused by the compliance gate, at the claim or right before sending
+    expired: int = 0  # leases of dead workers found run out at the start of this run
+    reconciled: int = 0  # unknown touches the providers' records settled at the start of this run
+    batches: int = 0
+    by_channel: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, int | dict[str, int]]:
+        return vars(self) | {"by_channel": dict(self.by_channel)}
+
+    def add(self, other: DispatchStats) -> None:
+        for name in ("claimed", "sent", "failed", "retried", "unknown", "lost", "cancelled", "deferred", "blocked"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for k, v in other.by_channel.items():
+            self.by_channel[k] = self.by_channel.get(k, 0) + v
+
+    def count(self, d: Delivery, channel: str) -> None:
+        if d.status is TouchStatus.SENT:
+            self.sent += 1
+            self.by_channel[channel] = self.by_channel.get(channel, 0) + 1
+        elif d.status is TouchStatus.FAILED:
+            self.failed += 1
+        elif d.status is TouchStatus.BLOCKED:
+            self.blocked += 1
+        elif d.status is TouchStatus.UNKNOWN:
+            self.unknown += 1
+        else:
+            self.retried += 1
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    delivery: Delivery
+    pause: float = 0.0  # seconds the provider asked us to wait before the next request (Retry-After)
+
+
+def deliver(p: Pipeline, touch: ClaimedTouch, message: Message, now: datetime) -> Outcome:
+    """Send one rendered message and turn whatever happens into this touch's outcome (never raises)."""
+    content = content_of(message)
+    try:
+        result = p.sender.send(message, key=touch.key)
+    except OptedOutError as exc:
+        return Outcome(Delivery(touch.id, TouchStatus.FAILED, reason=f"opted out at the provider: {exc}", **content))
+    except OutcomeUnknownError as exc:
+        return Outcome(Delivery(touch.id, TouchStatus.UNKNOWN, reason=f"unknown: {exc}", **content))
+    except PermanentSendError as exc:
+        return Outcome(Delivery(touch.id, TouchStatus.FAILED, reason=f"refused: {exc}", **content))
+    except TransientSendError as exc:
+        after = float(getattr(exc, "retry_after", None) or 0.0)
+        if touch.attempts >= MAX_ATTEMPTS:
+            why = f"gave up after {touch.attempts}: {exc}"
+            return Outcome(Delivery(touch.id, TouchStatus.FAILED, reason=why, **content), after)
+        wait = max(timedelta(minutes=5 * 2 ** (touch.attempts - 1)), timedelta(seconds=after))
+        retry = Delivery(touch.id, TouchStatus.PLANNED, reason=f"retry: {exc}", retry_at=now + wait, **content)
+        return Outcome(retry, after)
+    except Exception as exc:  # an adapter bug must be this touch's outcome, not the batch's end
+        why = f"unknown: the sender raised {type(exc).__name__}: {exc}"
+        return Outcome(Delivery(touch.id, TouchStatus.UNKNOWN, reason=why, **content))
+    sent = Delivery(touch.id, TouchStatus.SENT, provider=result.provider, provider_id=result.provider_id, **content)
+    return Outcome(sent)
+
+
+def content_of(message: Message) -> Content:
+    if isinstance(message, EmailMessage):
+        return {"to_address": message.to, "subject": message.subject, "body_text": message.text,
+                "body_html": message.html}  # fmt: skip
+    body = message.body if isinstance(message, SmsMessage) else message.script
+    return {"to_address": message.to, "subject": None, "body_text": body, "body_html": None}
+
+
+class _Lane:
+    """One channel's sends: paced, up to ``in_flight`` at once, each answer recorded as it comes."""
+
+    def __init__(self, p: Pipeline, channel: str, *, now: datetime, worker: str, pace: Pace) -> None:
+        self.p, self.channel, self.now, self.worker, self.pace = p, channel, now, worker, pace
+        self.stats = DispatchStats()
+        self.done: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
+        self.slots = threading.BoundedSemaphore(max(1, p.settings.dispatch_concurrency))
+        self.opted_out_at_provider: set[int] = set()
+        self.pause_until = 0.0
+        self.lock = threading.Lock()
+
+    def run(self, touches: list[ClaimedTouch], contexts: dict[int, RenderContext]) -> DispatchStats:
+        with ThreadPoolExecutor(max_workers=max(1, self.p.settings.dispatch_concurrency)) as pool:
+            for touch in touches:
+                self._one(pool, touch, contexts[touch.lead_id])
+        self.record()
+        return self.stats
+
+    def _one(self, pool: ThreadPoolExecutor, touch: ClaimedTouch, ctx: RenderContext) -> None:
+        try:
+            message = render(touch.channel, touch.template, ctx, templates_dir=self.p.settings.templates_dir)
+        except Exception as exc:  # a template bug fails this touch, not the batch
+            self._finish(touch, Delivery(touch.id, TouchStatus.FAILED, f"render error: {type(exc).__name__}: {exc}"))
+            return
+        if (wait := self.pause_until - time.monotonic()) > 0:
+            time.sleep(wait)
+        self.pace.acquire(self.channel)
+        self.slots.acquire()
+        self.record()
+        why = begin_send(
+            self.p.engine, touch_id=touch.id, lead_id=touch.lead_id, channel=touch.channel,
+            worker=self.worker, now=self.now, content=content_of(message), rules_table=self.p.policy.table.label,
+        )  # fmt: skip
+        if why:
+            self.slots.release()
+            if why.startswith("opted out"):
+                self.stats.blocked += 1
+            else:
+                self.stats.lost += 1
+            return
+        pool.submit(self._send, touch, message)
+
+    def _send(self, touch: ClaimedTouch, message: Message) -> None:
+        try:
+            outcome = deliver(self.p, touch, message, self.now)
+            if outcome.delivery.reason.startswith("opted out"):
+                self.opted_out_at_provider.add(touch.lead_id)
+            if outcome.pause:  # the provider asked this lane to slow down
+                self.pause_until = max(self.pause_until, time.monotonic() + min(MAX_PAUSE, outcome.pause))
+            self._finish(touch, outcome.delivery)
+        finally:
+            self.slots.release()
+
+    def _finish(self, touch: ClaimedTouch, d: Delivery) -> None:
+        with self.lock:
+            self.stats.count(d, touch.channel)
+        self.done.put(d)
+
+    def record(self) -> None:
+        """Store every answer that came since the last call, in one transaction."""
+        batch: list[Delivery] = []
+        while True:
+            try:
+                batch.append(self.done.get_nowait())
+            except queue.Empty:
+                break
+        if batch:
+            flush(self.p.sender)  # a channel that writes behind: stored before it is recorded as sent
+            record_deliveries(engine=self.p.engine, deliveries=batch, now=self.now, worker=self.worker)
+
+
+def dispatch_batch(
+    p: Pipeline, *, now: datetime, batch_size: int, worker: str | None = None, pace: Pace | None = None
+) -> DispatchStats:
+    """Claim up to ``batch_size`` due touches and send them, one lane per channel.
+
+    The claim checks every touch against the compliance gate; right before each send ``begin_send``
+    looks at the lead's opt-outs again under the lead's lock, so an opt-out committed while the batch
+    runs stops every later message to that person.
+    """
+    worker = worker or worker_id()
+    claim = claim_due_touches(
+        engine=p.engine, registry=p.registry, policy=p.policy, now=now, limit=batch_size, worker=worker,
+        lease=timedelta(seconds=p.settings.lease_seconds),
+    )  # fmt: skip
+    stats = DispatchStats(
+        claimed=len(claim.touches), cancelled=claim.cancelled, deferred=claim.deferred, blocked=claim.blocked
+    )
+    if not claim.touches:
+        return stats
+    contexts = render_contexts(p, {t.lead_id for t in claim.touches})
+    by_channel: dict[str, list[ClaimedTouch]] = defaultdict(list)
+    for t in claim.touches:
+        by_channel[t.channel].append(t)
+    pace = pace or p.pace
+    lanes = [_Lane(p, channel, now=now, worker=worker, pace=pace) for channel in by_channel]
+    try:
+        with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+            for lane_stats in pool.map(lambda lane: lane.run(by_channel[lane.channel], contexts), lanes):
+                stats.add(lane_stats)
+    finally:
+        for lane in lanes:
+            lane.record()
+    for lead_id in sorted(set().union(*(lane.opted_out_at_provider for lane in lanes))):
+        with write_transaction(p.engine) as conn:
+            apply_event(
+                conn, lead_id=lead_id, event=Event.DO_NOT_CONTACT, at=now, strict=False, actor="provider",
+                reason="the carrier reports the number unsubscribed (Twilio 21610): every channel stops",
+            )  # fmt: skip
+    return stats
+
+
+def dispatch(
+    p: Pipeline,
+    *,
+    now: datetime,
+    batch_size: int | None = None,
+    worker: str | None = None,
+    run: Runner = inline,
+    pace: Pace | None = None,
+) -> DispatchStats:
+    """Send every touch due at ``now``, batch by batch. A batch is never retried: it may have sent messages.
+
+    First the leases of dead dispatchers that ran out are settled (planned again when their send never
+    began, ``unknown`` when it did), and the ``unknown`` touches whose time has come are reconciled with the
+    providers' records (``service.reconcile``)."""
+    size = batch_size or p.settings.batch_size
+    worker = worker or worker_id()
+    total = DispatchStats()
+    expired = run("expire-leases", expire_leases, p.engine, now=now, retry=True)
+    total.expired = expired.planned_again + expired.unknown
+    settled = run("reconcile-unknown", reconcile, p, now=now)
+    total.reconciled = settled.sent + settled.not_sent
+    while True:
+        stats = run("dispatch-due-touches", dispatch_batch, p, now=now, batch_size=size, worker=worker, pace=pace)
+        total.add(stats)
+        total.batches += 1
+        if stats.claimed + stats.cancelled + stats.deferred + stats.blocked < size:
+            return total
