@@ -153,3 +153,35 @@ def test_report_json_lists_products(database_url, tmp_path):
     products = {p["product"]: p["leads"] for p in payload["products"]}
     assert products == {"bank_statement": 1, "general": 1}
     assert payload["totals"]["leads"] == 2
+
+
+def test_a_person_lists_and_settles_messages_whose_outcome_is_unknown(database_url, tmp_path, app_env):
+    import sqlalchemy as sa
+
+    from storage.db import make_engine
+
+    _add_officer(database_url)
+    invoke("--db", database_url, "leads", "import", str(_csv(tmp_path / "l.csv", GOOD)), "--at", AT)
+    noon_ny = "2026-03-02T17:30:00+00:00"
+    assert invoke("--db", database_url, "tick", "--at", AT).exit_code == 0
+    for command in ("tick", "dispatch"):
+        assert invoke("--db", database_url, command, "--at", noon_ny).exit_code == 0
+    engine = make_engine(database_url)
+    with engine.begin() as conn:  # as if the dispatcher had died between the provider request and its answer
+        conn.execute(sa.text("UPDATE touch SET status = 'unknown', sent_at = NULL WHERE status = 'sent'"))
+        keys = sorted(conn.execute(sa.text("SELECT key FROM touch WHERE status = 'unknown'")).scalars())
+    engine.dispose()
+    assert len(keys) == 2
+    listed = invoke("--db", database_url, "outbox", "--status", "unknown")
+    assert all(k[:12] in listed.output for k in keys), listed.output
+    report = invoke("--db", database_url, "report")
+    assert "2 message(s) whose outcome is unknown" in report.output
+    undecided = runner.invoke(app, ["--db", database_url, "outbox", "settle", keys[0]])
+    assert undecided.exit_code == 2 and "--sent or --not-sent" in undecided.output
+    assert invoke("--db", database_url, "outbox", "settle", keys[0], "--sent", "--at", noon_ny).exit_code == 0
+    again = invoke("--db", database_url, "outbox", "settle", keys[1], "--not-sent", "--note", "no record at Twilio")
+    assert again.exit_code == 0 and "planned again" in again.output
+    twice = runner.invoke(app, ["--db", database_url, "outbox", "settle", keys[1], "--sent"])
+    assert twice.exit_code == 2 and "it is planned, not unknown" in twice.output
+    rows = [json.loads(line) for line in invoke("--db", database_url, "outbox", "--json").output.splitlines()]
+    assert sorted(r["status"] for r in rows if r["channel"] == "sms") == ["planned", "sent"]
