@@ -25,11 +25,8 @@ from dripline.cli_common import (
     run_flow,
     settings,
 )
-from dripline.cli_errors import DriplineGroup
+from dripline.cli_errors import ADMIN, MARKETING, OFFICER, DriplineGroup
 from service.settings import get_settings
-
-# The panels of `dripline --help`, by who uses the commands.
-OFFICER, MARKETING, ADMIN = "Loan officers", "Marketing ops", "Admin"
 
 app = typer.Typer(
     cls=DriplineGroup, help="Work purchased aged non-QM mortgage leads.", no_args_is_help=True, add_completion=False
@@ -37,7 +34,7 @@ app = typer.Typer(
 app.add_typer(cli_leads.tasks_app, name="tasks", rich_help_panel=OFFICER)
 app.add_typer(cli_leads.leads_app, name="leads", rich_help_panel=OFFICER)
 app.command("explain", rich_help_panel=OFFICER)(cli_compliance.explain)
-cli_leads.leads_app.command("eligible", rich_help_panel=cli_leads.OFFICER)(cli_guidelines.eligible)
+cli_leads.leads_app.command("eligible", rich_help_panel=OFFICER)(cli_guidelines.eligible)
 app.add_typer(cli_leads.cadence_app, name="cadence", rich_help_panel=MARKETING)
 app.add_typer(cli_templates.templates_app, name="templates", rich_help_panel=MARKETING)
 app.add_typer(cli_guidelines.guidelines_app, name="guidelines", rich_help_panel=MARKETING)
@@ -247,8 +244,7 @@ def serve(
     every: Annotated[str | None, typer.Option(help="override the interval schedules of prefect.yaml, e.g. 1m")] = None,
     port: Annotated[int, typer.Option(help="port for the local Prefect server if none is configured")] = 4200,
 ) -> None:
-    """Run every deployment of prefect.yaml with Prefect's serve() (no work pool needed); other commands then
-    report their runs to it."""
+    """Run every deployment of prefect.yaml with serve() (no work pool); other commands report their runs to it."""
     from datetime import timedelta
 
     from dripline.cli_common import quiet_prefect

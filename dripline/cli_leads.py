@@ -22,16 +22,15 @@ from dripline.cli_common import (
     parse_time,
     settings,
 )
-from dripline.cli_errors import fail
+from dripline.cli_errors import MARKETING, OFFICER, PanelOrder, fail
 from nurture.actions import Outcome
 from nurture.cadence import Cadence
 from nurture.states import Event, InvalidTransition
 
-leads_app = typer.Typer(help="Import and inspect leads.", no_args_is_help=True)
+leads_app = typer.Typer(cls=PanelOrder, help="Import and inspect leads.", no_args_is_help=True)
 tasks_app = typer.Typer(help="Loan officers' call tasks.", invoke_without_command=True)
 officers_app = typer.Typer(help="The loan-officer roster.", no_args_is_help=True)
 cadence_app = typer.Typer(help="The contact cadence file.", no_args_is_help=True)
-OFFICER, MARKETING = "Loan officers", "Marketing ops"
 LeadId = Annotated[int, id_argument("lead")]
 TaskId = Annotated[int, id_argument("call task")]
 

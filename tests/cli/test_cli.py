@@ -153,3 +153,14 @@ def test_report_json_lists_products(database_url, tmp_path):
     products = {p["product"]: p["leads"] for p in payload["products"]}
     assert products == {"bank_statement": 1, "general": 1}
     assert payload["totals"]["leads"] == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "panels"),
+    [([], ["Loan officers", "Marketing ops", "Admin"]), (["leads"], ["Loan officers", "Marketing ops"])],
+)
+def test_help_shows_loan_officers_then_marketing_ops_then_admin(args, panels):
+    result = runner.invoke(app, [*args, "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    titles = [line.split("─ ", 1)[1].split(" ─", 1)[0] for line in result.output.splitlines() if "╭─ " in line]
+    assert titles == ["Options", *panels]
