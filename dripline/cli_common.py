@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -121,6 +123,17 @@ def quiet_prefect() -> None:
     if not os.environ.get("DRIPLINE_VERBOSE"):
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
         os.environ.setdefault("PREFECT_LOGGING_INTERNAL_LEVEL", "ERROR")
+
+
+def as_flow_or_here(flow: str, here: Callable[[], Any], *, doing: str, **parameters: Any) -> Any:
+    """What a one-off command runs: with a Prefect API, ``flow`` ("module:function", imported only then) called with
+    ``parameters`` as a flow run reported there; with none, ``here()``, the same service code, in this process, after
+    one line saying so (``doing``: "ticking")."""
+    if api := prefect_api():
+        module, name = flow.split(":")
+        return run_flow(getattr(importlib.import_module(module), name), api, **parameters)
+    in_process(doing)
+    return here()
 
 
 def run_flow(flow: Any, api: str, **parameters: Any) -> Any:
