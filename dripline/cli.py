@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -15,21 +16,16 @@ from dripline.cli_common import (
     AtOpt,
     JsonOpt,
     _engine,
+    as_flow_or_here,
     checked_database,
     console,
-    in_process,
     open_pipeline,
     parse_time,
-    prefect_api,
     record_id,
-    run_flow,
     settings,
 )
-from dripline.cli_errors import DriplineGroup
+from dripline.cli_errors import ADMIN, MARKETING, OFFICER, DriplineGroup
 from service.settings import get_settings
-
-# The panels of `dripline --help`, by who uses the commands.
-OFFICER, MARKETING, ADMIN = "Loan officers", "Marketing ops", "Admin"
 
 app = typer.Typer(
     cls=DriplineGroup, help="Work purchased aged non-QM mortgage leads.", no_args_is_help=True, add_completion=False
@@ -37,7 +33,7 @@ app = typer.Typer(
 app.add_typer(cli_leads.tasks_app, name="tasks", rich_help_panel=OFFICER)
 app.add_typer(cli_leads.leads_app, name="leads", rich_help_panel=OFFICER)
 app.command("explain", rich_help_panel=OFFICER)(cli_compliance.explain)
-cli_leads.leads_app.command("eligible", rich_help_panel=cli_leads.OFFICER)(cli_guidelines.eligible)
+cli_leads.leads_app.command("eligible", rich_help_panel=OFFICER)(cli_guidelines.eligible)
 app.add_typer(cli_leads.cadence_app, name="cadence", rich_help_panel=MARKETING)
 app.add_typer(cli_templates.templates_app, name="templates", rich_help_panel=MARKETING)
 app.add_typer(cli_guidelines.guidelines_app, name="guidelines", rich_help_panel=MARKETING)
@@ -75,37 +71,33 @@ def init(now: AtOpt = None) -> None:
     console.print(f"cadence {p.registry.current.name} v{p.registry.current.version} ready")
 
 
+BatchOpt = Annotated[int | None, typer.Option(min=1, help="leads or messages per batch (default: DRIPLINE_BATCH_SIZE)")]
+
+
 @app.command(rich_help_panel=MARKETING)
-def tick(now: AtOpt = None, batch_size: Annotated[int | None, typer.Option(min=1)] = None) -> None:
+def tick(now: AtOpt = None, batch_size: BatchOpt = None) -> None:
     """Plan every lead that is due: enroll new leads, create call tasks, queue messages."""
-    at = parse_time(now)
-    p = open_pipeline(at)
-    if api := prefect_api():
-        from flows.cadence import cadence_tick
+    from service.pipeline import tick as work
 
-        result = run_flow(cadence_tick, api, at=at, batch_size=batch_size)
-    else:
-        from service.pipeline import tick as tick_
-
-        in_process("ticking")
-        result = tick_(p, now=at, batch_size=batch_size).as_dict()
-    console.print_json(data=result)
+    _pass(work, "flows.cadence:cadence_tick", "ticking", now, batch_size)
 
 
 @app.command(rich_help_panel=MARKETING)
-def dispatch(now: AtOpt = None, batch_size: Annotated[int | None, typer.Option(min=1)] = None) -> None:
+def dispatch(now: AtOpt = None, batch_size: BatchOpt = None) -> None:
     """Send every queued message that is due, through the configured channel."""
+    from service.dispatch import dispatch as work
+
+    _pass(work, "flows.cadence:dispatch_touches", "dispatching", now, batch_size)
+
+
+def _pass(work: Callable[..., Any], flow: str, doing: str, now: str | None, batch_size: int | None) -> None:
+    """One tick or dispatch at ``now``: ``flow`` with a Prefect API, else ``work``, the service function that flow
+    runs, in this process; print the counts."""
     at = parse_time(now)
     p = open_pipeline(at)
-    if api := prefect_api():
-        from flows.cadence import dispatch_touches
-
-        result = run_flow(dispatch_touches, api, at=at, batch_size=batch_size)
-    else:
-        from service.dispatch import dispatch as dispatch_
-
-        in_process("dispatching")
-        result = dispatch_(p, now=at, batch_size=batch_size).as_dict()
+    result = as_flow_or_here(
+        flow, lambda: work(p, now=at, batch_size=batch_size).as_dict(), doing=doing, at=at, batch_size=batch_size
+    )
     console.print_json(data=result)
 
 
@@ -117,6 +109,7 @@ def run(
 ) -> None:
     """Replay ticks and dispatch over a time range in one flow run (120 days in seconds)."""
     from nurture.cadence import parse_duration
+    from service.replay import replay_summary
 
     begin, end = parse_time(start, option="--from"), parse_time(until, option="--until")
     try:
@@ -126,15 +119,14 @@ def run(
     if end < begin:
         raise typer.BadParameter("must not be before --from", param_hint="--until")
     p = open_pipeline(begin)
-    if api := prefect_api():
-        from flows.replay import replay_range
-
-        result = run_flow(replay_range, api, start=begin, until=end, every=every)
-    else:
-        from service.replay import replay_summary
-
-        in_process("replaying")
-        result = replay_summary(p, start=begin, until=end, every=every)
+    result = as_flow_or_here(
+        "flows.replay:replay_range",
+        lambda: replay_summary(p, start=begin, until=end, every=every),
+        doing="replaying",
+        start=begin,
+        until=end,
+        every=every,
+    )
     console.print_json(data=result)
 
 
@@ -247,8 +239,7 @@ def serve(
     every: Annotated[str | None, typer.Option(help="override the interval schedules of prefect.yaml, e.g. 1m")] = None,
     port: Annotated[int, typer.Option(help="port for the local Prefect server if none is configured")] = 4200,
 ) -> None:
-    """Run every deployment of prefect.yaml with Prefect's serve() (no work pool needed); other commands then
-    report their runs to it."""
+    """Run every deployment of prefect.yaml with serve() (no work pool); other commands report their runs to it."""
     from datetime import timedelta
 
     from dripline.cli_common import quiet_prefect

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -123,18 +125,38 @@ def quiet_prefect() -> None:
         os.environ.setdefault("PREFECT_LOGGING_INTERNAL_LEVEL", "ERROR")
 
 
-def run_flow(flow: Any, api: str, **parameters: Any) -> Any:
-    """Run ``flow`` in this process as a flow run reported to ``api``; print the run's name and URL (stderr)."""
+def as_flow_or_here(flow: str, here: Callable[[], Any], *, doing: str, **parameters: Any) -> Any:
+    """What a one-off command runs: with a Prefect API, ``flow`` ("module:function", imported only then) called with
+    ``parameters`` as a flow run reported there; with none, ``here()``, the same service code, in this process, after
+    one line saying so (``doing``: "ticking")."""
+    if api := prefect_api():
+        return run_flow(flow, api, **parameters)
+    in_process(doing)
+    return here()
+
+
+def run_flow(flow: str, api: str, **parameters: Any) -> Any:
+    """Run ``flow`` ("module:function") in this process as a flow run reported to ``api``; print the run's name and
+    URL (stderr).
+
+    Prefect reads its settings and sets up its logging when it is first imported: the API and the quiet console are
+    put in the environment before the flow's module is imported, or Prefect would start a temporary server of its own
+    and log to the console. ``temporary_settings`` covers a process that has imported Prefect already.
+    """
     quiet_prefect()
     os.environ["PREFECT_API_URL"] = api
-    state = flow(**parameters, return_state=True)
-    run_id = state.state_details.flow_run_id
+    module, name = flow.split(":")
+    function = getattr(importlib.import_module(module), name)
     from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with get_client(sync_client=True) as client:
-        name = client.read_flow_run(run_id).name
-    err.print(f"flow run {name}: {api.removesuffix('/api')}/runs/flow-run/{run_id}", soft_wrap=True)
-    return state.result()
+    with temporary_settings(updates={PREFECT_API_URL: api}):
+        state = function(**parameters, return_state=True)
+        run_id = state.state_details.flow_run_id
+        with get_client(sync_client=True) as client:
+            run_name = client.read_flow_run(run_id).name
+        err.print(f"flow run {run_name}: {api.removesuffix('/api')}/runs/flow-run/{run_id}", soft_wrap=True)
+        return state.result()
 
 
 def _engine() -> Any:

@@ -1,5 +1,8 @@
-"""Errors a person can read: every failure of the ``dripline`` command is one or two lines on stderr and an exit
-code, 2 for bad usage or input and 1 for an operational failure; ``--debug`` shows the traceback instead."""
+"""The root of the ``dripline`` command: errors a person can read and help grouped by who uses each command.
+
+Every failure is one or two lines on stderr and an exit code, 2 for bad usage or input and 1 for an operational
+failure; ``--debug`` shows the traceback instead.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ USAGE, OPERATIONAL = 2, 1
 CHECK_DATABASE = "check --db or DRIPLINE_DATABASE_URL, and that the database server is running"
 # The one time option is --at; --now, its old name, still works.
 TIME_ALIASES = {"--now": "--at"}
+# The panels of `dripline --help`, by who uses the commands, in the order they are shown.
+PANELS = OFFICER, MARKETING, ADMIN = ("Loan officers", "Marketing ops", "Admin")
 
 
 def alias_options(args: Sequence[str]) -> list[str]:
@@ -92,7 +97,21 @@ def fail(message: str, code: int = USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
-class DriplineGroup(TyperGroup):
+class PanelOrder(TyperGroup):
+    """A command group whose ``--help`` shows the panels in the order of PANELS (then any other), each panel's
+    commands in the order they were defined. Rich draws the panels in the order their first command is listed."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda name: _panel_rank(self.commands[name]))
+
+
+def _panel_rank(command: Any) -> int:
+    panel = getattr(command, "rich_help_panel", None)
+    return PANELS.index(panel) if panel in PANELS else len(PANELS)
+
+
+class DriplineGroup(PanelOrder):
     """The root command: old option names, one-line usage errors, no tracebacks unless ``--debug``."""
 
     def main(  # type: ignore[override]

@@ -15,6 +15,7 @@ from dripline.cli_common import AtOpt as NowOpt
 from dripline.cli_common import (
     JsonOpt,
     _engine,
+    as_flow_or_here,
     console,
     err,
     id_argument,
@@ -23,7 +24,6 @@ from dripline.cli_common import (
     parse_time,
     prefect_api,
     quiet_prefect,
-    run_flow,
 )
 from dripline.cli_errors import fail
 
@@ -227,16 +227,13 @@ def sweep(now: NowOpt = None) -> None:
     come, and date credit-event seasoning for leads that came to rest since. Safe to run again."""
     at = parse_time(now)
     p = open_pipeline(at)  # refuses a database or settings that cannot run
-    if api := prefect_api():
-        from flows.rescore import daily_flow
+    from service.rescore import daily
 
-        result = run_flow(daily_flow, api, at=at)
-    else:
-        from service.rescore import daily
-
-        in_process("sweeping")
+    def here() -> dict[str, Any]:
         lenders, stats = daily(p, now=at)
-        result = {"snapshots": lenders} | stats.as_dict()
+        return {"snapshots": lenders} | stats.as_dict()
+
+    result = as_flow_or_here("flows.rescore:daily_flow", here, doing="sweeping", at=at)
     for lender in result["snapshots"]:
         console.print(f"{lender}: a loosening took effect; re-scored", soft_wrap=True)
     _print_rescored("", result)

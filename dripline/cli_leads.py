@@ -22,16 +22,15 @@ from dripline.cli_common import (
     parse_time,
     settings,
 )
-from dripline.cli_errors import fail
+from dripline.cli_errors import MARKETING, OFFICER, PanelOrder, fail
 from nurture.actions import Outcome
 from nurture.cadence import Cadence
 from nurture.states import Event, InvalidTransition
 
-leads_app = typer.Typer(help="Import and inspect leads.", no_args_is_help=True)
+leads_app = typer.Typer(cls=PanelOrder, help="Import and inspect leads.", no_args_is_help=True)
 tasks_app = typer.Typer(help="Loan officers' call tasks.", invoke_without_command=True)
 officers_app = typer.Typer(help="The loan-officer roster.", no_args_is_help=True)
 cadence_app = typer.Typer(help="The contact cadence file.", no_args_is_help=True)
-OFFICER, MARKETING = "Loan officers", "Marketing ops"
 LeadId = Annotated[int, id_argument("lead")]
 TaskId = Annotated[int, id_argument("call task")]
 
@@ -60,8 +59,10 @@ def import_(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV of leads")],
     at: Annotated[str | None, typer.Option("--at", help="ISO 8601 import time (default: now)")] = None,
 ) -> None:
-    """Import a lead CSV: bad rows are reported with their line and written to FILE.rejects.csv."""
-    from storage.importer import ImportFileError, import_leads
+    """Import a lead CSV and enroll its new leads: bad rows are reported with their line and written to
+    FILE.rejects.csv."""
+    from service.leads import import_file
+    from storage.importer import ImportFileError
 
     now = parse_time(at, option="--at")
     p = open_pipeline(now)
@@ -75,23 +76,23 @@ def import_(
         progress.update(bar, completed=done, total=total)
 
     try:
-        summary = import_leads(engine=p.engine, path=file, now=now, progress=advanced)
+        summary = import_file(p, path=file, now=now, progress=advanced)
     except ImportFileError as exc:
         fail(f"{file}: refused, nothing imported: {exc}")
     finally:
         if progress.live.is_started:
             progress.stop()
     console.print(
-        f"{summary.total} rows: [green]{summary.created} new[/], {summary.updated} updated, "
-        f"{summary.unchanged} unchanged, [red]{summary.rejected} rejected[/]"
+        f"{summary['total']} rows: [green]{summary['created']} new[/], {summary['updated']} updated, "
+        f"{summary['unchanged']} unchanged, [red]{summary['rejected']} rejected[/]; {summary['enrolled']} enrolled"
     )
-    for line in summary.errors[:20]:
+    for line in summary["errors"][:20]:
         err.print(f"  [red]{line}[/]")
-    if summary.rejected:
-        more = " (first 20 above)" if summary.rejected > 20 else ""
-        err.print(f"rejected rows{more} with reasons: {summary.rejects_path}")
-    if summary.unassigned:
-        err.print(f"[yellow]{summary.unassigned} leads have no loan officer: add one with 'dripline officers add'[/]")
+    if summary["rejected"]:
+        more = " (first 20 above)" if summary["rejected"] > 20 else ""
+        err.print(f"rejected rows{more} with reasons: {summary['rejects_path']}")
+    if unassigned := summary["unassigned"]:
+        err.print(f"[yellow]{unassigned} leads have no loan officer: add one with 'dripline officers add'[/]")
 
 
 @leads_app.command("show", rich_help_panel=OFFICER)

@@ -22,6 +22,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
@@ -76,17 +77,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: the kernel sends SIGTERM when the process that started it dies, even by
-    SIGKILL, so a killed ``dripline`` leaves no server behind (Linux; elsewhere a no-op)."""
+def _die_with_parent(parent: int) -> None:
+    """In the child, before exec: the kernel sends SIGTERM when the thread that started it ends, even by SIGKILL,
+    so a killed ``dripline`` leaves no server behind (Linux; elsewhere a no-op). The server runs in this one
+    process (uvicorn in-process, one worker), so no grandchild outlives it. A parent that died before the prctl
+    took effect is caught by the parent id having changed."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def start(port: int | None = None, *, ui: bool = False) -> LocalServer:
     """Start ``prefect server start`` on 127.0.0.1 (a free port unless given); return at once.
 
-    ``ui``: serve Prefect's web UI too (``dripline serve``: marketing ops watch the runs there).
+    ``ui``: serve Prefect's web UI too (``dripline serve``: marketing ops watch the runs there). Call it from the
+    main thread: the server is stopped when the thread that started it ends.
     """
     port = port or free_port()
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": str(ui).lower()}
@@ -98,7 +104,7 @@ def start(port: int | None = None, *, ui: bool = False) -> LocalServer:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C stops our flows first; we stop the server after them
-            preexec_fn=_die_with_parent,
+            preexec_fn=partial(_die_with_parent, os.getpid()),
         )
     return LocalServer(process, f"http://127.0.0.1:{port}/api", log)
 

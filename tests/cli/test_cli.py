@@ -99,12 +99,12 @@ def test_import_reports_bad_rows_and_is_idempotent(database_url, tmp_path):
     path = _csv(tmp_path / "leads.csv", GOOD + BAD)
     first = invoke("--db", database_url, "leads", "import", str(path), "--at", AT)
     assert first.exit_code == 0, first.output
-    assert "4 rows: 2 new, 0 updated, 0 unchanged, 2 rejected" in first.output
+    assert "4 rows: 2 new, 0 updated, 0 unchanged, 2 rejected; 2 enrolled" in first.output
     assert "line 4: phone" in first.output and "line 5: fico" in first.output
     rejects = list(csv.DictReader((tmp_path / "leads.rejects.csv").open()))
     assert [r["line"] for r in rejects] == ["4", "5"]
     second = invoke("--db", database_url, "leads", "import", str(path), "--at", AT)
-    assert "4 rows: 0 new, 0 updated, 2 unchanged, 2 rejected" in second.output
+    assert "4 rows: 0 new, 0 updated, 2 unchanged, 2 rejected; 0 enrolled" in second.output
 
 
 def test_outbox_json_has_one_object_per_line(database_url, tmp_path, app_env, prefect_server):
@@ -185,3 +185,14 @@ def test_a_person_lists_and_settles_messages_whose_outcome_is_unknown(database_u
     assert twice.exit_code == 2 and "it is planned, not unknown" in twice.output
     rows = [json.loads(line) for line in invoke("--db", database_url, "outbox", "--json").output.splitlines()]
     assert sorted(r["status"] for r in rows if r["channel"] == "sms") == ["planned", "sent"]
+
+
+@pytest.mark.parametrize(
+    ("args", "panels"),
+    [([], ["Loan officers", "Marketing ops", "Admin"]), (["leads"], ["Loan officers", "Marketing ops"])],
+)
+def test_help_shows_loan_officers_then_marketing_ops_then_admin(args, panels):
+    result = runner.invoke(app, [*args, "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    titles = [line.split("─ ", 1)[1].split(" ─", 1)[0] for line in result.output.splitlines() if "╭─ " in line]
+    assert titles == ["Options", *panels]
