@@ -17,7 +17,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from channels.base import unsupported
-from channels.messages import EmailMessage, Message, SendResult, SmsMessage, VoicemailMessage
+from channels.messages import (
+    EmailMessage,
+    Message,
+    PermanentSendError,
+    SendError,
+    SendResult,
+    SmsMessage,
+    TransientSendError,
+    VoicemailMessage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +79,8 @@ def _write_atomically(path: Path, content: str) -> None:
 
 
 class LocalOutbox:
-    """Records each message as delivered by writing it under ``folder``. Safe to share between threads.
+    """Records each message as delivered by writing it under ``folder``. Safe to share between threads: files
+    are written under one lock (also the resend count and the folders made), pending writes listed under another.
 
     With ``write_behind`` the files are written by a background thread (creating thousands of small
     files is mostly waiting on the file system); :meth:`flush` waits for them and raises the first
@@ -85,6 +95,7 @@ class LocalOutbox:
         self._lock = threading.Lock()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="outbox-writer") if write_behind else None
         self._pending: list[Future[None]] = []
+        self._pending_lock = threading.Lock()
         self._folders: set[Path] = set()  # folders known to exist
 
     def path_for(self, message: Message, key: str) -> Path:
@@ -95,18 +106,33 @@ class LocalOutbox:
         return self.folder / folder / f"{safe_name(key)}.txt"
 
     def send(self, message: Message, *, key: str) -> SendResult:
+        """Write (or queue) the message's files. A write that fails here is a ``TransientSendError`` (nothing
+        was recorded, so writing again is safe); with ``write_behind`` it surfaces from :meth:`flush`."""
+        try:
+            return self._send(message, key)
+        except SendError:
+            raise
+        except OSError as exc:
+            raise TransientSendError(f"local outbox could not write {key}: {exc}") from exc
+        except Exception as exc:
+            raise PermanentSendError(f"local outbox failed for {key}: {exc!r}") from exc
+
+    def _send(self, message: Message, key: str) -> SendResult:
         target = self.path_for(message, key)
         pid = provider_id(key)
         text, html = _render(message, key=key, pid=pid)
         if self._writer is None:
             self._store(key, target, text, html)
         else:
-            self._pending.append(self._writer.submit(self._store, key, target, text, html))
+            future = self._writer.submit(self._store, key, target, text, html)
+            with self._pending_lock:
+                self._pending.append(future)
         return SendResult(provider=self.name, provider_id=pid)
 
     def flush(self) -> None:
         """Wait for the files of every message sent so far; raise the first write error."""
-        pending, self._pending = self._pending, []
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
         errors = [exc for f in pending if (exc := f.exception()) is not None]
         if errors:
             raise errors[0]

@@ -35,9 +35,37 @@ class SendResult:
     provider_id: str
 
 
-class PermanentSendError(Exception):
-    """The provider refused for good (bad address, opted out): never retry."""
+class SendError(Exception):
+    """What a sender may raise: every adapter failure is one of the three subclasses below, never anything else."""
 
 
-class TransientSendError(Exception):
-    """The provider could not take it now (timeout, 5xx, rate limit)."""
+class PermanentSendError(SendError):
+    """The provider refused for good (bad address, opted out, our own configuration): never retry."""
+
+
+class TransientSendError(SendError):
+    """The message provably did not reach the provider (rate limited, no connection made): safe to send again.
+
+    ``retry_after`` is the provider's own wait in seconds (its Retry-After answer), or None when it gave none.
+    """
+
+    def __init__(self, *args: object, retry_after: float | None = None) -> None:
+        super().__init__(*args)
+        self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _transient, (self.args, self.retry_after)
+
+
+def _transient(args: tuple[object, ...], retry_after: float | None) -> TransientSendError:
+    return TransientSendError(*args, retry_after=retry_after)
+
+
+class OutcomeUnknownError(SendError):
+    """The request left for the provider and may have been accepted, but no readable answer came back
+    (a timeout while waiting, a dropped connection, a 5xx, a 2xx whose body is not the provider's).
+
+    Neither Twilio nor SendGrid takes an idempotency key, so sending again could deliver twice: the touch must
+    not be sent again until reconciliation (the provider's status callbacks, or a look-up such as
+    ``TwilioSender.sent_between``) or a person says it was not sent.
+    """

@@ -1,19 +1,54 @@
-"""Texts and voicemail drops through the official Twilio SDK."""
+"""Texts and voicemail drops through the official Twilio SDK, and the look-up reconciliation uses.
+
+Thread safety: each thread gets its own SDK ``Client`` and HTTP client (``threading.local``). Sharing one is
+not safe: ``TwilioHttpClient.request`` stores the response on the client (``self._test_only_last_response =
+...``) and then returns that attribute, so two threads can swap answers, and its ``requests.Session`` is not
+documented as thread-safe. A client per thread is cheap and keeps its own connection pool.
+"""
 
 from __future__ import annotations
 
+import ssl
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 import requests
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
-from urllib3.exceptions import NewConnectionError, SSLError
+from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import SSLError as Urllib3SSLError
 
-from channels.base import OutcomeUnknownError, http_refusal, unsupported
-from channels.messages import Message, SendResult, SmsMessage, TransientSendError, VoicemailMessage
+from channels.base import http_refusal, unsupported
+from channels.delivery import TOUCH_QUERY, ProviderRecord
+from channels.messages import (
+    Message,
+    OutcomeUnknownError,
+    PermanentSendError,
+    SendError,
+    SendResult,
+    SmsMessage,
+    TransientSendError,
+    VoicemailMessage,
+)
 
 DEFAULT_TIMEOUT = 30.0
+NOT_ACCEPTED = (429,)  # Twilio answers these before creating anything; every other 5xx may have created it
+LOOKUP_SKEW = timedelta(minutes=1)
+# requests' errors raised while preparing a request, before anything is sent: our configuration is wrong
+_NOT_SENT_CONFIG = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.URLRequired,
+)
 
 
 def voicemail_twiml(script: str) -> str:
@@ -23,21 +58,93 @@ def voicemail_twiml(script: str) -> str:
     return str(response)
 
 
+def status_callback(url: str, key: str) -> str:
+    """``url`` with the touch key added as ``?touch=KEY`` (URL-encoded; an existing query is kept)."""
+    parts = urlsplit(url)
+    query = [*parse_qsl(parts.query, keep_blank_values=True), (TOUCH_QUERY, key)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _causes(exc: BaseException) -> list[object]:
+    """``exc`` and what it wraps: requests -> urllib3's MaxRetryError -> its reason -> that reason's args."""
+    seen: list[object] = []
+    todo: list[object] = [exc]
+    while todo and len(seen) < 12:
+        item = todo.pop(0)
+        if any(item is s for s in seen):
+            continue
+        seen.append(item)
+        if isinstance(item, BaseException):
+            todo.extend(a for a in item.args if isinstance(a, BaseException))
+            if isinstance(reason := getattr(item, "reason", None), BaseException):
+                todo.append(reason)
+    return seen
+
+
 def _never_sent(exc: requests.RequestException) -> bool:
-    """True when the request provably did not reach Twilio (no connection was made)."""
+    """True when the request provably did not reach Twilio: no connection was made (refused, DNS, connect
+    timeout) or the TLS handshake refused the certificate. Any other TLS error may come after the request
+    was written, so it does not count."""
     if isinstance(exc, requests.ConnectTimeout):
         return True
-    if not isinstance(exc, requests.ConnectionError) or not exc.args:
+    if not isinstance(exc, requests.ConnectionError):
         return False
-    reason = getattr(exc.args[0], "reason", exc.args[0])
-    return isinstance(reason, NewConnectionError | SSLError)
+    causes = _causes(exc)
+    if any(isinstance(c, NewConnectionError) for c in causes):
+        return True
+    tls = [c for c in causes if isinstance(c, Urllib3SSLError | ssl.SSLError)]
+    return bool(tls) and any(isinstance(c, ssl.SSLCertVerificationError) for c in causes)
+
+
+class _Recorder(HttpClient):
+    """The SDK's HTTP client, remembering for its thread whether a request left and what answer came back."""
+
+    def __init__(self, inner: HttpClient) -> None:
+        super().__init__(inner.logger, False, inner.timeout)
+        self.inner = inner
+        self.started = False
+        self.response: Response | None = None
+
+    def reset(self) -> None:
+        self.started, self.response = False, None
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        self.started = True
+        self.response = self.inner.request(
+            method,
+            url,
+            params=params,
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            allow_redirects=allow_redirects,
+        )
+        return self.response
+
+
+def _snippet(text: str) -> str:
+    flat = " ".join(text.split())
+    return repr(flat[:80] + ("..." if len(flat) > 80 else ""))
 
 
 class TwilioSender:
     """SMS via ``messages.create``; voicemail via ``calls.create`` that waits for the beep, then speaks.
 
     ``voicemail_twiml_url`` replaces the spoken script with TwiML fetched from that URL.
-    ``http_client`` is the SDK's own extension point (tests point it at a loopback fake).
+    ``status_callback_url``, when set, is given to every create as ``<url>?touch=<key>`` so Twilio's status
+    callbacks name the touch. ``http_client_factory`` builds the SDK's HTTP client, one per thread (its own
+    extension point: tests and the benchmark point it at a loopback fake). Safe to share between threads.
     """
 
     name = "twilio"
@@ -49,36 +156,135 @@ class TwilioSender:
         auth_token: str,
         from_number: str,
         voicemail_twiml_url: str = "",
-        http_client: HttpClient | None = None,
+        status_callback_url: str = "",
+        http_client_factory: Callable[[], HttpClient] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.from_number = from_number
         self.voicemail_twiml_url = voicemail_twiml_url
-        http = http_client or TwilioHttpClient(timeout=timeout)
-        self._client = Client(account_sid, auth_token, http_client=http)
+        self.status_callback_url = status_callback_url
+        self._account_sid = account_sid
+        self._auth_token = auth_token
+        self._http_client_factory = http_client_factory or (lambda: TwilioHttpClient(timeout=timeout))
+        self._local = threading.local()
+
+    def _client(self) -> tuple[Client, _Recorder]:
+        local = self._local
+        if getattr(local, "client", None) is None:
+            local.recorder = _Recorder(self._http_client_factory())
+            local.client = Client(self._account_sid, self._auth_token, http_client=local.recorder)
+        return local.client, local.recorder
 
     def send(self, message: Message, *, key: str) -> SendResult:
+        if not isinstance(message, SmsMessage | VoicemailMessage):
+            raise unsupported(self.name, message)
         try:
-            sid = self._create(message)
-        except TwilioRestException as exc:
-            raise http_refusal(self.name, exc.status, exc.msg, exc.code) from exc
-        except requests.RequestException as exc:
-            if _never_sent(exc):
-                raise TransientSendError(f"twilio unreachable: {exc}") from exc
-            raise OutcomeUnknownError(f"twilio gave no answer for {key}; may have sent: {exc}") from exc
-        return SendResult(provider=self.name, provider_id=sid or "")
+            client, recorder = self._client()
+            recorder.reset()
+            params = self._create_params(message, key)
+        except Exception as exc:
+            raise PermanentSendError(f"twilio could not prepare {key}, nothing sent: {exc!r}") from exc
+        try:
+            if isinstance(message, SmsMessage):
+                sid = client.messages.create(**params).sid
+            else:
+                sid = client.calls.create(**params).sid
+        except Exception as exc:
+            raise self._error(exc, recorder, key) from exc
+        if not sid:
+            raise self._unreadable(recorder, key)
+        return SendResult(provider=self.name, provider_id=str(sid))
 
-    def _create(self, message: Message) -> str | None:
+    def _create_params(self, message: SmsMessage | VoicemailMessage, key: str) -> dict[str, Any]:
+        params: dict[str, Any] = {"to": message.to, "from_": self.from_number}
+        if self.status_callback_url:
+            params["status_callback"] = status_callback(self.status_callback_url, key)
         if isinstance(message, SmsMessage):
-            return self._client.messages.create(to=message.to, from_=self.from_number, body=message.body).sid
-        if isinstance(message, VoicemailMessage):
-            spoken = (
-                {"url": self.voicemail_twiml_url}
-                if self.voicemail_twiml_url
-                else {"twiml": voicemail_twiml(message.script)}
+            return params | {"body": message.body}
+        if self.voicemail_twiml_url:
+            params["url"] = self.voicemail_twiml_url
+        else:
+            params["twiml"] = voicemail_twiml(message.script)
+        return params | {"machine_detection": "DetectMessageEnd"}
+
+    def _error(self, exc: Exception, recorder: _Recorder, key: str) -> SendError:
+        answer = recorder.response
+        if isinstance(exc, TwilioRestException | TwilioServiceException) and isinstance(exc.status, int):
+            detail = exc.msg if isinstance(exc, TwilioRestException) else (exc.detail or exc.title)
+            code = exc.code if isinstance(exc.code, int) else None
+            headers = answer.headers if answer is not None else None
+            return http_refusal(
+                self.name, exc.status, str(detail), code=code, headers=headers, not_accepted=NOT_ACCEPTED
             )
-            call = self._client.calls.create(
-                to=message.to, from_=self.from_number, machine_detection="DetectMessageEnd", **spoken
+        if isinstance(exc, requests.RequestException):
+            if _never_sent(exc):
+                return TransientSendError(f"twilio unreachable, nothing sent: {exc}")
+            if isinstance(exc, _NOT_SENT_CONFIG):
+                return PermanentSendError(f"twilio request for {key} is malformed, nothing sent: {exc}")
+            return OutcomeUnknownError(f"twilio gave no answer for {key}; may have sent: {exc}")
+        if answer is not None and 200 <= answer.status_code < 300:
+            return self._unreadable(recorder, key)
+        if recorder.started:
+            return OutcomeUnknownError(f"twilio client failed for {key} after sending; may have sent: {exc!r}")
+        return PermanentSendError(f"twilio client failed for {key} before sending, nothing sent: {exc!r}")
+
+    def _unreadable(self, recorder: _Recorder, key: str) -> OutcomeUnknownError:
+        answer = recorder.response
+        if answer is None:
+            return OutcomeUnknownError(f"twilio returned no message id for {key}; may have sent")
+        kind = answer.headers.get("Content-Type", "no content type") if answer.headers else "no content type"
+        return OutcomeUnknownError(
+            f"twilio answered HTTP {answer.status_code} ({kind}) for {key} without a readable message: "
+            f"{_snippet(answer.text or '')}; may have sent"
+        )
+
+    def sent_between(
+        self,
+        to: str,
+        since: datetime,
+        until: datetime,
+        kind: Literal["sms", "voicemail"],
+        *,
+        skew: timedelta = LOOKUP_SKEW,
+        limit: int = 1000,
+    ) -> list[ProviderRecord]:
+        """The texts (or calls) Twilio holds from our number to ``to`` created between ``since`` and
+        ``until`` (widened by ``skew`` each side for the two clocks), newest first, as Twilio reports them.
+
+        Asks Twilio for every message from our number to ``to`` (a lead gets a handful) and keeps those created
+        in the window here. Twilio's DateSent and StartTime filters are not used: they are day-granular, and a
+        text still queued at Twilio, or a call not yet dialled, has no DateSent or StartTime, so filtering on
+        them would report "nothing sent" for exactly the messages that may still go. Any failure raises
+        ``TransientSendError``: the look-up may be tried again, and decides nothing.
+        """
+        if kind not in ("sms", "voicemail"):
+            raise ValueError(f"kind must be 'sms' or 'voicemail', not {kind!r}")
+        try:
+            client, _ = self._client()
+            records = (
+                [
+                    ProviderRecord(
+                        provider_id=str(m.sid or ""),
+                        to=str(m.to or to),
+                        status=str(m.status or ""),
+                        created_at=m.date_created or m.date_sent,
+                        body=m.body,
+                    )
+                    for m in client.messages.list(to=to, from_=self.from_number, limit=limit)
+                ]
+                if kind == "sms"
+                else [
+                    ProviderRecord(
+                        provider_id=str(c.sid or ""),
+                        to=str(c.to or to),
+                        status=str(c.status or ""),
+                        created_at=c.date_created or c.start_time,
+                        body=None,
+                    )
+                    for c in client.calls.list(to=to, from_=self.from_number, limit=limit)
+                ]
             )
-            return call.sid
-        raise unsupported(self.name, message)
+        except Exception as exc:
+            raise TransientSendError(f"twilio look-up of {kind} to {to} failed: {exc!r}") from exc
+        low, high = since - skew, until + skew
+        return [r for r in records if r.created_at is None or low <= r.created_at <= high]

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from channels.base import flush
-from channels.messages import PermanentSendError, TransientSendError
+from channels.messages import OutcomeUnknownError, SendError
 from channels.render import LeadView, RenderContext, render_sms
 from nurture.actions import Channel, InboundKind, SuppressionAction, TaskKind, TaskStatus
 from nurture.geo import normalize_phone
@@ -184,7 +184,9 @@ def _reply(p: Pipeline, template: str, number: str, lead_ids: list[int], message
     try:
         result = p.sender.send(message, key=f"inbound:{message_id}:{template}")
         flush(p.sender)
-    except (PermanentSendError, TransientSendError) as exc:
+    except OutcomeUnknownError as exc:
+        return message.body, f"unknown: {exc}"
+    except SendError as exc:
         return message.body, f"failed: {exc}"
     return message.body, f"sent {result.provider} {result.provider_id}"
 
