@@ -108,6 +108,12 @@ class RateLimitedSender:
                     bucket.paused_until = max(bucket.paused_until, time.monotonic() + exc.retry_after)
             raise
 
+    def acquire(self, message: Message) -> None:
+        """Wait for ``message``'s slot without sending it: for a caller that sends by itself right after
+        (dispatch waits here before it marks a send as begun, so an opt-out is checked as late as possible)."""
+        if (bucket := self._bucket(message)) is not None:
+            self._wait_for_slot(bucket)
+
     def flush(self) -> None:
         flush(self.inner)
 

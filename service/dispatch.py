@@ -155,7 +155,7 @@ class _Lane:
             return
         if (wait := self.pause_until - time.monotonic()) > 0:
             time.sleep(wait)
-        self.pace.acquire(self.channel)
+        self.pace.acquire(message)
         self.slots.acquire()
         self.record()
         why = begin_send(

@@ -6,8 +6,9 @@ could reach the person twice. Instead, once ``reconcile_after_seconds`` have pas
 began, the provider is asked what it sent to that address around then:
 
 - a record with the same address and the same words: ``sent`` (with the provider's id);
-- no such record: not sent, so ``planned`` again (the gate checks it once more before it goes);
-- the provider cannot say (no look-up for that channel, or the look-up fails): still ``unknown``.
+- no record to that address at all: not sent, so ``planned`` again (the gate checks it once more);
+- records to that address whose words differ (a provider may rewrite a body), no look-up for the channel
+  (SendGrid has none), or a failed look-up: still ``unknown``.
 
 After ``reconcile_for_hours`` the reconciler stops asking; the touch stays ``unknown``, counted in
 ``dripline report`` and listed by ``dripline outbox --status unknown``, until a person settles it with
@@ -22,9 +23,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from channels.base import RoutingSender, Sender
+from channels.delivery import DeliveryOutcome
 from channels.messages import EmailMessage, SmsMessage, TransientSendError, VoicemailMessage
 from service.pipeline import Pipeline
-from storage.leases import UnknownTouch, settle, unknown_touches
+from storage.leases import NotUnknownError, UnknownTouch, settle, unknown_touches
 
 SLACK = timedelta(minutes=5)  # provider clocks and our own differ a little
 _KIND = {"sms": SmsMessage, "voicemail": VoicemailMessage, "email": EmailMessage}
@@ -82,27 +84,51 @@ def _ask(p: Pipeline, touch: UnknownTouch, started: datetime, now: datetime, sta
         stats.unknown += 1
         return
     name = str(getattr(provider, "name", "the provider"))
-    match = next((r for r in records if _same(r, touch)), None)
+    mine = [r for r in records if getattr(r, "to", None) == touch.to_address]
+    match = next((r for r in mine if _same(r, touch)), None)
     if match is not None:
         at = getattr(match, "created_at", None) or started
         why = f"reconciled: {name} has it as {getattr(match, 'status', 'sent')}"
         pid = str(getattr(match, "provider_id", "") or "")
         settle(p.engine, key=touch.key, sent=True, now=now, reason=why, provider=name, provider_id=pid, sent_at=at)
         stats.sent += 1
-    else:
+    elif not mine:
         why = f"reconciled: {name} has no record of it; planned again"
         settle(p.engine, key=touch.key, sent=False, now=now, reason=why)
         stats.not_sent += 1
+    else:  # something went to that address then, but not these words (the provider may rewrite a body)
+        stats.unknown += 1
 
 
 def _same(record: Any, touch: UnknownTouch) -> bool:
-    """The provider's record is this touch: same address, and the same words where the provider keeps them."""
-    if getattr(record, "to", None) != touch.to_address:
-        return False
-    if touch.channel == "voicemail":
-        return True
-    if touch.channel == "email":
-        subject = getattr(record, "subject", None) or getattr(record, "body", None)
-        return subject is None or subject == touch.subject
+    """The provider's record (already to the same address) is this touch: the same words where it keeps them."""
+    if touch.channel != "sms":
+        return True  # a call to that number in the window is the voicemail drop
     body = getattr(record, "body", None)
     return body is None or body.startswith(touch.body_text or "")
+
+
+def settle_from_provider(
+    p: Pipeline, *, key: str, outcome: DeliveryOutcome, provider_id: str | None, now: datetime
+) -> bool:
+    """A provider's delivery callback for ``key`` (Twilio status callback, SendGrid event): an ``unknown``
+    touch it proves reached the provider is ``sent`` (``failed`` when the provider gave up on it). Returns
+    whether it settled one.
+
+    PENDING proves nothing, and a touch that is not ``unknown`` is left as it is (a late answer for a
+    sending touch is recorded by its own dispatcher)."""
+    if outcome is DeliveryOutcome.PENDING:
+        return False
+    provider = provider_for(p.sender, _channel_of(key))
+    name = str(getattr(provider, "name", "provider"))
+    why = f"settled by {name}'s callback: {outcome.value}"
+    try:
+        settle(p.engine, key=key, sent=True, now=now, reason=why, provider=name, provider_id=provider_id,
+               failed=outcome is DeliveryOutcome.FAILED)  # fmt: skip
+    except NotUnknownError:
+        return False
+    return True
+
+
+def _channel_of(key: str) -> str:
+    return key.rsplit(":", 1)[-1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from channels.base import RoutingSender, Sender
+from channels.messages import Message, PermanentSendError, SendResult
 from channels.render import Brand
 from service.pacing import Pace, Unlimited
 from service.settings import Settings
@@ -58,6 +59,7 @@ def make_sender(settings: Settings, *, outbox_dir: Path | None = None) -> Sender
         auth_token=values["twilio_auth_token"],
         from_number=values["twilio_from_number"],
         voicemail_twiml_url=settings.twilio_voicemail_twiml_url,
+        status_callback_url=settings.twilio_status_callback_url,
     )
     sendgrid = SendGridSender(
         api_key=values["sendgrid_api_key"],
@@ -68,5 +70,24 @@ def make_sender(settings: Settings, *, outbox_dir: Path | None = None) -> Sender
 
 
 def make_pace(settings: Settings) -> Pace:
-    """The rate limits the chosen channel's providers set (none for the local channel)."""
-    return Unlimited()
+    """The rate limits the chosen channel's providers set (none for the local channel). The limiter only
+    paces: dispatch waits on it, then sends through the sender itself."""
+    if settings.channel == "local":
+        return Unlimited()
+    from channels.ratelimit import RateLimitedSender
+
+    return RateLimitedSender(
+        _NoSend(),
+        sms_per_second=settings.sms_per_second,
+        voice_per_second=settings.voice_per_second,
+        email_per_second=settings.email_per_second,
+    )
+
+
+class _NoSend:
+    """Nothing to send through: the pace's limiter is only ever asked to wait."""
+
+    name = "pace"
+
+    def send(self, message: Message, *, key: str) -> SendResult:
+        raise PermanentSendError("the pace does not send")

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr = Field(SecretStr(""), description="Twilio auth token (live channel)")
     twilio_from_number: str = Field("", description="E.164 number texts and voicemail drops come from")
     twilio_voicemail_twiml_url: str = Field("", description="URL of TwiML that plays the breakup voicemail")
+    twilio_status_callback_url: str = Field(
+        "", description="where Twilio reports each text's and call's fate (the touch key is added as ?touch=)"
+    )
     sendgrid_api_key: SecretStr = Field(SecretStr(""), description="SendGrid API key (live channel)")
     sendgrid_from_email: str = Field("", description="verified sender address for email")
 

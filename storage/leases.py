@@ -167,12 +167,14 @@ def settle(
     provider: str | None = None,
     provider_id: str | None = None,
     sent_at: datetime | None = None,
+    failed: bool = False,
 ) -> None:
-    """Settle an ``unknown`` touch: ``sent`` (with the provider's id when known), or not sent, which makes it
-    ``planned`` again to be sent at the next dispatch (the gate checks it again then)."""
+    """Settle an ``unknown`` touch: ``sent`` (with the provider's id when known; ``failed`` when the provider
+    had it and gave up), or not sent, which makes it ``planned`` again to be sent at the next dispatch (the
+    gate checks it again then)."""
     values: dict[str, object] = {"reason": reason[:500], "updated_at": now, "lease_until": None}
     if sent:
-        values |= {"status": TouchStatus.SENT.value, "sent_at": sent_at or now}
+        values |= {"status": (TouchStatus.FAILED if failed else TouchStatus.SENT).value, "sent_at": sent_at or now}
         if provider_id:
             values |= {"provider": provider, "provider_id": provider_id}
     else:
@@ -182,6 +184,6 @@ def settle(
             _touch.update().where(_touch.c.key == key, _touch.c.status == UNKNOWN).values(**values)
         ).rowcount
         if done != 1:
-            status = conn.execute(sa.select(_touch.c.status).where(_touch.c.key == key)).scalar_one_or_none()
-            what = "no touch has that key" if status is None else f"it is {status}, not unknown"
+            now_is = conn.execute(sa.select(_touch.c.status).where(_touch.c.key == key)).scalar_one_or_none()
+            what = "no touch has that key" if now_is is None else f"it is {now_is}, not unknown"
             raise NotUnknownError(f"cannot settle {key!r}: {what}; `dripline outbox --status unknown` lists them")

@@ -137,3 +137,55 @@ def test_reconciliation_settles_unknown_touches_from_the_providers_records(
     assert {r.status for r in _rows(engine).values()} == {"sent"}
     first = _rows(engine)[claim.touches[0].key]
     assert first.reason.startswith("reconciled: ledger has it") and first.provider_id == f"L-{first.key}"
+
+
+def _unknown_after_a_crash(engine: Engine, database_url: str, tmp_path: Path, n: int):
+    """``n`` leads whose two touches began (content stored) under a worker that then died."""
+    from channels.render import render
+    from service.dispatch import content_of
+    from service.pipeline import render_contexts
+
+    p = _planned(engine, database_url, tmp_path, n=n)
+    claim = claim_due_touches(engine=engine, registry=p.registry, policy=p.policy, now=DUE, limit=50, worker="dead")
+    contexts = render_contexts(p, {t.lead_id for t in claim.touches})
+    messages = {}
+    for t in claim.touches:
+        messages[t.key] = render(t.channel, t.template, contexts[t.lead_id], templates_dir=p.settings.templates_dir)
+        begin_send(engine, touch_id=t.id, lead_id=t.lead_id, channel=t.channel, worker="dead", now=DUE,
+                   content=content_of(messages[t.key]))  # fmt: skip
+    expire_leases(engine, now=DUE + timedelta(minutes=11))
+    return p, claim.touches, messages
+
+
+def test_a_provider_record_with_other_words_leaves_the_touch_unknown(engine: Engine, database_url: str, tmp_path):
+    from dataclasses import replace
+
+    from service.reconcile import reconcile
+
+    p, touches, messages = _unknown_after_a_crash(engine, database_url, tmp_path, n=1)
+    sms = next(t for t in touches if t.channel == "sms")
+    rewritten = replace(messages[sms.key], body="a body the provider rewrote")  # type: ignore[call-arg]
+    LedgerSender(tmp_path / "ledger.jsonl").send(rewritten, key=sms.key)
+    stats = reconcile(p, now=DUE + timedelta(minutes=12))
+    assert (stats.sent, stats.not_sent, stats.unknown) == (0, 1, 1), "the email has no record; the text has another"
+    rows = _rows(engine)
+    assert rows[sms.key].status == "unknown"
+
+
+def test_a_delivery_callback_settles_an_unknown_touch(engine: Engine, database_url: str, tmp_path: Path):
+    from channels.delivery import DeliveryOutcome
+    from service.reconcile import settle_from_provider
+
+    p, touches, _ = _unknown_after_a_crash(engine, database_url, tmp_path, n=2)
+    at = DUE + timedelta(minutes=12)
+    keys = [t.key for t in touches]
+    assert not settle_from_provider(p, key=keys[0], outcome=DeliveryOutcome.PENDING, provider_id="x", now=at)
+    assert settle_from_provider(p, key=keys[0], outcome=DeliveryOutcome.DELIVERED, provider_id="SM1", now=at)
+    assert settle_from_provider(p, key=keys[1], outcome=DeliveryOutcome.FAILED, provider_id="SM2", now=at)
+    assert not settle_from_provider(p, key=keys[0], outcome=DeliveryOutcome.FAILED, provider_id="SM1", now=at), (
+        "a settled touch stays settled"
+    )
+    rows = _rows(engine)
+    assert (rows[keys[0]].status, rows[keys[0]].provider_id) == ("sent", "SM1")
+    assert rows[keys[1]].status == "failed" and "callback: failed" in rows[keys[1]].reason
+    assert {rows[k].status for k in keys[2:]} == {"unknown"}
