@@ -1,6 +1,6 @@
 """Import a lead CSV (columns, formats and rules: docs/leads-csv.md).
 
-The file is streamed. Each batch of rows is checked (``storage.import_parse``),
+The file is streamed (``storage.import_csv``). Each batch of rows is checked (``storage.import_parse``),
 matched against stored leads with chunked set lookups, and written set-based in
 one transaction, leads and their consent records together.
 Rejected rows go to ``<name>.rejects.csv`` with their line and reason.
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -22,19 +22,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from nurture.products import Product
 from nurture.states import Stage
-from storage.import_parse import (
-    COLUMNS,
-    LEAD_FIELDS,
-    ConsentRecord,
-    ImportFileError,
-    Row,
-    RowError,
-    RowParser,
-    count_rows,
-    header_columns,
-    header_key,
-    records,
-)
+from storage.import_csv import COLUMNS, ImportFileError, RejectsFile, count_rows, header_columns, header_key, records
+from storage.import_parse import LEAD_FIELDS, ConsentRecord, Row, RowError, RowParser
 from storage.models import Consent, Lead, LoanOfficer, table
 from storage.officers import RoundRobin
 
@@ -116,10 +105,9 @@ class _Index:
 class _Import:
     def __init__(self, *, engine: Engine, path: Path, header: list[str], now: datetime,
                  default_product: Product | None) -> None:  # fmt: skip
-        self.engine, self.now, self.header = engine, now, header
+        self.engine, self.now = engine, now
         self.summary = ImportSummary()
-        self.rejects_path = path.with_name(f"{path.stem}.rejects.csv")
-        self._rejects: tuple[TextIO, Any] | None = None
+        self.rejects = RejectsFile(path, header)
         self.seen = array("I")  # lead id -> the line of this file that created or matched it
         with engine.connect() as conn:
             officers = {r.email: (r.id, r.active) for r in conn.execute(sa.select(_officer))}
@@ -130,19 +118,10 @@ class _Import:
         self.summary.rejected += 1
         if len(self.summary.errors) < MAX_ERRORS:
             self.summary.errors.append(f"line {line}: {reason}")
-        if self._rejects is None:
-            handle = self.rejects_path.open("w", newline="", encoding="utf-8")
-            self._rejects = (handle, csv.writer(handle))
-            self._rejects[1].writerow([*self.header, "line", "reason"])
-        width = len(self.header)
-        self._rejects[1].writerow([*fields[:width], *[""] * (width - len(fields)), line, reason])
+        self.rejects.write(line, fields, reason)
 
     def close(self) -> None:
-        if self._rejects is not None:
-            self._rejects[0].close()
-            self.summary.rejects_path = self.rejects_path
-        else:
-            self.rejects_path.unlink(missing_ok=True)  # one left by an earlier import would mislead
+        self.summary.rejects_path = self.rejects.close()
 
     def _mark(self, lead_id: int, line: int) -> None:
         if lead_id >= len(self.seen):
