@@ -116,8 +116,10 @@ def count_rows(path: Path) -> int:
 def _check_start(chunk: bytes) -> None:
     if chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise ImportFileError("the file is UTF-16 text: save it as CSV UTF-8")
-    if b"\x00" in chunk:
-        raise ImportFileError("not a CSV text file (it holds NUL bytes: binary, or UTF-16): save it as CSV UTF-8")
+    if b"\x00" in chunk.split(b"\n", 1)[0]:  # a NUL further down is one row's problem: it rejects that row
+        raise ImportFileError(
+            "not a CSV text file (its first line holds NUL bytes: binary, or UTF-16): save it as CSV UTF-8"
+        )
 
 
 class RejectsFile:

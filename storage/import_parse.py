@@ -17,6 +17,7 @@ from functools import cache
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -30,7 +31,10 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from nurture.geo import lead_timezone, normalize_phone, normalize_zip, state_code
 from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType, Situation, match_product
+from nurture.text import checked
 from storage.import_csv import COLUMNS, header_key
+from storage.limits import text_for, too_long
+from storage.models import Consent, Lead, table
 from storage.officers import normalize_email
 
 CONSENT_COLUMNS = ("consent_at", "consent_source", "consent_text", "consent_seller", "consent_phone")
@@ -45,6 +49,7 @@ _NOT_LEAD = ("cost", "loan_officer_email", "dnc", *CONSENT_COLUMNS)
 LEAD_FIELDS = (*[c for c in COLUMNS if c not in _NOT_LEAD], "cost_cents", "product_matched", "timezone",
                "dnc_listed", "dnc_scrubbed_on", "row_digest")  # fmt: skip
 EARLIEST_CONSENT = datetime(2000, 1, 1, tzinfo=UTC)
+_lead, _consent = table(Lead), table(Consent)
 
 
 class RowError(ValueError):
@@ -53,15 +58,6 @@ class RowError(ValueError):
 
 # Each field parser takes non-blank text and raises ValueError with the reason.
 _TRUE, _FALSE = {"yes", "y", "true", "t", "1"}, {"no", "n", "false", "f", "0"}
-
-
-def _text(limit: int) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        if len(text) > limit:
-            raise ValueError(f"is longer than {limit} characters")
-        return text
-
-    return parse
 
 
 def _bool(text: str) -> bool:
@@ -144,19 +140,36 @@ def _state(text: str) -> str:
     return code
 
 
+def _disclosure(text: str) -> str:
+    return checked(text, limit=10_000, multiline=True)  # a consent's wording, paragraphs and all
+
+
+def _one_line(parse: Callable[[str], Any]) -> PlainValidator:
+    """``parse`` behind the check every field gets first: no control character (nurture.text)."""
+
+    def run(text: str) -> Any:
+        return parse(checked(text))
+
+    return PlainValidator(run)
+
+
+def _stored(column: sa.Column[Any]) -> PlainValidator:
+    """Text kept as given: one line, no longer than ``column`` holds."""
+    return PlainValidator(text_for(column))
+
+
 # Each column's type: what its text becomes and the parser that checks it (a plain validator: the text in,
 # the value out or a ValueError with the reason). Blank fields never reach a parser; they stay None.
-Text100 = Annotated[str | None, PlainValidator(_text(100))]
-Name = Annotated[str | None, PlainValidator(_text(80))]
-Phone = Annotated[str | None, PlainValidator(normalize_phone)]  # E.164
-Email = Annotated[str | None, PlainValidator(normalize_email)]  # lower-cased
-State = Annotated[str | None, PlainValidator(_state)]  # USPS code
-Zip = Annotated[str | None, PlainValidator(normalize_zip)]
-Flag = Annotated[bool | None, PlainValidator(_bool)]
-Dollars = Annotated[int | None, PlainValidator(_dollars)]  # whole dollars
-Cents = Annotated[int | None, PlainValidator(_cents)]
-Day = Annotated[date | None, PlainValidator(_date)]
-Fico = Annotated[int | None, PlainValidator(_fico)]  # 300-850
+Name = Annotated[str | None, _stored(_lead.c.last_name)]
+Phone = Annotated[str | None, _one_line(normalize_phone)]  # E.164
+Email = Annotated[str | None, _one_line(normalize_email)]  # lower-cased
+State = Annotated[str | None, _one_line(_state)]  # USPS code
+Zip = Annotated[str | None, _one_line(normalize_zip)]
+Flag = Annotated[bool | None, _one_line(_bool)]
+Dollars = Annotated[int | None, _one_line(_dollars)]  # whole dollars
+Cents = Annotated[int | None, _one_line(_cents)]
+Day = Annotated[date | None, _one_line(_date)]
+Fico = Annotated[int | None, _one_line(_fico)]  # 300-850
 
 
 @cache
@@ -200,8 +213,8 @@ class LeadCsvRow(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    external_id: Text100 = None
-    first_name: Annotated[str, PlainValidator(_text(80))]
+    external_id: Annotated[str | None, _stored(_lead.c.external_id)] = None
+    first_name: Annotated[str, _stored(_lead.c.first_name)]
     last_name: Name = None
     phone: Phone = None
     alt_phone: Phone = None
@@ -213,24 +226,24 @@ class LeadCsvRow(BaseModel):
     foreign_national: Flag = None
     high_dti: Flag = None
     liquid_assets: Dollars = None
-    credit_event_type: Annotated[CreditEventType | None, PlainValidator(_enum(CreditEventType))] = None
+    credit_event_type: Annotated[CreditEventType | None, _one_line(_enum(CreditEventType))] = None
     credit_event_date: Day = None
-    product: Annotated[Product | None, PlainValidator(_enum(Product))] = None
+    product: Annotated[Product | None, _one_line(_enum(Product))] = None
     fico: Fico = None
     loan_amount: Dollars = None
-    loan_purpose: Annotated[LoanPurpose | None, PlainValidator(_enum(LoanPurpose))] = None
-    property_type: Annotated[PropertyType | None, PlainValidator(_enum(PropertyType))] = None
+    loan_purpose: Annotated[LoanPurpose | None, _one_line(_enum(LoanPurpose))] = None
+    property_type: Annotated[PropertyType | None, _one_line(_enum(PropertyType))] = None
     monthly_rent: Dollars = None
-    source: Text100 = None
+    source: Annotated[str | None, _stored(_lead.c.source)] = None
     cost: Cents = None
-    inquiry_date: Annotated[date, PlainValidator(_date)]
+    inquiry_date: Annotated[date, _one_line(_date)]
     loan_officer_email: Email = None
     dnc: Flag = None
     dnc_scrubbed_on: Day = None
-    consent_at: Annotated[datetime | date | None, PlainValidator(_moment)] = None  # ``consented_at``: in UTC
-    consent_source: Annotated[str | None, PlainValidator(_text(300))] = None
-    consent_text: Annotated[str | None, PlainValidator(_text(10_000))] = None
-    consent_seller: Annotated[str | None, PlainValidator(_text(200))] = None
+    consent_at: Annotated[datetime | date | None, _one_line(_moment)] = None  # ``consented_at``: in UTC
+    consent_source: Annotated[str | None, _stored(_consent.c.source)] = None
+    consent_text: Annotated[str | None, PlainValidator(_disclosure)] = None
+    consent_seller: Annotated[str | None, _stored(_consent.c.seller)] = None
     consent_phone: Phone = None
 
     _timezone: str = PrivateAttr("")
@@ -367,7 +380,10 @@ class RowParser:
             consent = ConsentRecord(phone=row.consent_phone, seller=row.consent_seller or "",
                                     disclosure=row.consent_text or "", source=row.consent_source or "",
                                     consented_at=row.consented_at)  # fmt: skip
-        return Row(line, fields, self._lead_values(row), row.officer_id, consent)
+        values = self._lead_values(row)
+        if long := too_long(_lead, values):  # normalizing can lengthen text (lower-casing some letters does)
+            raise RowError("; ".join(f"{name}: is longer than {limit:,} characters" for name, limit in long))
+        return Row(line, fields, values, row.officer_id, consent)
 
     def _lead_values(self, row: LeadCsvRow) -> dict[str, Any]:
         parsed = dict(row.__dict__)
