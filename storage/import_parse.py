@@ -1,8 +1,8 @@
 """Check lead CSV rows (columns, formats and rules: docs/leads-csv.md).
 
-No database access: text in, lead column values and the row's consent record out,
-or a :class:`RowError` naming every bad field. Each row is a :class:`LeadCsvRow`, a frozen
-pydantic model whose field validators are the parsers below. ``storage.importer`` writes the results.
+No database access: text in, lead column values and the row's consent record out, or a :class:`RowError`
+naming every bad field. Each row is a :class:`LeadCsvRow`, a frozen pydantic model whose field types are those of
+``storage.import_fields``. ``storage.importer`` writes the results.
 """
 
 from __future__ import annotations
@@ -10,14 +10,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from enum import StrEnum
+from datetime import UTC, datetime, time
 from functools import cache
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,13 +26,35 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from nurture.geo import lead_timezone, normalize_phone, normalize_zip, state_code
-from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType, Situation, match_product
-from nurture.text import checked
-from storage.import_csv import COLUMNS, header_key
-from storage.limits import text_for, too_long
-from storage.models import Consent, Lead, table
-from storage.officers import normalize_email
+from nurture.geo import lead_timezone
+from nurture.products import Product, Situation, match_product
+from storage.import_csv import COLUMNS
+from storage.import_fields import (
+    Cents,
+    ConsentSource,
+    CreditEvent,
+    Day,
+    Disclosure,
+    Dollars,
+    Email,
+    ExternalId,
+    Fico,
+    FirstName,
+    Flag,
+    InquiryDate,
+    Moment,
+    Name,
+    Phone,
+    ProductName,
+    Property,
+    Purpose,
+    Seller,
+    Source,
+    State,
+    Zip,
+)
+from storage.limits import too_long
+from storage.models import Lead, table
 
 CONSENT_COLUMNS = ("consent_at", "consent_source", "consent_text", "consent_seller", "consent_phone")
 CONSENT_REQUIRED = CONSENT_COLUMNS[:4]
@@ -49,127 +68,11 @@ _NOT_LEAD = ("cost", "loan_officer_email", "dnc", *CONSENT_COLUMNS)
 LEAD_FIELDS = (*[c for c in COLUMNS if c not in _NOT_LEAD], "cost_cents", "product_matched", "timezone",
                "dnc_listed", "dnc_scrubbed_on", "row_digest")  # fmt: skip
 EARLIEST_CONSENT = datetime(2000, 1, 1, tzinfo=UTC)
-_lead, _consent = table(Lead), table(Consent)
+_lead = table(Lead)
 
 
 class RowError(ValueError):
     """A row was refused; the message names each bad field."""
-
-
-# Each field parser takes non-blank text and raises ValueError with the reason.
-_TRUE, _FALSE = {"yes", "y", "true", "t", "1"}, {"no", "n", "false", "f", "0"}
-
-
-def _bool(text: str) -> bool:
-    low = text.lower()
-    if low not in _TRUE and low not in _FALSE:
-        raise ValueError(f"{text!r} is not yes/no, true/false, y/n or 1/0")
-    return low in _TRUE
-
-
-# Amounts are stored in INTEGER columns (whole dollars, or cents for the lead's cost).
-_MAX_STORED = 2**31 - 1
-
-
-def _money(text: str, limit: Decimal) -> Decimal:
-    try:
-        value = Decimal(text.replace("$", "").replace(",", "").strip())
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if not value.is_finite() or value < 0:
-        raise ValueError(f"{text!r} is not an amount of money")
-    if value > limit:
-        raise ValueError(f"{text!r} is more than ${limit:,}")
-    if value != value.quantize(Decimal("0.01")):
-        raise ValueError(f"{text!r} has fractions of a cent")
-    return value
-
-
-def _dollars(text: str) -> int:
-    return int(_money(text, Decimal(_MAX_STORED)).to_integral_value(ROUND_HALF_UP))
-
-
-def _cents(text: str) -> int:
-    return int(_money(text, Decimal(_MAX_STORED) / 100) * 100)
-
-
-def _date(text: str) -> date:
-    try:
-        if "/" not in text:
-            return date.fromisoformat(text)
-        month, day, year = text.split("/")
-        if len(year) == 4:
-            return date(int(year), int(month), int(day))
-    except ValueError:
-        pass
-    raise ValueError(f"{text!r} is not a date (YYYY-MM-DD or M/D/YYYY)")
-
-
-def _moment(text: str) -> datetime | date:
-    """A date-time, aware or naive (read later in the lead's zone), or a bare date (midnight there)."""
-    try:
-        if "T" not in text.upper() and " " not in text:
-            return _date(text)
-        return datetime.fromisoformat(text)
-    except ValueError:
-        pass
-    raise ValueError(f"{text!r} is not an ISO 8601 date-time (2026-01-05T14:30:00-05:00) or a date")
-
-
-def _fico(text: str) -> int:
-    if not text.isdigit():
-        raise ValueError(f"{text!r} is not a whole number")
-    if not 300 <= int(text) <= 850:
-        raise ValueError(f"{int(text)} is outside 300-850")
-    return int(text)
-
-
-def _enum(cls: type[StrEnum]) -> Callable[[str], StrEnum]:
-    def parse(text: str) -> StrEnum:
-        try:
-            return cls(header_key(text))
-        except ValueError:
-            raise ValueError(f"{text!r} is not one of {', '.join(m.value for m in cls)}") from None
-
-    return parse
-
-
-def _state(text: str) -> str:
-    if (code := state_code(text)) is None:
-        raise ValueError(f"{text!r} is not a US state or territory")
-    return code
-
-
-def _disclosure(text: str) -> str:
-    return checked(text, limit=10_000, multiline=True)  # a consent's wording, paragraphs and all
-
-
-def _one_line(parse: Callable[[str], Any]) -> PlainValidator:
-    """``parse`` behind the check every field gets first: no control character (nurture.text)."""
-
-    def run(text: str) -> Any:
-        return parse(checked(text))
-
-    return PlainValidator(run)
-
-
-def _stored(column: sa.Column[Any]) -> PlainValidator:
-    """Text kept as given: one line, no longer than ``column`` holds."""
-    return PlainValidator(text_for(column))
-
-
-# Each column's type: what its text becomes and the parser that checks it (a plain validator: the text in,
-# the value out or a ValueError with the reason). Blank fields never reach a parser; they stay None.
-Name = Annotated[str | None, _stored(_lead.c.last_name)]
-Phone = Annotated[str | None, _one_line(normalize_phone)]  # E.164
-Email = Annotated[str | None, _one_line(normalize_email)]  # lower-cased
-State = Annotated[str | None, _one_line(_state)]  # USPS code
-Zip = Annotated[str | None, _one_line(normalize_zip)]
-Flag = Annotated[bool | None, _one_line(_bool)]
-Dollars = Annotated[int | None, _one_line(_dollars)]  # whole dollars
-Cents = Annotated[int | None, _one_line(_cents)]
-Day = Annotated[date | None, _one_line(_date)]
-Fico = Annotated[int | None, _one_line(_fico)]  # 300-850
 
 
 @cache
@@ -213,8 +116,8 @@ class LeadCsvRow(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    external_id: Annotated[str | None, _stored(_lead.c.external_id)] = None
-    first_name: Annotated[str, _stored(_lead.c.first_name)]
+    external_id: ExternalId = None
+    first_name: FirstName
     last_name: Name = None
     phone: Phone = None
     alt_phone: Phone = None
@@ -226,24 +129,24 @@ class LeadCsvRow(BaseModel):
     foreign_national: Flag = None
     high_dti: Flag = None
     liquid_assets: Dollars = None
-    credit_event_type: Annotated[CreditEventType | None, _one_line(_enum(CreditEventType))] = None
+    credit_event_type: CreditEvent = None
     credit_event_date: Day = None
-    product: Annotated[Product | None, _one_line(_enum(Product))] = None
+    product: ProductName = None
     fico: Fico = None
     loan_amount: Dollars = None
-    loan_purpose: Annotated[LoanPurpose | None, _one_line(_enum(LoanPurpose))] = None
-    property_type: Annotated[PropertyType | None, _one_line(_enum(PropertyType))] = None
+    loan_purpose: Purpose = None
+    property_type: Property = None
     monthly_rent: Dollars = None
-    source: Annotated[str | None, _stored(_lead.c.source)] = None
+    source: Source = None
     cost: Cents = None
-    inquiry_date: Annotated[date, _one_line(_date)]
+    inquiry_date: InquiryDate
     loan_officer_email: Email = None
     dnc: Flag = None
     dnc_scrubbed_on: Day = None
-    consent_at: Annotated[datetime | date | None, _one_line(_moment)] = None  # ``consented_at``: in UTC
-    consent_source: Annotated[str | None, _stored(_consent.c.source)] = None
-    consent_text: Annotated[str | None, PlainValidator(_disclosure)] = None
-    consent_seller: Annotated[str | None, _stored(_consent.c.seller)] = None
+    consent_at: Moment = None  # ``consented_at``: in UTC
+    consent_source: ConsentSource = None
+    consent_text: Disclosure = None
+    consent_seller: Seller = None
     consent_phone: Phone = None
 
     _timezone: str = PrivateAttr("")
