@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from nurture.text import spreadsheet_cell
+
 # fmt: off
 COLUMNS = (
     "external_id", "first_name", "last_name", "phone", "alt_phone", "email", "address_state", "zip",
@@ -125,6 +127,9 @@ def _check_start(chunk: bytes) -> None:
 class RejectsFile:
     """``<name>.rejects.csv`` beside the input: the header, then each rejected row with its line and reason.
 
+    A person opens it in a spreadsheet, so a cell that would run as a formula there (``=``, ``+``, ``-``, ``@``)
+    is written with a ``'`` before it; the import reads such a cell back as the value it protects.
+
     Opened at the first reject; closing a file that had none deletes one left by an earlier import (it would
     mislead).
     """
@@ -138,9 +143,13 @@ class RejectsFile:
         if self._out is None:
             handle = self.path.open("w", newline="", encoding="utf-8")
             self._out = (handle, csv.writer(handle))
-            self._out[1].writerow([*self.header, "line", "reason"])
+            self._write([*self.header, "line", "reason"])
         width = len(self.header)
-        self._out[1].writerow([*fields[:width], *[""] * (width - len(fields)), line, reason])
+        self._write([*fields[:width], *[""] * (width - len(fields)), str(line), reason])
+
+    def _write(self, cells: list[str]) -> None:
+        assert self._out is not None
+        self._out[1].writerow([spreadsheet_cell(c) for c in cells])
 
     def close(self) -> Path | None:
         """The path when rows were written, else None."""

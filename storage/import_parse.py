@@ -28,6 +28,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from nurture.geo import lead_timezone
 from nurture.products import Product, Situation, match_product
+from nurture.text import from_spreadsheet_cell
 from storage.import_csv import COLUMNS
 from storage.import_fields import (
     Cents,
@@ -273,7 +274,9 @@ class RowParser:
     def parse(self, line: int, fields: list[str], columns: list[str | None]) -> Row:
         if len(fields) != len(columns):
             raise RowError(f"row: has {len(fields)} fields; the header has {len(columns)}")
-        raw = {c: text for c, f in zip(columns, fields, strict=True) if c and (text := f.strip())}
+        raw = {
+            c: text for c, f in zip(columns, fields, strict=True) if c and (text := from_spreadsheet_cell(f.strip()))
+        }
         try:
             row = LeadCsvRow.model_validate(raw, context=self.context)
         except ValidationError as exc:

@@ -86,3 +86,21 @@ def test_every_text_value_of_a_lead_is_measured_against_its_column():
     assert too_long(_lead, {"first_name": "x" * 80, "timezone": "x" * 65, "fico": 10**9, "nope": "x" * 999}) == [
         ("timezone", 64)
     ]
+
+
+def test_the_rejects_file_shows_formulas_as_text_and_a_corrected_copy_imports_the_original_values(engine, tmp_path):
+    hostile = {"last_name": "=HYPERLINK(\"http://evil.example\",\"x\")", "phone": "+1 305 456 7000",
+               "source": "@SUM(A1:A9)", "zip": "-33101"}  # fmt: skip
+    path = write_rows(tmp_path / "leads.csv", [lead_row(external_id="B1", fico="912", **hostile)])
+
+    summary = import_leads(engine=engine, path=path, now=NOW)
+
+    (row,) = rejects(summary.rejects_path)
+    assert {k: row[k] for k in hostile} == {k: "'" + v for k, v in hostile.items()}
+    assert row["reason"] == "zip: '-33101' is not a ZIP or ZIP+4; fico: 912 is outside 300-850"
+    corrected = {k: v for k, v in row.items() if k not in ("line", "reason")} | {"fico": "700", "zip": "33101"}
+    again = import_leads(engine=engine, path=write_rows(tmp_path / "fixed.csv", [corrected]), now=NOW)
+    assert (again.created, again.rejected) == (1, 0)
+    assert stored(engine, "last_name", "phone", "source", "zip") == [
+        (hostile["last_name"], "+13054567000", "@SUM(A1:A9)", "33101")
+    ]
