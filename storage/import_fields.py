@@ -37,8 +37,11 @@ def _bool(text: str) -> bool:
     return low in _TRUE
 
 
-# Amounts are stored in INTEGER columns (whole dollars, or cents for the lead's cost).
-_MAX_STORED = 2**31 - 1
+# Amounts are stored in 64-bit integer columns (whole dollars, or cents for the lead's cost). The caps sit far below
+# 2**63 so that any sum SQL takes over them stays exact (SQLite's SUM fails on overflow): a trillion dollars, or a
+# million for one lead's cost, is a typo already.
+MAX_DOLLARS = Decimal(10**12)
+MAX_LEAD_COST = Decimal(10**6)
 
 
 def _money(text: str, limit: Decimal) -> Decimal:
@@ -56,11 +59,11 @@ def _money(text: str, limit: Decimal) -> Decimal:
 
 
 def _dollars(text: str) -> int:
-    return int(_money(text, Decimal(_MAX_STORED)).to_integral_value(ROUND_HALF_UP))
+    return int(_money(text, MAX_DOLLARS).to_integral_value(ROUND_HALF_UP))
 
 
 def _cents(text: str) -> int:
-    return int(_money(text, Decimal(_MAX_STORED) / 100) * 100)
+    return int(_money(text, MAX_LEAD_COST) * 100)
 
 
 def _date(text: str) -> date:

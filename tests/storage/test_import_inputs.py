@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from storage.importer import import_leads
 from storage.limits import too_long
 from storage.models import Consent, Lead, table
+from storage.report import funnel
 from tests.factories import NOW, lead_row, write_rows
 
 _lead, _consent = table(Lead), table(Consent)
@@ -104,3 +105,23 @@ def test_the_rejects_file_shows_formulas_as_text_and_a_corrected_copy_imports_th
     assert stored(engine, "last_name", "phone", "source", "zip") == [
         (hostile["last_name"], "+13054567000", "@SUM(A1:A9)", "33101")
     ]
+
+
+def test_amounts_beyond_32_bits_are_stored_exactly_and_the_caps_reject_their_row(engine, tmp_path):
+    rows = [
+        lead_row(external_id="G1", loan_amount="$3,000,000,000", liquid_assets="1,000,000,000,000",
+                 monthly_rent="2147483648", cost="$1,000,000"),
+        lead_row(external_id="B1", loan_amount="1000000000001"),
+        lead_row(external_id="B2", cost="1000000.01"),
+    ]  # fmt: skip
+
+    summary = import_leads(engine=engine, path=write_rows(tmp_path / "leads.csv", rows), now=NOW)
+
+    assert summary.errors == [
+        "line 3: loan_amount: '1000000000001' is more than $1,000,000,000,000",
+        "line 4: cost: '1000000.01' is more than $1,000,000",
+    ]
+    assert stored(engine, "loan_amount", "liquid_assets", "monthly_rent", "cost_cents") == [
+        (3_000_000_000, 10**12, 2**31, 10**8)
+    ]
+    assert funnel(engine=engine)[0].lead_cost == 1_000_000
