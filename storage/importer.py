@@ -1,7 +1,7 @@
 """Import a lead CSV (columns, formats and rules: docs/leads-csv.md).
 
 The file is streamed (``storage.import_csv``). Each batch of rows is checked (``storage.import_parse``),
-matched against stored leads with chunked set lookups, and written set-based in
+matched against stored leads with chunked set lookups (``storage.import_match``), and written set-based in
 one transaction, leads and their consent records together.
 Rejected rows go to ``<name>.rejects.csv`` with their line and reason.
 """
@@ -17,21 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from nurture.products import Product
 from nurture.states import Stage
 from storage.import_csv import COLUMNS, ImportFileError, RejectsFile, count_rows, header_columns, header_key, records
+from storage.import_match import KEYS, LOOKUP_CHUNK, Index, lookup
 from storage.import_parse import LEAD_FIELDS, ConsentRecord, Row, RowError, RowParser
 from storage.models import Consent, Lead, LoanOfficer, table
 from storage.officers import RoundRobin
 
 __all__ = ["COLUMNS", "ImportFileError", "ImportSummary", "count_rows", "header_key", "import_leads"]
 
-KEYS = ("external_id", "phone", "alt_phone", "email")  # a key the row leaves blank keeps its stored value
 MAX_ERRORS = 1000
-LOOKUP_CHUNK = 5000
 
 _lead = table(Lead)
 _officer = table(LoanOfficer)
@@ -40,9 +39,7 @@ _CONSENT_KEY = ("lead_id", "phone", "seller", "consented_at")  # the table's uni
 # Columns an update rewrites: the imported facts, never stage, officer, cadence or created_at.
 _UPDATED = (*LEAD_FIELDS, "phone_ok", "updated_at")
 _UPDATE = sa.update(_lead).where(_lead.c.id == sa.bindparam("lead_id")).values({c: sa.bindparam(c) for c in _UPDATED})
-_MATCH_COLUMNS = [_lead.c[k] for k in ("id", *KEYS, "row_digest", "phone_ok", "dnc_listed", "dnc_scrubbed_on")]
 _NEXT_IDS = sa.text("SELECT nextval(pg_get_serial_sequence('lead', 'id')) FROM generate_series(1, :n)")
-_TEXT_ARRAY = postgresql.ARRAY(sa.String())
 _CONSENT_FIELDS = ("lead_id", "phone", "seller", "disclosure", "source", "consented_at")
 # PostgreSQL: one statement per batch from column arrays (an executemany costs ~0.1 ms a row in psycopg).
 _PG_CONSENTS = sa.text(
@@ -64,42 +61,6 @@ class ImportSummary:
     consents: int = 0  # consent records added (a re-imported one is not counted again)
     rejects_path: Path | None = None
     errors: list[str] = field(default_factory=list)  # the first MAX_ERRORS "line N: field: reason"
-
-
-_Target = int | Row  # a stored lead's id, or a row placed earlier in this batch
-
-
-class _Index:
-    """What a row may be: stored leads (by id), then rows already placed in this batch."""
-
-    def __init__(self) -> None:
-        self.ext: dict[str, _Target] = {}
-        self.phone: dict[str, list[tuple[_Target, str | None]]] = {}  # both numbers of a lead
-        self.email: dict[str, list[tuple[_Target, str | None]]] = {}
-
-    def add(self, target: _Target, values: Any) -> None:
-        ext = values["external_id"]
-        if ext:
-            self.ext.setdefault(ext, target)
-        for key, index in (("phone", self.phone), ("alt_phone", self.phone), ("email", self.email)):
-            if values[key]:
-                index.setdefault(values[key], []).append((target, ext))
-
-    def find(self, values: dict[str, Any]) -> tuple[_Target, str] | None:
-        """The match and the field it matched on: external_id, else phone, else alt_phone, else email.
-
-        Either number of the row matches either number of a lead. A row carrying an
-        external_id falls back only to leads without one, so it never takes over
-        another vendor record.
-        """
-        ext = values["external_id"]
-        if ext and ext in self.ext:
-            return self.ext[ext], "external_id"
-        for key, index in (("phone", self.phone), ("alt_phone", self.phone), ("email", self.email)):
-            for target, target_ext in index.get(values[key] or "", ()):
-                if not ext or target_ext is None:
-                    return target, key
-        return None
 
 
 class _Import:
@@ -137,7 +98,7 @@ class _Import:
                 # psycopg prepares repeated lookups; a generic plan chosen while the table was
                 # small would scan it whole for the rest of a large import.
                 conn.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
-            creates, updates, consents = self._plan(rows, _lookup(conn, rows))
+            creates, updates, consents = self._plan(rows, lookup(conn, rows))
             if creates:
                 for lead_id, row in zip(_insert(conn, [r.values for r in creates]), creates, strict=True):
                     self._mark(lead_id, row.line)
@@ -157,7 +118,7 @@ class _Import:
 
         Rejects rows that repeat an earlier row's lead or whose consent covers no phone of the lead.
         """
-        index = _Index()
+        index = Index()
         for lead in sorted(stored.values(), key=lambda r: r.id):
             index.add(lead.id, lead._mapping)
         creates: list[Row] = []
@@ -239,31 +200,6 @@ def _consent_phone(consent: ConsentRecord, phones: tuple[str | None, str | None]
         numbers = " or ".join(p for p in phones if p)
         return phone, f"consent_phone: {phone} is not one of the lead's phones ({numbers})"
     return phone, None
-
-
-def _lookup(conn: Connection, rows: list[Row]) -> dict[int, sa.Row[Any]]:
-    """The stored leads ``rows`` may match, by id.
-
-    Those sharing an external_id, then those sharing a phone number (in either column) or an email with a
-    row whose external_id matched none: a row that matched by external_id needs nothing else.
-    """
-    found = _select_leads(conn, "external_id", {r.values["external_id"] for r in rows if r.values["external_id"]})
-    stored_ext = {lead.external_id for lead in found.values()}
-    rest = [r for r in rows if r.values["external_id"] not in stored_ext]
-    phones = {r.values[k] for r in rest for k in ("phone", "alt_phone") if r.values[k]}
-    for key, wanted in (("phone", phones), ("alt_phone", phones), ("email", {r.values["email"] for r in rest})):
-        found.update(_select_leads(conn, key, wanted - {None}))
-    return found
-
-
-def _select_leads(conn: Connection, key: str, wanted: set[str]) -> dict[int, sa.Row[Any]]:
-    ordered, found = sorted(wanted), dict[int, sa.Row[Any]]()
-    array = conn.dialect.name == "postgresql"  # one array parameter binds far faster than thousands
-    for start in range(0, len(ordered), LOOKUP_CHUNK):
-        chunk = ordered[start : start + LOOKUP_CHUNK]
-        match = _lead.c[key] == sa.any_(sa.literal(chunk, _TEXT_ARRAY)) if array else _lead.c[key].in_(chunk)
-        found.update((r.id, r) for r in conn.execute(sa.select(*_MATCH_COLUMNS).where(match)))
-    return found
 
 
 def _insert(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
