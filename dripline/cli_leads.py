@@ -22,7 +22,7 @@ from dripline.cli_common import (
     parse_time,
     settings,
 )
-from dripline.cli_errors import fail
+from dripline.cli_errors import OPERATIONAL, fail
 from nurture.actions import Outcome
 from nurture.cadence import Cadence
 from nurture.states import Event, InvalidTransition
@@ -61,7 +61,7 @@ def import_(
     at: Annotated[str | None, typer.Option("--at", help="ISO 8601 import time (default: now)")] = None,
 ) -> None:
     """Import a lead CSV: bad rows are reported with their line and written to FILE.rejects.csv."""
-    from storage.importer import ImportFileError, import_leads
+    from storage.importer import ImportFileError, ImportInterrupted, import_leads
 
     now = parse_time(at, option="--at")
     p = open_pipeline(now)
@@ -78,6 +78,8 @@ def import_(
         summary = import_leads(engine=p.engine, path=file, now=now, progress=advanced)
     except ImportFileError as exc:
         fail(f"{file}: refused, nothing imported: {exc}")
+    except ImportInterrupted as exc:
+        fail(f"{file}: import {exc}", OPERATIONAL)
     finally:
         if progress.live.is_started:
             progress.stop()

@@ -22,13 +22,22 @@ from sqlalchemy.engine import Connection, Engine
 
 from nurture.products import Product
 from nurture.states import Stage
+from storage.db import first_line
 from storage.import_csv import COLUMNS, ImportFileError, RejectsFile, count_rows, header_columns, header_key, records
 from storage.import_match import KEYS, LOOKUP_CHUNK, Index, lookup
 from storage.import_parse import LEAD_FIELDS, ConsentRecord, Row, RowError, RowParser
 from storage.models import Consent, Lead, LoanOfficer, table
 from storage.officers import RoundRobin
 
-__all__ = ["COLUMNS", "ImportFileError", "ImportSummary", "count_rows", "header_key", "import_leads"]
+__all__ = [
+    "COLUMNS",
+    "ImportFileError",
+    "ImportInterrupted",
+    "ImportSummary",
+    "count_rows",
+    "header_key",
+    "import_leads",
+]
 
 MAX_ERRORS = 1000
 
@@ -61,6 +70,39 @@ class ImportSummary:
     consents: int = 0  # consent records added (a re-imported one is not counted again)
     rejects_path: Path | None = None
     errors: list[str] = field(default_factory=list)  # the first MAX_ERRORS "line N: field: reason"
+    done_through: int = 1  # the last line of the file whose row is imported, unchanged or rejected for good
+
+
+class ImportInterrupted(RuntimeError):
+    """The import stopped part way (the database went away, Ctrl-C, a full disk).
+
+    Batches commit in file order, so lines 2 to ``summary.done_through`` are in and nothing from line ``stopped_at``
+    on is, except when the failure came while committing the batch in flight (``in_doubt``): that batch, up to line
+    ``in_doubt_through``, may be in or not. Either way running the same import again finishes it, since a row
+    already imported is recognised as unchanged.
+    """
+
+    def __init__(self, summary: ImportSummary, *, stopped_at: int, in_doubt_through: int | None, cause: str):
+        self.summary, self.stopped_at, self.in_doubt_through = summary, stopped_at, in_doubt_through
+        self.cause = cause
+        done = summary.done_through
+        if done > 1:
+            state = f"lines 2-{done:,} are imported ({summary.created:,} new, {summary.updated:,} updated)"
+        else:
+            state = "no row is imported"
+        if in_doubt_through is not None:
+            state += (f"; lines {stopped_at:,}-{in_doubt_through:,} may be (it failed while committing them), "
+                      f"nothing after line {in_doubt_through:,} is")  # fmt: skip
+        else:
+            state += f"; nothing from line {stopped_at:,} on is"
+        super().__init__(
+            f"stopped at line {stopped_at:,}: {cause}\n{state}. Run the same import again to finish: "
+            "rows already imported are recognised and left unchanged"
+        )
+
+    @property
+    def in_doubt(self) -> bool:
+        return self.in_doubt_through is not None
 
 
 class _Import:
@@ -70,6 +112,7 @@ class _Import:
         self.summary = ImportSummary()
         self.rejects = RejectsFile(path, header)
         self.seen = array("I")  # lead id -> the line of this file that created or matched it
+        self.committing = False  # the batch in flight is being committed
         with engine.connect() as conn:
             officers = {r.email: (r.id, r.active) for r in conn.execute(sa.select(_officer))}
             self.robin = RoundRobin.load(conn)
@@ -89,9 +132,12 @@ class _Import:
             self.seen.frombytes(bytes(self.seen.itemsize * (lead_id + 1024 - len(self.seen))))
         self.seen[lead_id] = line
 
-    def flush(self, rows: list[Row]) -> None:
-        """Write one batch in one transaction: a row is rejected before anything of it is written."""
+    def flush(self, rows: list[Row], through: int) -> None:
+        """Write one batch in one transaction (a row is rejected before anything of it is written); then every
+        line up to ``through`` is done."""
+        self.committing = False
         if not rows:
+            self.summary.done_through = through
             return
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
@@ -108,8 +154,11 @@ class _Import:
             records = [_consent_record(r, p) for r, p in consents]
             updated = {u["lead_id"] for u in updates}
             self.summary.consents += _insert_consents(conn, records, updated=updated, recorded_at=self.now)
+            self.committing = True  # leaving the block commits: a failure from here on leaves the batch in doubt
+        self.committing = False
         self.summary.created += len(creates)
         self.summary.updated += len(updates)
+        self.summary.done_through = through
 
     def _plan(
         self, rows: list[Row], stored: dict[int, sa.Row[Any]]
@@ -250,6 +299,16 @@ def _insert_consents(conn: Connection, rows: list[dict[str, Any]], *, updated: s
     return len(new)
 
 
+def _cause(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, sa.exc.DBAPIError):
+        return f"database: {first_line(exc.orig)}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename or 'file'}: {exc.strerror}"
+    return f"{type(exc).__name__}: {first_line(exc)}"
+
+
 def import_leads(
     *, engine: Engine, path: Path, now: datetime, default_product: Product | None = None,
     progress: Callable[[int, int], None] | None = None, batch_size: int = 5000,
@@ -259,7 +318,8 @@ def import_leads(
     ``default_product`` fills a blank product column before matching would.
     ``progress(done, total)`` is called after each batch; ``total`` starts as a
     line count estimate. Raises :class:`ImportFileError`, writing nothing, when
-    the header is wrong or the file is not UTF-8 text.
+    the header is wrong or the file is not UTF-8 text, and :class:`ImportInterrupted`,
+    saying which lines are in, when anything stops it part way.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -284,11 +344,15 @@ def import_leads(
                 except RowError as exc:
                     job.reject(line, fields, str(exc))
                 if len(batch) >= batch_size:
-                    job.flush(batch)
+                    job.flush(batch, reader.line_num)
                     batch = []
                     if progress:
                         progress(job.summary.total, max(estimate, job.summary.total))
-            job.flush(batch)
+            job.flush(batch, reader.line_num)
+        except (Exception, KeyboardInterrupt) as exc:
+            doubt = reader.line_num if job.committing else None
+            raise ImportInterrupted(job.summary, stopped_at=job.summary.done_through + 1, in_doubt_through=doubt,
+                                    cause=_cause(exc)) from exc  # fmt: skip
         finally:
             job.close()
     if progress:
