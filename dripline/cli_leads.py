@@ -15,6 +15,7 @@ from dripline.cli_common import (
     AtOpt,
     JsonOpt,
     _engine,
+    checked_input,
     console,
     err,
     id_argument,
@@ -134,6 +135,7 @@ def advance(
 
     if event not in PIPELINE_EVENTS:
         raise typer.BadParameter(f"{event!r} is not one of {', '.join(PIPELINE_EVENTS)}", param_hint="--event")
+    note = _note(note)
     try:
         result = record_event(
             engine=_engine(),
@@ -148,6 +150,12 @@ def advance(
         raise typer.Exit(1) from None
     c = result.change
     console.print(f"lead {lead_id}: stage {c.stage_from} -> {c.stage_to}, cadence {c.cadence_from} -> {c.cadence_to}")
+
+
+def _note(note: str) -> str:
+    from service.inputs import CallNote
+
+    return checked_input(CallNote, {"note": "--note"}, note=note).note
 
 
 @tasks_app.callback()
@@ -205,6 +213,7 @@ def complete(
     if outcome not in {o.value for o in Outcome}:
         raise typer.BadParameter(f"{outcome!r} is not one of {', '.join(o.value for o in Outcome)}",
                                  param_hint="--outcome")  # fmt: skip
+    note = _note(note)
     try:
         result = complete_task(
             engine=_engine(), task_id=task_id, outcome=Outcome(outcome), at=parse_time(at, option="--at"), note=note

@@ -20,7 +20,7 @@ from nurture.geo import normalize_phone, normalize_zip, state_code
 from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType
 from nurture.text import checked
 from storage.import_csv import header_key
-from storage.limits import text_for
+from storage.limits import DISCLOSURE_MAX_CHARS, text_for
 from storage.models import Consent, Lead, table
 from storage.officers import normalize_email
 
@@ -114,7 +114,7 @@ def _state(text: str) -> str:
 
 
 def _disclosure(text: str) -> str:
-    return checked(text, limit=10_000, multiline=True)  # a consent's wording, paragraphs and all
+    return checked(text, limit=DISCLOSURE_MAX_CHARS, multiline=True)  # a consent's wording, paragraphs and all
 
 
 def _one_line(parse: Callable[[str], Any]) -> PlainValidator:

@@ -11,6 +11,9 @@ import sqlalchemy as sa
 
 from nurture.text import checked
 
+# A consent's disclosure is stored whole (a TEXT column); the wording a borrower agreed to is never longer.
+DISCLOSURE_MAX_CHARS = 10_000
+
 
 def max_length(column: sa.ColumnElement[Any]) -> int | None:
     """The most characters ``column`` holds (None for unbounded text, or a column that is not text)."""
