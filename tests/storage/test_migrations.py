@@ -73,10 +73,13 @@ def test_downgrade_to_the_first_revision_and_back(blank_engine: Engine):
 
 def test_money_becomes_64_bit_keeping_the_amounts_and_a_downgrade_refuses_what_would_not_fit(blank_engine: Engine):
     from alembic import command
+    from alembic.script import ScriptDirectory
 
     from storage.db import alembic_config
 
-    upgrade(blank_engine, "0004")
+    before = ScriptDirectory.from_config(alembic_config(blank_engine)).get_revision("0006").down_revision
+    assert isinstance(before, str)
+    upgrade(blank_engine, before)
     lead = (
         "INSERT INTO lead (first_name, last_name, timezone, self_employed, investment_property, foreign_national, "
         "high_dti, product, product_matched, inquiry_date, stage, phone_ok, row_digest, created_at, updated_at, "
@@ -98,10 +101,10 @@ def test_money_becomes_64_bit_keeping_the_amounts_and_a_downgrade_refuses_what_w
 
     config = alembic_config(blank_engine)
     with pytest.raises(RuntimeError, match="1 lead holds an amount above 2,147,483,647"):
-        command.downgrade(config, "0004")
+        command.downgrade(config, before)
     with blank_engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM lead WHERE row_digest = 'b'"))
-    command.downgrade(config, "0004")
+    command.downgrade(config, before)
     with blank_engine.connect() as conn:
         assert conn.execute(sa.text("SELECT liquid_assets FROM lead")).scalar_one() == 2**31 - 1
-    assert current_revision(blank_engine) == "0004"
+    assert current_revision(blank_engine) == before
