@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -25,6 +25,7 @@ AtOpt = Annotated[str | None, typer.Option("--at", help="ISO 8601 time to act at
 NowOpt = AtOpt  # the option was --now; the command line still accepts that name (cli_errors.alias_options)
 JsonOpt = Annotated[bool, typer.Option("--json", help="one JSON object per line")]
 MAX_ID = 2**31 - 1  # ids are INTEGER columns on SQLite and PostgreSQL alike
+M = TypeVar("M")
 
 
 def record_id(what: str) -> Any:
@@ -45,6 +46,22 @@ def record_id(what: str) -> Any:
 def id_argument(what: str) -> Any:
     return typer.Argument(parser=record_id(what), metavar=what.upper().replace(" ", "_") + "_ID",
                           help=f"the {what} id", show_default=False)  # fmt: skip
+
+
+def checked_input(model: type[M], names: dict[str, str], **values: Any) -> M:
+    """``model`` (a ``service.inputs`` model) built from command-line values, or a usage error naming each bad
+    option as the person typed it (``names``: field -> option)."""
+    from pydantic import ValidationError
+
+    from service.inputs import problems
+
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        found = problems(exc, names)
+        if len(found) == 1:
+            raise typer.BadParameter(found[0][1], param_hint=found[0][0]) from None
+        raise typer.BadParameter("; ".join(f"{name}: {why}" for name, why in found)) from None
 
 
 def parse_time(value: str | None, *, option: str = "--at") -> datetime:

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from dripline.cli_common import AtOpt as NowOpt
-from dripline.cli_common import JsonOpt, console, err, id_argument, open_pipeline, parse_time
+from dripline.cli_common import JsonOpt, checked_input, console, err, id_argument, open_pipeline, parse_time
 
 inbound_app = typer.Typer(help="Messages borrowers send us.", no_args_is_help=True)
 consent_app = typer.Typer(help="Written-consent records for automated texts and voicemail.", no_args_is_help=True)
@@ -106,12 +106,17 @@ def inbound_sms(
 ) -> None:
     """Handle a text a borrower sent: opt-out, opt-in, HELP, or a reply for their loan officer."""
     from service.inbound import handle_inbound_sms
+    from service.inputs import InboundSms
 
+    names = {"from_number": "--from", "to_number": "--to", "body": "--body", "provider_id": "--sid"}
+    sms = checked_input(InboundSms, names, from_number=from_number, to_number=to_number, body=body, provider_id=sid)
     when = parse_time(at, option="--at")
     p = open_pipeline(when)
+    if removed := len(body) - len(sms.body):
+        err.print(f"--body: {removed} control character{'s' if removed > 1 else ''} removed", markup=False)
     try:
-        result = handle_inbound_sms(p, from_number=from_number, to_number=to_number, body=body, at=when,
-                                    provider_id=sid)  # fmt: skip
+        result = handle_inbound_sms(p, from_number=sms.from_number, to_number=sms.to_number, body=sms.body, at=when,
+                                    provider_id=sms.provider_id)  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--from") from None
     if as_json:
@@ -143,6 +148,7 @@ def consent_add(
     import sqlalchemy as sa
 
     from nurture.geo import normalize_phone
+    from service.inputs import ConsentGiven
     from storage.compliance import add_consent
     from storage.models import Lead, table
 
@@ -151,6 +157,8 @@ def consent_add(
     missing = [name for name, value in (("--seller", seller), ("--text", text), ("--source", source)) if not value]
     if missing:
         raise typer.BadParameter(f"consent needs {', '.join(missing)}")
+    names = {"seller": "--seller", "disclosure": "--text", "source": "--source"}
+    given = checked_input(ConsentGiven, names, seller=seller, disclosure=text, source=source)
     if when > now:
         raise typer.BadParameter("consent cannot be given in the future", param_hint="--consented-at")
     p = open_pipeline(now)
@@ -167,8 +175,8 @@ def consent_add(
         if number is None or number not in (lead.phone, lead.alt_phone):
             why = f"{number or 'no phone'} is not one of lead {lead_id}'s numbers"
             raise typer.BadParameter(why, param_hint="--phone")
-        new = add_consent(conn, lead_id=lead_id, phone=number, seller=seller, disclosure=text, source=source,
-                          consented_at=when, now=now, recorded_by="cli")  # fmt: skip
+        new = add_consent(conn, lead_id=lead_id, phone=number, seller=given.seller, disclosure=given.disclosure,
+                          source=given.source, consented_at=when, now=now, recorded_by="cli")  # fmt: skip
     console.print(f"lead {lead_id}: consent for {number} " + ("recorded" if new else "was already on file"))
 
 
@@ -179,12 +187,13 @@ def email_event(
 ) -> None:
     """Stop email to an address after an unsubscribe, a bounce or a spam report (every lead with it)."""
     from nurture.actions import Channel, SuppressionAction
+    from service.inputs import EmailEvent
     from storage.compliance import leads_with_address, record_suppression
 
     if event not in EMAIL_EVENTS:
         raise typer.BadParameter(f"{event!r} is not one of {', '.join(EMAIL_EVENTS)}", param_hint="EVENT")
     when: datetime = parse_time(at, option="--at")
-    email = address.strip().lower()
+    email = checked_input(EmailEvent, {"address": "ADDRESS"}, address=address).address
     p = open_pipeline(when)
     with p.engine.begin() as conn:
         lead_ids = leads_with_address(conn, email)

@@ -60,7 +60,7 @@ def describe(exc: BaseException) -> tuple[int, str]:
     import sqlalchemy as sa
 
     from storage.db import DatabaseNotReady, DatabaseUnreachable, DatabaseURLError, first_line
-    from storage.import_parse import ImportFileError
+    from storage.import_csv import ImportFileError
 
     if isinstance(exc, pydantic.ValidationError) and exc.title == "Settings":
         return USAGE, f"settings: {settings_message(exc)}"

@@ -15,6 +15,7 @@ from dripline.cli_common import (
     AtOpt,
     JsonOpt,
     _engine,
+    checked_input,
     console,
     err,
     id_argument,
@@ -22,7 +23,7 @@ from dripline.cli_common import (
     parse_time,
     settings,
 )
-from dripline.cli_errors import MARKETING, OFFICER, PanelOrder, fail
+from dripline.cli_errors import MARKETING, OFFICER, OPERATIONAL, PanelOrder, fail
 from nurture.actions import Outcome
 from nurture.cadence import Cadence
 from nurture.states import Event, InvalidTransition
@@ -62,7 +63,7 @@ def import_(
     """Import a lead CSV and enroll its new leads: bad rows are reported with their line and written to
     FILE.rejects.csv."""
     from service.leads import import_file
-    from storage.importer import ImportFileError
+    from storage.importer import ImportFileError, ImportInterrupted
 
     now = parse_time(at, option="--at")
     p = open_pipeline(now)
@@ -79,6 +80,8 @@ def import_(
         summary = import_file(p, path=file, now=now, progress=advanced)
     except ImportFileError as exc:
         fail(f"{file}: refused, nothing imported: {exc}")
+    except ImportInterrupted as exc:
+        fail(f"{file}: import {exc}", OPERATIONAL)
     finally:
         if progress.live.is_started:
             progress.stop()
@@ -133,6 +136,7 @@ def advance(
 
     if event not in PIPELINE_EVENTS:
         raise typer.BadParameter(f"{event!r} is not one of {', '.join(PIPELINE_EVENTS)}", param_hint="--event")
+    note = _note(note)
     try:
         result = record_event(
             engine=_engine(),
@@ -147,6 +151,12 @@ def advance(
         raise typer.Exit(1) from None
     c = result.change
     console.print(f"lead {lead_id}: stage {c.stage_from} -> {c.stage_to}, cadence {c.cadence_from} -> {c.cadence_to}")
+
+
+def _note(note: str) -> str:
+    from service.inputs import CallNote
+
+    return checked_input(CallNote, {"note": "--note"}, note=note).note
 
 
 @tasks_app.callback()
@@ -204,6 +214,7 @@ def complete(
     if outcome not in {o.value for o in Outcome}:
         raise typer.BadParameter(f"{outcome!r} is not one of {', '.join(o.value for o in Outcome)}",
                                  param_hint="--outcome")  # fmt: skip
+    note = _note(note)
     try:
         result = complete_task(
             engine=_engine(), task_id=task_id, outcome=Outcome(outcome), at=parse_time(at, option="--at"), note=note

@@ -8,15 +8,9 @@ from channels.base import RoutingSender, Sender
 from channels.messages import Message, PermanentSendError, SendResult
 from channels.render import Brand
 from service.pacing import Pace, Unlimited
-from service.settings import Settings
+from service.settings import LIVE_KEYS, Settings
 
-LIVE_REQUIRED = (
-    "twilio_account_sid",
-    "twilio_auth_token",
-    "twilio_from_number",
-    "sendgrid_api_key",
-    "sendgrid_from_email",
-)
+LIVE_REQUIRED = LIVE_KEYS
 
 
 class ChannelConfigError(ValueError):

@@ -12,6 +12,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from channels.render import shipped_templates
 
 PLACEHOLDERS = {"", "changeme", "change-me", "placeholder", "xxx", "todo", "secret"}
+# The shipped values that let the demo and the local channel run: public, so none may reach a real recipient.
+DEV_SIGNING_KEY = "dev-only-signing-key"
+MIN_SIGNING_KEY_CHARS = 32
+EXAMPLE_DOMAINS = ("example.com", "example.org", "example.net")
+LIVE_KEYS = ("twilio_account_sid", "twilio_auth_token", "twilio_from_number", "sendgrid_api_key", "sendgrid_from_email")
 
 
 def shipped(name: str) -> Path:
@@ -26,7 +31,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DRIPLINE_", env_file=".env", extra="ignore")
 
     environment: Literal["development", "production"] = Field(
-        "development", description="production refuses placeholder secrets and the local channel"
+        "development", description="production refuses the local channel (the live one refuses placeholders anywhere)"
     )
     database_url: str = Field("sqlite:///./dripline.db", description="SQLAlchemy URL of dripline's own database")
     cadence_file: Path = Field(shipped("cadences") / "default.yaml", description="the cadence marketing ops edit")
@@ -81,7 +86,8 @@ class Settings(BaseSettings):
     )
 
     signing_key: SecretStr = Field(
-        SecretStr("dev-only-signing-key"), description="signs unsubscribe links; set a long random value in production"
+        SecretStr(DEV_SIGNING_KEY),
+        description=f"signs unsubscribe links; live needs a random value of {MIN_SIGNING_KEY_CHARS}+ characters",
     )
     twilio_account_sid: str = Field("", description="Twilio account SID (live channel)")
     twilio_auth_token: SecretStr = Field(SecretStr(""), description="Twilio auth token (live channel)")
@@ -95,23 +101,51 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
-        if self.environment == "production":
-            if self.channel != "live":
-                raise ValueError("production needs DRIPLINE_CHANNEL=live")
-            if self.signing_key.get_secret_value() == "dev-only-signing-key":
-                raise ValueError("DRIPLINE_SIGNING_KEY is the development default")
-            for name in ("twilio_auth_token", "sendgrid_api_key"):
-                if getattr(self, name).get_secret_value().strip().lower() in PLACEHOLDERS:
-                    raise ValueError(f"DRIPLINE_{name.upper()} is empty or a placeholder")
-            if self.company_nmls_id == "000000" or "example" in self.company_address.lower():
-                raise ValueError("set the real company NMLS ID and postal address before going live")
-        if self.channel == "live":
-            missing = [
-                n for n in ("twilio_account_sid", "twilio_from_number", "sendgrid_from_email") if not getattr(self, n)
-            ]
-            if missing:
-                raise ValueError("the live channel needs " + ", ".join(f"DRIPLINE_{m.upper()}" for m in missing))
+        if self.environment == "production" and self.channel != "live":
+            raise ValueError("production needs DRIPLINE_CHANNEL=live")
+        if self.channel == "live" and (problems := live_problems(self)):
+            raise ValueError(
+                "the live channel sends to real people, so it needs real settings (in development mode too): "
+                + "; ".join(problems)
+            )
         return self
+
+
+def live_problems(settings: Settings) -> list[str]:
+    """Every setting that keeps ``settings`` from sending to real people, each naming the variable to set and why.
+
+    Empty when none does. Checked whatever the environment: a development machine on the live channel reaches real
+    phones and inboxes just the same.
+    """
+    problems = []
+    key = settings.signing_key.get_secret_value()
+    if key == DEV_SIGNING_KEY or key.strip().lower() in PLACEHOLDERS:
+        problems.append("DRIPLINE_SIGNING_KEY is the public development default, which anyone can forge unsubscribe "
+                        f"links with: set a random value of at least {MIN_SIGNING_KEY_CHARS} characters")  # fmt: skip
+    elif len(key) < MIN_SIGNING_KEY_CHARS:
+        problems.append(f"DRIPLINE_SIGNING_KEY is {len(key)} characters: set a random value of at least "
+                        f"{MIN_SIGNING_KEY_CHARS}")  # fmt: skip
+    nmls = settings.company_nmls_id.strip()
+    if not nmls.isdigit() or not nmls.strip("0"):
+        problems.append(f"DRIPLINE_COMPANY_NMLS_ID is {nmls!r}, not an NMLS ID: set the company's")
+    address = settings.company_address.strip().lower()
+    if address in PLACEHOLDERS or "example" in address:
+        problems.append("DRIPLINE_COMPANY_ADDRESS is the shipped example: set the company's postal address")
+    for name, what in (("support_email", "support address"), ("unsubscribe_base_url", "unsubscribe endpoint")):
+        if _example_domain(getattr(settings, name)):
+            problems.append(f"DRIPLINE_{name.upper()} is on an example domain: set the company's {what}")
+    for name in LIVE_KEYS:
+        value = getattr(settings, name)
+        text = value if isinstance(value, str) else value.get_secret_value()
+        if text.strip().lower() in PLACEHOLDERS:
+            problems.append(f"DRIPLINE_{name.upper()} is {'not set' if not text.strip() else 'a placeholder'}")
+    return problems
+
+
+def _example_domain(value: str) -> bool:
+    """True for an address or URL on a domain reserved for examples (RFC 2606), or for no value at all."""
+    host = value.strip().lower().split("@")[-1].split("//")[-1].split("/")[0].split(":")[0]
+    return not host or host in EXAMPLE_DOMAINS or host.endswith(tuple("." + d for d in (*EXAMPLE_DOMAINS, "example")))
 
 
 @lru_cache(maxsize=1)

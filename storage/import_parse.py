@@ -1,24 +1,18 @@
-"""Read and check lead CSV rows (columns, formats and rules: docs/leads-csv.md).
+"""Check lead CSV rows (columns, formats and rules: docs/leads-csv.md).
 
-No database access: text in, lead column values and the row's consent record out,
-or a :class:`RowError` naming every bad field. Each row is a :class:`LeadCsvRow`, a frozen
-pydantic model whose field validators are the parsers below. ``storage.importer`` writes the results.
+No database access: text in, lead column values and the row's consent record out, or a :class:`RowError`
+naming every bad field. Each row is a :class:`LeadCsvRow`, a frozen pydantic model whose field types are those of
+``storage.import_fields``. ``storage.importer`` writes the results.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import hashlib
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from enum import StrEnum
+from datetime import UTC, datetime, time
 from functools import cache
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -32,20 +26,37 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from nurture.geo import lead_timezone, normalize_phone, normalize_zip, state_code
-from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType, Situation, match_product
-from storage.officers import normalize_email
-
-# fmt: off
-COLUMNS = (
-    "external_id", "first_name", "last_name", "phone", "alt_phone", "email", "address_state", "zip",
-    "self_employed", "investment_property", "foreign_national", "high_dti", "liquid_assets", "credit_event_type",
-    "credit_event_date", "product", "fico", "loan_amount", "loan_purpose", "property_type", "monthly_rent",
-    "source", "cost", "inquiry_date", "loan_officer_email", "dnc", "dnc_scrubbed_on",
-    "consent_at", "consent_source", "consent_text", "consent_seller", "consent_phone",
+from nurture.geo import lead_timezone
+from nurture.products import Product, Situation, match_product
+from nurture.text import from_spreadsheet_cell
+from storage.import_csv import COLUMNS
+from storage.import_fields import (
+    Cents,
+    ConsentSource,
+    CreditEvent,
+    Day,
+    Disclosure,
+    Dollars,
+    Email,
+    ExternalId,
+    Fico,
+    FirstName,
+    Flag,
+    InquiryDate,
+    Moment,
+    Name,
+    Phone,
+    ProductName,
+    Property,
+    Purpose,
+    Seller,
+    Source,
+    State,
+    Zip,
 )
-# fmt: on
-REQUIRED = ("first_name", "inquiry_date")
+from storage.limits import too_long
+from storage.models import Lead, table
+
 CONSENT_COLUMNS = ("consent_at", "consent_source", "consent_text", "consent_seller", "consent_phone")
 CONSENT_REQUIRED = CONSENT_COLUMNS[:4]
 # Columns added with the compliance facts. A row that leaves them all blank keeps the digest it had before
@@ -58,127 +69,11 @@ _NOT_LEAD = ("cost", "loan_officer_email", "dnc", *CONSENT_COLUMNS)
 LEAD_FIELDS = (*[c for c in COLUMNS if c not in _NOT_LEAD], "cost_cents", "product_matched", "timezone",
                "dnc_listed", "dnc_scrubbed_on", "row_digest")  # fmt: skip
 EARLIEST_CONSENT = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-class ImportFileError(ValueError):
-    """The whole file was refused before anything was written."""
+_lead = table(Lead)
 
 
 class RowError(ValueError):
     """A row was refused; the message names each bad field."""
-
-
-def header_key(name: str) -> str:
-    """Header names match ignoring case and spacing: " Loan Officer-Email" -> "loan_officer_email"."""
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
-
-
-# Each field parser takes non-blank text and raises ValueError with the reason.
-_TRUE, _FALSE = {"yes", "y", "true", "t", "1"}, {"no", "n", "false", "f", "0"}
-
-
-def _text(limit: int) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        if len(text) > limit:
-            raise ValueError(f"is longer than {limit} characters")
-        return text
-
-    return parse
-
-
-def _bool(text: str) -> bool:
-    low = text.lower()
-    if low not in _TRUE and low not in _FALSE:
-        raise ValueError(f"{text!r} is not yes/no, true/false, y/n or 1/0")
-    return low in _TRUE
-
-
-# Amounts are stored in INTEGER columns (whole dollars, or cents for the lead's cost).
-_MAX_STORED = 2**31 - 1
-
-
-def _money(text: str, limit: Decimal) -> Decimal:
-    try:
-        value = Decimal(text.replace("$", "").replace(",", "").strip())
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if not value.is_finite() or value < 0:
-        raise ValueError(f"{text!r} is not an amount of money")
-    if value > limit:
-        raise ValueError(f"{text!r} is more than ${limit:,}")
-    if value != value.quantize(Decimal("0.01")):
-        raise ValueError(f"{text!r} has fractions of a cent")
-    return value
-
-
-def _dollars(text: str) -> int:
-    return int(_money(text, Decimal(_MAX_STORED)).to_integral_value(ROUND_HALF_UP))
-
-
-def _cents(text: str) -> int:
-    return int(_money(text, Decimal(_MAX_STORED) / 100) * 100)
-
-
-def _date(text: str) -> date:
-    try:
-        if "/" not in text:
-            return date.fromisoformat(text)
-        month, day, year = text.split("/")
-        if len(year) == 4:
-            return date(int(year), int(month), int(day))
-    except ValueError:
-        pass
-    raise ValueError(f"{text!r} is not a date (YYYY-MM-DD or M/D/YYYY)")
-
-
-def _moment(text: str) -> datetime | date:
-    """A date-time, aware or naive (read later in the lead's zone), or a bare date (midnight there)."""
-    try:
-        if "T" not in text.upper() and " " not in text:
-            return _date(text)
-        return datetime.fromisoformat(text)
-    except ValueError:
-        pass
-    raise ValueError(f"{text!r} is not an ISO 8601 date-time (2026-01-05T14:30:00-05:00) or a date")
-
-
-def _fico(text: str) -> int:
-    if not text.isdigit():
-        raise ValueError(f"{text!r} is not a whole number")
-    if not 300 <= int(text) <= 850:
-        raise ValueError(f"{int(text)} is outside 300-850")
-    return int(text)
-
-
-def _enum(cls: type[StrEnum]) -> Callable[[str], StrEnum]:
-    def parse(text: str) -> StrEnum:
-        try:
-            return cls(header_key(text))
-        except ValueError:
-            raise ValueError(f"{text!r} is not one of {', '.join(m.value for m in cls)}") from None
-
-    return parse
-
-
-def _state(text: str) -> str:
-    if (code := state_code(text)) is None:
-        raise ValueError(f"{text!r} is not a US state or territory")
-    return code
-
-
-# Each column's type: what its text becomes and the parser that checks it (a plain validator: the text in,
-# the value out or a ValueError with the reason). Blank fields never reach a parser; they stay None.
-Text100 = Annotated[str | None, PlainValidator(_text(100))]
-Name = Annotated[str | None, PlainValidator(_text(80))]
-Phone = Annotated[str | None, PlainValidator(normalize_phone)]  # E.164
-Email = Annotated[str | None, PlainValidator(normalize_email)]  # lower-cased
-State = Annotated[str | None, PlainValidator(_state)]  # USPS code
-Zip = Annotated[str | None, PlainValidator(normalize_zip)]
-Flag = Annotated[bool | None, PlainValidator(_bool)]
-Dollars = Annotated[int | None, PlainValidator(_dollars)]  # whole dollars
-Cents = Annotated[int | None, PlainValidator(_cents)]
-Day = Annotated[date | None, PlainValidator(_date)]
-Fico = Annotated[int | None, PlainValidator(_fico)]  # 300-850
 
 
 @cache
@@ -222,8 +117,8 @@ class LeadCsvRow(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    external_id: Text100 = None
-    first_name: Annotated[str, PlainValidator(_text(80))]
+    external_id: ExternalId = None
+    first_name: FirstName
     last_name: Name = None
     phone: Phone = None
     alt_phone: Phone = None
@@ -235,24 +130,24 @@ class LeadCsvRow(BaseModel):
     foreign_national: Flag = None
     high_dti: Flag = None
     liquid_assets: Dollars = None
-    credit_event_type: Annotated[CreditEventType | None, PlainValidator(_enum(CreditEventType))] = None
+    credit_event_type: CreditEvent = None
     credit_event_date: Day = None
-    product: Annotated[Product | None, PlainValidator(_enum(Product))] = None
+    product: ProductName = None
     fico: Fico = None
     loan_amount: Dollars = None
-    loan_purpose: Annotated[LoanPurpose | None, PlainValidator(_enum(LoanPurpose))] = None
-    property_type: Annotated[PropertyType | None, PlainValidator(_enum(PropertyType))] = None
+    loan_purpose: Purpose = None
+    property_type: Property = None
     monthly_rent: Dollars = None
-    source: Text100 = None
+    source: Source = None
     cost: Cents = None
-    inquiry_date: Annotated[date, PlainValidator(_date)]
+    inquiry_date: InquiryDate
     loan_officer_email: Email = None
     dnc: Flag = None
     dnc_scrubbed_on: Day = None
-    consent_at: Annotated[datetime | date | None, PlainValidator(_moment)] = None  # ``consented_at``: in UTC
-    consent_source: Annotated[str | None, PlainValidator(_text(300))] = None
-    consent_text: Annotated[str | None, PlainValidator(_text(10_000))] = None
-    consent_seller: Annotated[str | None, PlainValidator(_text(200))] = None
+    consent_at: Moment = None  # ``consented_at``: in UTC
+    consent_source: ConsentSource = None
+    consent_text: Disclosure = None
+    consent_seller: Seller = None
     consent_phone: Phone = None
 
     _timezone: str = PrivateAttr("")
@@ -379,7 +274,9 @@ class RowParser:
     def parse(self, line: int, fields: list[str], columns: list[str | None]) -> Row:
         if len(fields) != len(columns):
             raise RowError(f"row: has {len(fields)} fields; the header has {len(columns)}")
-        raw = {c: text for c, f in zip(columns, fields, strict=True) if c and (text := f.strip())}
+        raw = {
+            c: text for c, f in zip(columns, fields, strict=True) if c and (text := from_spreadsheet_cell(f.strip()))
+        }
         try:
             row = LeadCsvRow.model_validate(raw, context=self.context)
         except ValidationError as exc:
@@ -389,7 +286,10 @@ class RowParser:
             consent = ConsentRecord(phone=row.consent_phone, seller=row.consent_seller or "",
                                     disclosure=row.consent_text or "", source=row.consent_source or "",
                                     consented_at=row.consented_at)  # fmt: skip
-        return Row(line, fields, self._lead_values(row), row.officer_id, consent)
+        values = self._lead_values(row)
+        if long := too_long(_lead, values):  # normalizing can lengthen text (lower-casing some letters does)
+            raise RowError("; ".join(f"{name}: is longer than {limit:,} characters" for name, limit in long))
+        return Row(line, fields, values, row.officer_id, consent)
 
     def _lead_values(self, row: LeadCsvRow) -> dict[str, Any]:
         parsed = dict(row.__dict__)
@@ -415,90 +315,3 @@ def _digest(parsed: dict[str, Any]) -> str:
     if any(parsed[c] is not None for c in _ADDED):
         text += "\x1e" + "\x1f".join("" if parsed[c] is None else str(parsed[c]) for c in _ADDED)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def records(reader: Any) -> Iterator[tuple[int, list[str] | None, str]]:
-    """(first physical line, fields, problem) of each non-blank ``csv.reader`` record; quoted fields span lines.
-
-    A record the csv module cannot read (a field longer than its limit) comes with no fields and the reason;
-    reading goes on at the next line.
-    """
-    line = reader.line_num
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            start, line = line + 1, reader.line_num
-            yield start, None, _csv_problem(exc)
-            continue
-        start, line = line + 1, reader.line_num
-        if any(f.strip() for f in fields):
-            yield start, fields, ""
-
-
-def _csv_problem(exc: csv.Error) -> str:
-    if "field larger than field limit" in str(exc):
-        return f"row: a field is longer than {csv.field_size_limit():,} characters (no column takes that much)"
-    return f"row: not readable as CSV ({exc})"
-
-
-def header_columns(header: list[str] | None) -> list[str | None]:
-    """The documented column behind each header cell (None for a blank one), or ImportFileError."""
-    if not header:
-        raise ImportFileError("the file is empty: expected a header row")
-    keys = [header_key(h) or None for h in header]
-    named = [k for k in keys if k]
-    if named and not any(k in PARSERS for k in named):
-        raise ImportFileError(
-            "line 1 is not a header row: it names no lead column; the first line must name the columns "
-            "(first_name, phone, email, inquiry_date, ...: see docs/leads-csv.md)"
-        )
-    if unknown := [h.strip() for h, k in zip(header, keys, strict=True) if k and k not in PARSERS]:
-        raise ImportFileError(f"unknown columns: {', '.join(unknown)} (see docs/leads-csv.md)")
-    if doubled := sorted({k for k in named if named.count(k) > 1}):
-        raise ImportFileError(f"columns given twice: {', '.join(doubled)}")
-    missing = [c for c in REQUIRED if c not in named] + ([] if {"phone", "email"} & set(named) else ["phone or email"])
-    if missing:
-        raise ImportFileError(f"missing required columns: {', '.join(missing)}")
-    return keys
-
-
-def count_rows(path: Path) -> int:
-    """Data rows, fast: physical lines after the header (a quoted line break counts one more).
-
-    Also checks the whole file is UTF-8 text before anything is written, or raises :class:`ImportFileError`
-    saying what the file is instead (binary, UTF-16, latin-1 ...) and where.
-    """
-    lines, last = 0, b"\n"
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with path.open("rb") as f:
-        first = True
-        while chunk := f.read(1 << 20):
-            if first:
-                _check_start(chunk)
-                first = False
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                line = lines + chunk.count(b"\n", 0, exc.start) + 1
-                raise ImportFileError(
-                    f"line {line} is not UTF-8 text (byte 0x{chunk[exc.start]:02x}; latin-1 or Windows-1252?): "
-                    "save the file as CSV UTF-8"
-                ) from None
-            lines, last = lines + chunk.count(b"\n"), chunk[-1:]
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            raise ImportFileError(
-                f"line {lines + 1} is not UTF-8 text (cut off at the end): save the file as CSV UTF-8"
-            ) from None
-    return max(lines + (last != b"\n") - 1, 0)
-
-
-def _check_start(chunk: bytes) -> None:
-    if chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise ImportFileError("the file is UTF-16 text: save it as CSV UTF-8")
-    if b"\x00" in chunk:
-        raise ImportFileError("not a CSV text file (it holds NUL bytes: binary, or UTF-16): save it as CSV UTF-8")

@@ -1,7 +1,7 @@
 """Import a lead CSV (columns, formats and rules: docs/leads-csv.md).
 
-The file is streamed. Each batch of rows is checked (``storage.import_parse``),
-matched against stored leads with chunked set lookups, and written set-based in
+The file is streamed (``storage.import_csv``). Each batch of rows is checked (``storage.import_parse``),
+matched against stored leads with chunked set lookups (``storage.import_match``), and written set-based in
 one transaction, leads and their consent records together.
 Rejected rows go to ``<name>.rejects.csv`` with their line and reason.
 """
@@ -14,35 +14,32 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from nurture.products import Product
 from nurture.states import Stage
-from storage.import_parse import (
-    COLUMNS,
-    LEAD_FIELDS,
-    ConsentRecord,
-    ImportFileError,
-    Row,
-    RowError,
-    RowParser,
-    count_rows,
-    header_columns,
-    header_key,
-    records,
-)
+from storage.db import first_line
+from storage.import_csv import COLUMNS, ImportFileError, RejectsFile, count_rows, header_columns, header_key, records
+from storage.import_match import KEYS, LOOKUP_CHUNK, Index, lookup
+from storage.import_parse import LEAD_FIELDS, ConsentRecord, Row, RowError, RowParser
 from storage.models import Consent, Lead, LoanOfficer, table
 from storage.officers import RoundRobin
 
-__all__ = ["COLUMNS", "ImportFileError", "ImportSummary", "count_rows", "header_key", "import_leads"]
+__all__ = [
+    "COLUMNS",
+    "ImportFileError",
+    "ImportInterrupted",
+    "ImportSummary",
+    "count_rows",
+    "header_key",
+    "import_leads",
+]
 
-KEYS = ("external_id", "phone", "alt_phone", "email")  # a key the row leaves blank keeps its stored value
 MAX_ERRORS = 1000
-LOOKUP_CHUNK = 5000
 
 _lead = table(Lead)
 _officer = table(LoanOfficer)
@@ -51,9 +48,7 @@ _CONSENT_KEY = ("lead_id", "phone", "seller", "consented_at")  # the table's uni
 # Columns an update rewrites: the imported facts, never stage, officer, cadence or created_at.
 _UPDATED = (*LEAD_FIELDS, "phone_ok", "updated_at")
 _UPDATE = sa.update(_lead).where(_lead.c.id == sa.bindparam("lead_id")).values({c: sa.bindparam(c) for c in _UPDATED})
-_MATCH_COLUMNS = [_lead.c[k] for k in ("id", *KEYS, "row_digest", "phone_ok", "dnc_listed", "dnc_scrubbed_on")]
 _NEXT_IDS = sa.text("SELECT nextval(pg_get_serial_sequence('lead', 'id')) FROM generate_series(1, :n)")
-_TEXT_ARRAY = postgresql.ARRAY(sa.String())
 _CONSENT_FIELDS = ("lead_id", "phone", "seller", "disclosure", "source", "consented_at")
 # PostgreSQL: one statement per batch from column arrays (an executemany costs ~0.1 ms a row in psycopg).
 _PG_CONSENTS = sa.text(
@@ -75,52 +70,49 @@ class ImportSummary:
     consents: int = 0  # consent records added (a re-imported one is not counted again)
     rejects_path: Path | None = None
     errors: list[str] = field(default_factory=list)  # the first MAX_ERRORS "line N: field: reason"
+    done_through: int = 1  # the last line of the file whose row is imported, unchanged or rejected for good
 
 
-_Target = int | Row  # a stored lead's id, or a row placed earlier in this batch
+class ImportInterrupted(RuntimeError):
+    """The import stopped part way (the database went away, Ctrl-C, a full disk).
 
+    Batches commit in file order, so lines 2 to ``summary.done_through`` are in and nothing from line ``stopped_at``
+    on is, except when the failure came while committing the batch in flight (``in_doubt``): that batch, up to line
+    ``in_doubt_through``, may be in or not. Either way running the same import again finishes it, since a row
+    already imported is recognised as unchanged.
+    """
 
-class _Index:
-    """What a row may be: stored leads (by id), then rows already placed in this batch."""
+    def __init__(self, summary: ImportSummary, *, stopped_at: int, in_doubt_through: int | None, cause: str):
+        self.summary, self.stopped_at, self.in_doubt_through = summary, stopped_at, in_doubt_through
+        self.cause = cause
+        done = summary.done_through
+        if done > 1:
+            state = f"lines 2-{done:,} are imported ({summary.created:,} new, {summary.updated:,} updated)"
+        else:
+            state = "no row is imported"
+        if in_doubt_through is not None:
+            state += (f"; lines {stopped_at:,}-{in_doubt_through:,} may be (it failed while committing them), "
+                      f"nothing after line {in_doubt_through:,} is")  # fmt: skip
+        else:
+            state += f"; nothing from line {stopped_at:,} on is"
+        super().__init__(
+            f"stopped at line {stopped_at:,}: {cause}\n{state}. Run the same import again to finish: "
+            "rows already imported are recognised and left unchanged"
+        )
 
-    def __init__(self) -> None:
-        self.ext: dict[str, _Target] = {}
-        self.phone: dict[str, list[tuple[_Target, str | None]]] = {}  # both numbers of a lead
-        self.email: dict[str, list[tuple[_Target, str | None]]] = {}
-
-    def add(self, target: _Target, values: Any) -> None:
-        ext = values["external_id"]
-        if ext:
-            self.ext.setdefault(ext, target)
-        for key, index in (("phone", self.phone), ("alt_phone", self.phone), ("email", self.email)):
-            if values[key]:
-                index.setdefault(values[key], []).append((target, ext))
-
-    def find(self, values: dict[str, Any]) -> tuple[_Target, str] | None:
-        """The match and the field it matched on: external_id, else phone, else alt_phone, else email.
-
-        Either number of the row matches either number of a lead. A row carrying an
-        external_id falls back only to leads without one, so it never takes over
-        another vendor record.
-        """
-        ext = values["external_id"]
-        if ext and ext in self.ext:
-            return self.ext[ext], "external_id"
-        for key, index in (("phone", self.phone), ("alt_phone", self.phone), ("email", self.email)):
-            for target, target_ext in index.get(values[key] or "", ()):
-                if not ext or target_ext is None:
-                    return target, key
-        return None
+    @property
+    def in_doubt(self) -> bool:
+        return self.in_doubt_through is not None
 
 
 class _Import:
     def __init__(self, *, engine: Engine, path: Path, header: list[str], now: datetime,
                  default_product: Product | None) -> None:  # fmt: skip
-        self.engine, self.now, self.header = engine, now, header
+        self.engine, self.now = engine, now
         self.summary = ImportSummary()
-        self.rejects_path = path.with_name(f"{path.stem}.rejects.csv")
-        self._rejects: tuple[TextIO, Any] | None = None
+        self.rejects = RejectsFile(path, header)
         self.seen = array("I")  # lead id -> the line of this file that created or matched it
+        self.committing = False  # the batch in flight is being committed
         with engine.connect() as conn:
             officers = {r.email: (r.id, r.active) for r in conn.execute(sa.select(_officer))}
             self.robin = RoundRobin.load(conn)
@@ -130,35 +122,29 @@ class _Import:
         self.summary.rejected += 1
         if len(self.summary.errors) < MAX_ERRORS:
             self.summary.errors.append(f"line {line}: {reason}")
-        if self._rejects is None:
-            handle = self.rejects_path.open("w", newline="", encoding="utf-8")
-            self._rejects = (handle, csv.writer(handle))
-            self._rejects[1].writerow([*self.header, "line", "reason"])
-        width = len(self.header)
-        self._rejects[1].writerow([*fields[:width], *[""] * (width - len(fields)), line, reason])
+        self.rejects.write(line, fields, reason)
 
     def close(self) -> None:
-        if self._rejects is not None:
-            self._rejects[0].close()
-            self.summary.rejects_path = self.rejects_path
-        else:
-            self.rejects_path.unlink(missing_ok=True)  # one left by an earlier import would mislead
+        self.summary.rejects_path = self.rejects.close()
 
     def _mark(self, lead_id: int, line: int) -> None:
         if lead_id >= len(self.seen):
             self.seen.frombytes(bytes(self.seen.itemsize * (lead_id + 1024 - len(self.seen))))
         self.seen[lead_id] = line
 
-    def flush(self, rows: list[Row]) -> None:
-        """Write one batch in one transaction: a row is rejected before anything of it is written."""
+    def flush(self, rows: list[Row], through: int) -> None:
+        """Write one batch in one transaction (a row is rejected before anything of it is written); then every
+        line up to ``through`` is done."""
+        self.committing = False
         if not rows:
+            self.summary.done_through = through
             return
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 # psycopg prepares repeated lookups; a generic plan chosen while the table was
                 # small would scan it whole for the rest of a large import.
                 conn.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
-            creates, updates, consents = self._plan(rows, _lookup(conn, rows))
+            creates, updates, consents = self._plan(rows, lookup(conn, rows))
             if creates:
                 for lead_id, row in zip(_insert(conn, [r.values for r in creates]), creates, strict=True):
                     self._mark(lead_id, row.line)
@@ -168,8 +154,11 @@ class _Import:
             records = [_consent_record(r, p) for r, p in consents]
             updated = {u["lead_id"] for u in updates}
             self.summary.consents += _insert_consents(conn, records, updated=updated, recorded_at=self.now)
+            self.committing = True  # leaving the block commits: a failure from here on leaves the batch in doubt
+        self.committing = False
         self.summary.created += len(creates)
         self.summary.updated += len(updates)
+        self.summary.done_through = through
 
     def _plan(
         self, rows: list[Row], stored: dict[int, sa.Row[Any]]
@@ -178,7 +167,7 @@ class _Import:
 
         Rejects rows that repeat an earlier row's lead or whose consent covers no phone of the lead.
         """
-        index = _Index()
+        index = Index()
         for lead in sorted(stored.values(), key=lambda r: r.id):
             index.add(lead.id, lead._mapping)
         creates: list[Row] = []
@@ -262,31 +251,6 @@ def _consent_phone(consent: ConsentRecord, phones: tuple[str | None, str | None]
     return phone, None
 
 
-def _lookup(conn: Connection, rows: list[Row]) -> dict[int, sa.Row[Any]]:
-    """The stored leads ``rows`` may match, by id.
-
-    Those sharing an external_id, then those sharing a phone number (in either column) or an email with a
-    row whose external_id matched none: a row that matched by external_id needs nothing else.
-    """
-    found = _select_leads(conn, "external_id", {r.values["external_id"] for r in rows if r.values["external_id"]})
-    stored_ext = {lead.external_id for lead in found.values()}
-    rest = [r for r in rows if r.values["external_id"] not in stored_ext]
-    phones = {r.values[k] for r in rest for k in ("phone", "alt_phone") if r.values[k]}
-    for key, wanted in (("phone", phones), ("alt_phone", phones), ("email", {r.values["email"] for r in rest})):
-        found.update(_select_leads(conn, key, wanted - {None}))
-    return found
-
-
-def _select_leads(conn: Connection, key: str, wanted: set[str]) -> dict[int, sa.Row[Any]]:
-    ordered, found = sorted(wanted), dict[int, sa.Row[Any]]()
-    array = conn.dialect.name == "postgresql"  # one array parameter binds far faster than thousands
-    for start in range(0, len(ordered), LOOKUP_CHUNK):
-        chunk = ordered[start : start + LOOKUP_CHUNK]
-        match = _lead.c[key] == sa.any_(sa.literal(chunk, _TEXT_ARRAY)) if array else _lead.c[key].in_(chunk)
-        found.update((r.id, r) for r in conn.execute(sa.select(*_MATCH_COLUMNS).where(match)))
-    return found
-
-
 def _insert(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """Insert new leads and return their ids, in order.
 
@@ -335,6 +299,16 @@ def _insert_consents(conn: Connection, rows: list[dict[str, Any]], *, updated: s
     return len(new)
 
 
+def _cause(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, sa.exc.DBAPIError):
+        return f"database: {first_line(exc.orig)}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename or 'file'}: {exc.strerror}"
+    return f"{type(exc).__name__}: {first_line(exc)}"
+
+
 def import_leads(
     *, engine: Engine, path: Path, now: datetime, default_product: Product | None = None,
     progress: Callable[[int, int], None] | None = None, batch_size: int = 5000,
@@ -344,7 +318,8 @@ def import_leads(
     ``default_product`` fills a blank product column before matching would.
     ``progress(done, total)`` is called after each batch; ``total`` starts as a
     line count estimate. Raises :class:`ImportFileError`, writing nothing, when
-    the header is wrong or the file is not UTF-8 text.
+    the header is wrong or the file is not UTF-8 text, and :class:`ImportInterrupted`,
+    saying which lines are in, when anything stops it part way.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -369,11 +344,15 @@ def import_leads(
                 except RowError as exc:
                     job.reject(line, fields, str(exc))
                 if len(batch) >= batch_size:
-                    job.flush(batch)
+                    job.flush(batch, reader.line_num)
                     batch = []
                     if progress:
                         progress(job.summary.total, max(estimate, job.summary.total))
-            job.flush(batch)
+            job.flush(batch, reader.line_num)
+        except (Exception, KeyboardInterrupt) as exc:
+            doubt = reader.line_num if job.committing else None
+            raise ImportInterrupted(job.summary, stopped_at=job.summary.done_through + 1, in_doubt_through=doubt,
+                                    cause=_cause(exc)) from exc  # fmt: skip
         finally:
             job.close()
     if progress:

@@ -53,19 +53,19 @@ class Lead(SQLModel, table=True):
     investment_property: bool = Field(default=False)
     foreign_national: bool = Field(default=False)
     high_dti: bool = Field(default=False)
-    liquid_assets: int | None = Field(default=None)
+    liquid_assets: int | None = Field(default=None, sa_type=sa.BigInteger())  # dollars, like every amount
     credit_event_type: CreditEventType | None = Field(default=None, sa_type=str_enum(CreditEventType))
     credit_event_date: date | None = Field(default=None)
     product: Product = Field(sa_type=str_enum(Product))
     product_matched: bool = Field(default=False)  # True when dripline chose it from the situation
     fico: int | None = Field(default=None)
-    loan_amount: int | None = Field(default=None)
+    loan_amount: int | None = Field(default=None, sa_type=sa.BigInteger())
     loan_purpose: LoanPurpose | None = Field(default=None, sa_type=str_enum(LoanPurpose))
     property_type: PropertyType | None = Field(default=None, sa_type=str_enum(PropertyType))
-    monthly_rent: int | None = Field(default=None)
+    monthly_rent: int | None = Field(default=None, sa_type=sa.BigInteger())
 
     source: str | None = Field(default=None, max_length=100)  # vendor the lead was bought from
-    cost_cents: int | None = Field(default=None)
+    cost_cents: int | None = Field(default=None, sa_type=sa.BigInteger())
     inquiry_date: date  # when the borrower first asked: the lead's age
 
     stage: Stage = Field(default=Stage.NEW_LEAD, sa_type=str_enum(Stage), index=True)

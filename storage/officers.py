@@ -11,6 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.engine import Connection, Engine
 
 from nurture.geo import normalize_phone
+from storage.limits import text_for
 from storage.models import Lead, LoanOfficer, table
 
 _officer = table(LoanOfficer)
@@ -39,16 +40,24 @@ def _get(conn: Connection, email: str) -> LoanOfficer:
     return LoanOfficer.model_validate(dict(row))
 
 
+def _checked(column: str, text: str) -> str:
+    """``text`` fit for the officer's ``column`` (one line, short enough), else ``ValueError`` naming the column."""
+    try:
+        return text_for(_officer.c[column])(text)
+    except ValueError as exc:
+        raise ValueError(f"{column}: {exc}") from None
+
+
 def add_officer(*, engine: Engine, name: str, email: str, now: datetime, phone: str | None = None,
                 nmls_id: str | None = None) -> LoanOfficer:  # fmt: skip
     """Add a loan officer, or rename and reactivate the one with this email (keeping a phone or NMLS id
-    that is not given again)."""
+    that is not given again). Raises ``ValueError`` for an email, phone, name or NMLS id that cannot be stored."""
     email = normalize_email(email)
-    values: dict[str, Any] = {"name": name.strip(), "active": True}
+    values: dict[str, Any] = {"name": _checked("name", name.strip()), "active": True}
     if phone:
         values["phone"] = normalize_phone(phone)
     if nmls_id:
-        values["nmls_id"] = nmls_id.strip()
+        values["nmls_id"] = _checked("nmls_id", nmls_id.strip())
     with engine.begin() as conn:
         found = conn.execute(sa.select(_officer.c.id).where(_officer.c.email == email)).scalar()
         if found is None:

@@ -109,7 +109,7 @@ def test_a_huge_field_or_amount_rejects_only_its_row(initialised, tmp_path):
 
     assert result.exit_code == 0 and "Traceback" not in result.output, result.output
     assert "line 3: row: a field is longer than 131,072 characters" in result.output
-    assert "line 4: loan_amount: '1e400' is more than $2,147,483,647" in result.output
+    assert "line 4: loan_amount: '1e400' is more than $1,000,000,000,000" in result.output
     assert lead_count(initialised) == 2
     with (tmp_path / "big.rejects.csv").open(newline="") as handle:
         assert [(r["line"], r["external_id"]) for r in csv.DictReader(handle)] == [("3", ""), ("4", "B2")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -68,3 +69,42 @@ def test_downgrade_to_the_first_revision_and_back(blank_engine: Engine):
     assert "consent" not in sa.inspect(blank_engine).get_table_names()
     upgrade(blank_engine)
     assert {"consent", "suppression", "inbound_message"} <= set(sa.inspect(blank_engine).get_table_names())
+
+
+def test_money_becomes_64_bit_keeping_the_amounts_and_a_downgrade_refuses_what_would_not_fit(blank_engine: Engine):
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from storage.db import alembic_config
+
+    before = ScriptDirectory.from_config(alembic_config(blank_engine)).get_revision("0006").down_revision
+    assert isinstance(before, str)
+    upgrade(blank_engine, before)
+    lead = (
+        "INSERT INTO lead (first_name, last_name, timezone, self_employed, investment_property, foreign_national, "
+        "high_dti, product, product_matched, inquiry_date, stage, phone_ok, row_digest, created_at, updated_at, "
+        "dnc_listed, liquid_assets, loan_amount, monthly_rent, cost_cents) VALUES ('Maria', 'Lopez', "
+        "'America/New_York', true, false, false, false, 'asset_depletion', true, :d, 'new_lead', true, :digest, "
+        ":at, :at, false, :assets, :loan, 2450, 450)"
+    )
+    values = {"d": date(2026, 1, 5), "at": AT.replace(tzinfo=None), "loan": 650_000, "assets": 2**31 - 1}
+    with blank_engine.begin() as conn:
+        conn.execute(sa.text(lead), values | {"digest": "a"})
+    upgrade(blank_engine, "0006")
+    with blank_engine.begin() as conn:
+        conn.execute(sa.text(lead), values | {"digest": "b", "assets": 5 * 10**11})
+        amounts = conn.execute(
+            sa.text("SELECT liquid_assets, loan_amount, monthly_rent, cost_cents FROM lead ORDER BY id")
+        )
+        assert [tuple(r) for r in amounts] == [(2**31 - 1, 650_000, 2450, 450), (5 * 10**11, 650_000, 2450, 450)]
+    assert {c["name"]: type(c["type"]) for c in sa.inspect(blank_engine).get_columns("lead")}["cost_cents"] is sa.BIGINT
+
+    config = alembic_config(blank_engine)
+    with pytest.raises(RuntimeError, match="1 lead holds an amount above 2,147,483,647"):
+        command.downgrade(config, before)
+    with blank_engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM lead WHERE row_digest = 'b'"))
+    command.downgrade(config, before)
+    with blank_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT liquid_assets FROM lead")).scalar_one() == 2**31 - 1
+    assert current_revision(blank_engine) == before
