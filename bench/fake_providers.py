@@ -28,7 +28,7 @@ import struct
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -170,7 +170,11 @@ class FakeProviders:
     hundred thousand), only the ledger and arrival times.
     """
 
-    def __init__(self, *, latency: float = 0.0, keep_requests: bool = True) -> None:
+    def __init__(
+        self, *, latency: float = 0.0, keep_requests: bool = True,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:  # fmt: skip
+        self.clock = clock  # the provider's clock: a test that travels in time gives it the same time
         self.latency = latency
         self.keep_requests = keep_requests
         self._lock = threading.Lock()
@@ -277,7 +281,7 @@ class FakeProviders:
         with self._lock:
             n = next(self._ids)
             pid = f"sg-{n:08d}" if channel == "email" else f"{'SM' if channel == 'sms' else 'CA'}{n:032x}"
-            kept = Kept(channel=channel, provider_id=pid, created_at=datetime.now(UTC), **fields)
+            kept = Kept(channel=channel, provider_id=pid, created_at=self.clock(), **fields)
             self._kept.append(kept)
         return kept
 
