@@ -18,7 +18,6 @@ inbound_app = typer.Typer(help="Messages borrowers send us.", no_args_is_help=Tr
 consent_app = typer.Typer(help="Written-consent records for automated texts and voicemail.", no_args_is_help=True)
 AtOpt = Annotated[str | None, typer.Option("--at", help="ISO 8601 time it happened (default: now)")]
 LeadId = Annotated[int, id_argument("lead")]
-EMAIL_EVENTS = {"unsubscribe": "email_unsubscribe", "bounce": "bounce", "spam_report": "spam_report"}
 
 
 def explain(lead_id: LeadId, as_json: JsonOpt = False, now: NowOpt = None) -> None:
@@ -145,12 +144,9 @@ def consent_add(
     at: AtOpt = None,
 ) -> None:
     """Record prior express written consent for one phone number (kept; never edited or deleted)."""
-    import sqlalchemy as sa
-
-    from nurture.geo import normalize_phone
+    from service.consent import record_consent
     from service.inputs import ConsentGiven
-    from storage.compliance import add_consent
-    from storage.models import Lead, table
+    from storage.lead_events import LeadNotFound
 
     now = parse_time(at, option="--at")
     when = parse_time(consented_at, option="--consented-at") if consented_at else now
@@ -162,21 +158,15 @@ def consent_add(
     if when > now:
         raise typer.BadParameter("consent cannot be given in the future", param_hint="--consented-at")
     p = open_pipeline(now)
-    leads = table(Lead)
-    with p.engine.begin() as conn:
-        lead = conn.execute(sa.select(leads.c.phone, leads.c.alt_phone).where(leads.c.id == lead_id)).first()
-        if lead is None:
-            err.print(f"[red]no lead with id {lead_id}[/]")
-            raise typer.Exit(1)
-        try:
-            number = normalize_phone(phone) if phone else lead.phone
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--phone") from None
-        if number is None or number not in (lead.phone, lead.alt_phone):
-            why = f"{number or 'no phone'} is not one of lead {lead_id}'s numbers"
-            raise typer.BadParameter(why, param_hint="--phone")
-        new = add_consent(conn, lead_id=lead_id, phone=number, seller=given.seller, disclosure=given.disclosure,
-                          source=given.source, consented_at=when, now=now, recorded_by="cli")  # fmt: skip
+    try:
+        number, new = record_consent(engine=p.engine, lead_id=lead_id, phone=phone or None, seller=given.seller,
+                                     disclosure=given.disclosure, source=given.source, consented_at=when, now=now,
+                                     recorded_by="cli")  # fmt: skip
+    except LeadNotFound:
+        err.print(f"[red]no lead with id {lead_id}[/]")
+        raise typer.Exit(1) from None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--phone") from None
     console.print(f"lead {lead_id}: consent for {number} " + ("recorded" if new else "was already on file"))
 
 
@@ -184,19 +174,23 @@ def email_event(
     event: Annotated[str, typer.Argument(help="unsubscribe, bounce or spam_report")],
     address: Annotated[str, typer.Argument(help="the email address")],
     at: AtOpt = None,
+    event_id: Annotated[
+        str | None, typer.Option("--event-id", help="the provider's event id (a repeated event is ignored)")
+    ] = None,
 ) -> None:
     """Stop email to an address after an unsubscribe, a bounce or a spam report (every lead with it)."""
-    from nurture.actions import Channel, SuppressionAction
+    from service.email_events import EMAIL_EVENTS, handle_email_event
     from service.inputs import EmailEvent
-    from storage.compliance import leads_with_address, record_suppression
 
     if event not in EMAIL_EVENTS:
         raise typer.BadParameter(f"{event!r} is not one of {', '.join(EMAIL_EVENTS)}", param_hint="EVENT")
     when: datetime = parse_time(at, option="--at")
     email = checked_input(EmailEvent, {"address": "ADDRESS"}, address=address).address
     p = open_pipeline(when)
-    with p.engine.begin() as conn:
-        lead_ids = leads_with_address(conn, email)
-        record_suppression(conn, action=SuppressionAction.OPT_OUT, channels=[Channel.EMAIL], lead_ids=lead_ids,
-                           address=email, source=EMAIL_EVENTS[event], reason=f"email {event}", at=when)  # fmt: skip
-    console.print(f"{email}: email stopped ({event}); leads {', '.join(map(str, lead_ids)) or 'none yet'}")
+    result = handle_email_event(engine=p.engine, event=event, address=email, at=when, provider_id=event_id)
+    leads = ", ".join(map(str, result.lead_ids)) or "none yet"
+    if result.duplicate:
+        console.print(f"{result.address}: already handled (the provider reported this event before); leads {leads}")
+        return
+    what = "email stopped" if result.stopped else "email was already stopped"
+    console.print(f"{result.address}: {what} ({event}); leads {leads}")

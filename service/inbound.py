@@ -7,6 +7,12 @@ gets the brand, support contact, opt-out instructions, rates and frequency.
 Anything else stops the automated attempts and puts an urgent call task with
 the message in front of the lead's loan officer; a message that might be an
 opt-out says so on that task. A provider's retry (same message id) is a no-op.
+
+Everything is decided in one write transaction that locks the sender's leads
+first, then their number (``storage.optouts.lock_people``): two STOPs from one
+number racing are strictly ordered, the second finds the first's opt-out and is
+not answered. The reply goes out after the commit, at most once per stored
+message (``claim_reply``), under a key derived from that message.
 """
 
 from __future__ import annotations
@@ -27,11 +33,19 @@ from nurture.products import Product
 from nurture.states import Event
 from service.pipeline import Pipeline, render_contexts, team_officer
 from service.senders import brand
-from storage.compliance import ALL_CHANNELS, leads_with_address, record_suppression, sms_opted_out
+from storage.compliance import ALL_CHANNELS, record_suppression, sms_opted_out
 from storage.lead_events import apply_event
-from storage.models import CallTask, InboundMessage, Lead, table
+from storage.models import CallTask, Lead, table
+from storage.optouts import (
+    REPLY_PENDING,
+    claim_reply,
+    inbound_by_provider_id,
+    record_opt_out,
+    record_reply,
+    store_inbound,
+    with_people_locked,
+)
 
-_inbound = table(InboundMessage)
 _task = table(CallTask)
 _lead = table(Lead)
 
@@ -41,6 +55,7 @@ REPLY_TEMPLATES = {
     InboundKind.HELP: "help",
 }
 MAY_BE_OPT_OUT = "May be an opt-out: read it and confirm before any further contact."
+NO_REPLY = "no reply needed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +68,18 @@ class InboundResult:
     reply_status: str
     task_ids: tuple[int, ...] = ()
     duplicate: bool = False  # the provider sent this message before; nothing was done again
+    begun: tuple[str, ...] = ()  # an opt-out's: touches whose send had begun before it committed (none begin after)
+
+
+@dataclass(frozen=True, slots=True)
+class _Handled:
+    message_id: int
+    kind: InboundKind
+    reason: str
+    lead_ids: tuple[int, ...]
+    template: str | None
+    task_ids: tuple[int, ...]
+    begun: tuple[str, ...]
 
 
 def handle_inbound_sms(
@@ -60,86 +87,64 @@ def handle_inbound_sms(
 ) -> InboundResult:
     """Record and act on one inbound text. Raises ``ValueError`` when ``from_number`` is not a phone number."""
     number = normalize_phone(from_number)
-    with p.engine.begin() as conn:
-        if provider_id:
-            seen = conn.execute(sa.select(_inbound).where(_inbound.c.provider_id == provider_id)).first()
-            if seen is not None:
-                return _result(seen, duplicate=True)
-        lead_ids = leads_with_address(conn, number)
+
+    def decide(conn: Connection, lead_ids: list[int]) -> _Handled | InboundResult:
         was_opted_out = sms_opted_out(conn, number, lead_ids)
         verdict = classify(body, opted_out=was_opted_out)
-        kind, template, tasks = verdict.kind, REPLY_TEMPLATES.get(verdict.kind), []
-        if kind is InboundKind.OPT_OUT:
-            if was_opted_out:
-                template = None  # one confirmation per opt-out, never a second
-            _opt_out(conn, number, lead_ids, body, at)
-        elif kind is InboundKind.OPT_IN:
-            if not was_opted_out:
-                template = None  # nothing to resume
-            else:
-                record_suppression(
-                    conn,
-                    action=SuppressionAction.OPT_IN,
-                    channels=[Channel.SMS],
-                    lead_ids=lead_ids,
-                    address=number,
-                    source="inbound_sms",
-                    reason=f"texted {body.strip()[:60]!r}",
-                    at=at,
-                )
-        elif kind in (InboundKind.REPLY, InboundKind.AMBIGUOUS):
-            tasks = [_hand_to_officer(conn, lead_id, kind, body, at) for lead_id in lead_ids]
-        message_id = conn.execute(
-            _inbound.insert()
-            .values(
-                provider_id=provider_id,
-                from_address=number,
-                to_address=to_number,
-                body=body,
-                received_at=at,
-                kind=kind.value,
-                lead_ids=",".join(map(str, lead_ids)),
-                reply_status="" if template else "no reply needed",
-                created_at=at,
-            )
-            .returning(_inbound.c.id)
-        ).scalar_one()
-    reply, status = _reply(p, template, number, lead_ids, message_id) if template else (None, "no reply needed")
-    if not lead_ids and kind in (InboundKind.REPLY, InboundKind.AMBIGUOUS):
-        status = "no lead has this number: nobody to hand it to"
-    with p.engine.begin() as conn:
-        conn.execute(
-            _inbound.update().where(_inbound.c.id == message_id).values(reply_body=reply, reply_status=status[:300])
-        )
-    return InboundResult(message_id, kind, verdict.reason, tuple(lead_ids), reply, status, tuple(tasks))
-
-
-def _opt_out(conn: Connection, number: str, lead_ids: list[int], body: str, at: datetime) -> None:
-    why = f"texted {body.strip()[:60]!r} from {number}"
-    record_suppression(
-        conn,
-        action=SuppressionAction.OPT_OUT,
-        channels=ALL_CHANNELS,
-        lead_ids=lead_ids,
-        address=number,
-        source="inbound_sms",
-        reason=why,
-        at=at,
-    )
-    for lead_id in lead_ids:
-        apply_event(
+        kind, template = verdict.kind, REPLY_TEMPLATES.get(verdict.kind)
+        if kind is InboundKind.OPT_OUT and was_opted_out:
+            template = None  # one confirmation per opt-out, never a second
+        if kind is InboundKind.OPT_IN and not was_opted_out:
+            template = None  # nothing to resume
+        message_id = store_inbound(
             conn,
-            lead_id=lead_id,
-            event=Event.DO_NOT_CONTACT,
-            at=at,
-            reason=f"opted out: {why}",
-            actor="borrower by text",
-            strict=False,
-            suppress=False,  # recorded above, with the number they wrote from
+            provider_id=provider_id,
+            from_address=number,
+            to_address=to_number,
+            body=body,
+            received_at=at,
+            kind=kind.value,
+            lead_ids=",".join(map(str, lead_ids)),
+            reply_status=REPLY_PENDING if template else NO_REPLY,
+            created_at=at,
         )
+        if message_id is None:  # the provider's retry of a message handled before
+            assert provider_id is not None
+            return _result(inbound_by_provider_id(conn, provider_id), duplicate=True)
+        tasks: list[int] = []
+        begun: tuple[str, ...] = ()
+        if kind is InboundKind.OPT_OUT:
+            why = f"texted {body.strip()[:60]!r} from {number}"
+            done = record_opt_out(conn, lead_ids=lead_ids, address=number, channels=ALL_CHANNELS,
+                                  source="inbound_sms", reason=why, at=at, actor="borrower by text")  # fmt: skip
+            begun = done.begun
+        elif kind is InboundKind.OPT_IN and was_opted_out:
+            record_suppression(conn, action=SuppressionAction.OPT_IN, channels=[Channel.SMS], lead_ids=lead_ids,
+                               address=number, source="inbound_sms", reason=f"texted {body.strip()[:60]!r}",
+                               at=at)  # fmt: skip
+        elif kind in (InboundKind.REPLY, InboundKind.AMBIGUOUS):
+            key = provider_id or f"inbound-{message_id}"
+            tasks = [_hand_to_officer(conn, lead_id, kind, body, at, key) for lead_id in lead_ids]
+        return _Handled(message_id, kind, verdict.reason, tuple(lead_ids), template, tuple(tasks), begun)
+
+    done = with_people_locked(p.engine, number, decide)
+    if isinstance(done, InboundResult):
+        return done
+    reply, status = None, NO_REPLY
+    if done.template and claim_reply(p.engine, done.message_id):
+        reply, status = _reply(p, done.template, number, list(done.lead_ids), done.message_id)
+        record_reply(p.engine, done.message_id, body=reply, status=status)
+    elif not done.lead_ids and done.kind in (InboundKind.REPLY, InboundKind.AMBIGUOUS):
+        status = "no lead has this number: nobody to hand it to"
+        record_reply(p.engine, done.message_id, body=None, status=status)
+    return InboundResult(done.message_id, done.kind, done.reason, done.lead_ids, reply, status, done.task_ids,
+                         begun=done.begun)  # fmt: skip
 
 
-def _hand_to_officer(conn: Connection, lead_id: int, kind: InboundKind, body: str, at: datetime) -> int:
+def _hand_to_officer(conn: Connection, lead_id: int, kind: InboundKind, body: str, at: datetime, message: str) -> int:
+    """An urgent call task with the message for the lead's officer, keyed by the message (``message``: the
+    provider's id, else our own), so any number of texts in one second each get their task."""
+    key = f"{lead_id}:reply:{message}"
     note = (f"{MAY_BE_OPT_OUT} " if kind is InboundKind.AMBIGUOUS else "") + f"They wrote: {body.strip()}"
     result = apply_event(
         conn,
@@ -150,6 +155,7 @@ def _hand_to_officer(conn: Connection, lead_id: int, kind: InboundKind, body: st
         actor="borrower by text",
         note=note,
         strict=False,
+        task_key=key,
     )
     if result is not None and result.handoff_task_id is not None:
         if kind is InboundKind.AMBIGUOUS:
@@ -160,7 +166,7 @@ def _hand_to_officer(conn: Connection, lead_id: int, kind: InboundKind, body: st
     return conn.execute(
         _task.insert()
         .values(
-            key=f"{lead_id}:reply:{at.isoformat()}",
+            key=key,
             lead_id=lead_id,
             loan_officer_id=officer,
             kind=TaskKind.REPLY.value,
@@ -188,6 +194,8 @@ def _reply(p: Pipeline, template: str, number: str, lead_ids: list[int], message
         return message.body, f"unknown: {exc}"
     except SendError as exc:
         return message.body, f"failed: {exc}"
+    except Exception as exc:  # the opt-out is committed whatever the channel does: its answer is only recorded
+        return message.body, f"unknown: the sender raised {type(exc).__name__}: {exc}"
     return message.body, f"sent {result.provider} {result.provider_id}"
 
 

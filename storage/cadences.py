@@ -10,7 +10,9 @@ from sqlalchemy.engine import Engine
 from nurture.cadence import Cadence, CadenceError, load_cadence
 from nurture.planner import LeadSnapshot, anchor_date, due_at
 from nurture.states import CadenceStatus, Stage
+from storage.locks import write_transaction
 from storage.models import CadenceDefinition, CadencePosition, Lead, LeadHistory, table
+from storage.sql import insert_ignore
 
 _defs = table(CadenceDefinition)
 _pos = table(CadencePosition)
@@ -54,25 +56,21 @@ def register_cadence(
 
 
 def _store(engine: Engine, cadence: Cadence, now: datetime) -> None:
-    with engine.begin() as conn:
-        row = conn.execute(
-            sa.select(_defs.c.digest).where(_defs.c.name == cadence.name, _defs.c.version == cadence.version)
-        ).first()
-        if row is None:
-            conn.execute(
-                _defs.insert().values(
-                    name=cadence.name,
-                    version=cadence.version,
-                    digest=cadence.digest,
-                    body=cadence.body,
-                    loaded_at=now,
-                )
-            )
-        elif row.digest != cadence.digest:
-            raise CadenceError(
-                f"cadence {cadence.name} v{cadence.version} changed since it was first used; "
-                f"bump 'version' to {cadence.version + 1} so enrolled leads keep their steps"
-            )
+    """Store ``cadence`` unless it is there; two processes starting at once both find it stored afterwards."""
+    where = sa.and_(_defs.c.name == cadence.name, _defs.c.version == cadence.version)
+    with engine.connect() as conn:
+        digest = conn.execute(sa.select(_defs.c.digest).where(where)).scalar()
+    if digest is None:
+        row = {"name": cadence.name, "version": cadence.version, "digest": cadence.digest, "body": cadence.body,
+               "loaded_at": now}  # fmt: skip
+        with write_transaction(engine) as conn:
+            insert_ignore(conn, _defs, [row], ("name", "version"))
+            digest = conn.execute(sa.select(_defs.c.digest).where(where)).scalar_one()
+    if digest != cadence.digest:
+        raise CadenceError(
+            f"cadence {cadence.name} v{cadence.version} changed since it was first used; "
+            f"bump 'version' to {cadence.version + 1} so enrolled leads keep their steps"
+        )
 
 
 def enroll_new_leads(*, engine: Engine, cadence: Cadence, now: datetime, limit: int = 5000) -> int:
@@ -80,10 +78,14 @@ def enroll_new_leads(*, engine: Engine, cadence: Cadence, now: datetime, limit: 
 
     A lead that something already happened to before it was enrolled (it opted out, or wrote back) keeps
     the cadence status its last event gave it: it is enrolled stopped or handed off, never as new.
+
+    Safe to run in several processes at once: the leads are locked as they are read (PostgreSQL: ``FOR UPDATE
+    SKIP LOCKED``, so each process takes other leads; SQLite: one write transaction at a time), and a lead
+    enrolled meanwhile is skipped by the insert (insert-or-ignore on the lead), never enrolled twice.
     """
     latest = sa.select(_hist.c.lead_id, sa.func.max(_hist.c.id).label("last_id")).group_by(_hist.c.lead_id).subquery()
-    with engine.begin() as conn:
-        rows = conn.execute(
+    with write_transaction(engine) as conn:
+        query = (
             sa.select(_lead.c.id, _lead.c.timezone, _hist.c.cadence_to)
             .outerjoin(_pos, _pos.c.lead_id == _lead.c.id)
             .outerjoin(latest, latest.c.lead_id == _lead.c.id)
@@ -91,7 +93,10 @@ def enroll_new_leads(*, engine: Engine, cadence: Cadence, now: datetime, limit: 
             .where(_pos.c.lead_id.is_(None), _lead.c.stage == Stage.NEW_LEAD.value)
             .order_by(_lead.c.id)
             .limit(limit)
-        ).all()
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(of=_lead, skip_locked=True)
+        rows = conn.execute(query).all()
         if not rows:
             return 0
         values = []
@@ -113,8 +118,7 @@ def enroll_new_leads(*, engine: Engine, cadence: Cadence, now: datetime, limit: 
                     "updated_at": now,
                 }
             )
-        conn.execute(_pos.insert(), values)
-    return len(values)
+        return insert_ignore(conn, _pos, values, "lead_id")
 
 
 def _first_due(status: CadenceStatus, cadence: Cadence, snap: LeadSnapshot, now: datetime) -> datetime | None:

@@ -116,10 +116,10 @@ def _opted_out(conn: Connection, leads: Sequence[Any]) -> dict[int, dict[Channel
             targets.add(row.lead_id)
         for lead_id in targets:
             events[lead_id].append(row)
-    return {lead_id: _latest_opt_outs(rows) for lead_id, rows in events.items()}
+    return {lead_id: latest_opt_outs(rows) for lead_id, rows in events.items()}
 
 
-def _latest_opt_outs(rows: Iterable[Any]) -> dict[Channel, str]:
+def latest_opt_outs(rows: Iterable[Any]) -> dict[Channel, str]:
     state: dict[Channel, str | None] = {}
     for row in rows:  # oldest first: the latest row per channel wins
         channel = Channel(row.channel)
@@ -146,7 +146,7 @@ def sms_opted_out(conn: Connection, number: str, lead_ids: Collection[int]) -> b
     rows = conn.execute(
         sa.select(_sup).where(condition, _sup.c.channel == Channel.SMS.value).order_by(_sup.c.at, _sup.c.id)
     ).all()
-    return Channel.SMS in _latest_opt_outs(rows)
+    return Channel.SMS in latest_opt_outs(rows)
 
 
 def suppression_watermark(conn: Connection) -> int:

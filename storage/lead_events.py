@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from nurture.actions import Channel, Outcome, SuppressionAction, TaskKind, TaskStatus, TouchStatus
 from nurture.states import AUTOMATED, CadenceStatus, Event, Stage, StateChange, allowed, apply
 from storage.compliance import ALL_CHANNELS, record_suppression
+from storage.locks import lock_leads, write_transaction
 from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Touch, table
 
 _pos = table(CadencePosition)
@@ -65,10 +66,13 @@ def apply_event(
     note: str = "",
     strict: bool = True,
     suppress: bool = True,
+    task_key: str | None = None,
 ) -> EventResult | None:
-    """Apply ``event`` to the lead inside the caller's transaction.
+    """Apply ``event`` to the lead inside the caller's transaction (which should hold the lead's lock:
+    ``storage.locks``; on PostgreSQL the lead row is locked here too).
 
     ``suppress=False`` leaves the suppression log to the caller (who wrote it with more detail).
+    ``task_key`` names the hand-off task, when the event creates one (default: from the event and ``at``).
 
     With ``strict=False`` an event the lead's states do not allow is ignored
     (returns None) instead of raising: a late "reached" on a lead that has
@@ -140,7 +144,7 @@ def apply_event(
         handoff_id = conn.execute(
             _task.insert()
             .values(
-                key=f"{lead_id}:{kind.value}:{event.value}:{at.isoformat()}",
+                key=task_key or f"{lead_id}:{kind.value}:{event.value}:{at.isoformat()}",
                 lead_id=lead_id,
                 loan_officer_id=row.loan_officer_id,
                 kind=kind.value,
@@ -191,7 +195,8 @@ def record_event(
     actor: str = "system",
     note: str = "",
 ) -> EventResult:
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
+        lock_leads(conn, [lead_id])
         result = apply_event(conn, lead_id=lead_id, event=event, at=at, reason=reason, actor=actor, note=note)
         assert result is not None
         return result
@@ -200,11 +205,15 @@ def record_event(
 def complete_task(
     *, engine: Engine, task_id: int, outcome: Outcome, at: datetime, note: str = "", actor: str = "loan officer"
 ) -> EventResult | None:
-    """Log a call outcome on a task and move the lead accordingly. Returns the event result, if any."""
-    with engine.begin() as conn:
-        task = conn.execute(sa.select(_task.c.lead_id, _task.c.status).where(_task.c.id == task_id)).first()
-        if task is None:
+    """Log a call outcome on a task and move the lead accordingly. Returns the event result, if any.
+
+    The lead is locked before its task is read again and written (the lock order of ``storage.locks``)."""
+    with write_transaction(engine) as conn:
+        lead_id = conn.execute(sa.select(_task.c.lead_id).where(_task.c.id == task_id)).scalar()
+        if lead_id is None:
             raise TaskNotOpen(f"no call task with id {task_id}")
+        lock_leads(conn, [lead_id])
+        task = conn.execute(sa.select(_task.c.lead_id, _task.c.status).where(_task.c.id == task_id)).one()
         if task.status not in (TaskStatus.OPEN.value, TaskStatus.EXPIRED.value):
             raise TaskNotOpen(f"call task {task_id} is already {task.status}")
         conn.execute(

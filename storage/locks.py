@@ -1,8 +1,10 @@
 """Write transactions that serialize the decisions that must not interleave, on both databases.
 
-One lock order everywhere: the lead rows first (ascending id), then whatever belongs to them (touches,
-suppressions, tasks). The STOP handler and the send that may race it both take the lead first, so an
-opt-out and a send to the same person are strictly ordered and can never deadlock each other.
+One lock order everywhere: the lead rows first (ascending id), then an address (``lock_address``, taken only
+by opt-outs), then whatever belongs to the leads (touches, suppressions, tasks, positions). The STOP handler
+and the send that may race it both take the lead first, so an opt-out and a send to the same person are
+strictly ordered and can never deadlock each other. A claim that locks many leads at once (the tick) uses
+``SKIP LOCKED``: it never waits, so the order it meets them in does not matter.
 
 On PostgreSQL the lead rows are locked with ``SELECT ... FOR UPDATE``. SQLite has one writer at a time:
 ``write_transaction`` begins ``IMMEDIATE`` (the write lock is taken before the first read) and, inside one
@@ -58,3 +60,12 @@ def lock_leads(conn: Connection, lead_ids: Collection[int]) -> None:
     ids = sorted(set(lead_ids))
     query = sa.select(_lead.c.id).where(among(conn, _lead.c.id, ids)).order_by(_lead.c.id).with_for_update()
     conn.execute(query).all()
+
+
+def lock_address(conn: Connection, address: str) -> None:
+    """Serialize the decisions about one phone number or email address until the transaction ends, also when no
+    lead has it (an opt-out from a stranger's number is still answered once). Taken after the lead rows.
+    PostgreSQL: a transaction-scoped advisory lock on a hash of the address; a no-op on SQLite."""
+    if conn.dialect.name != "postgresql":
+        return
+    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"address:{address}", 0))))

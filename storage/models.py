@@ -249,6 +249,21 @@ class InboundMessage(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class EmailEvent(SQLModel, table=True):
+    """Every unsubscribe, bounce and spam report the email provider told us about, once per provider event id."""
+
+    __tablename__ = "email_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: str | None = Field(default=None, max_length=100, unique=True)  # SendGrid sg_event_id: retries dedupe
+    event: str = Field(max_length=20)  # unsubscribe, bounce, spam_report
+    address: str = Field(max_length=254, index=True)
+    received_at: datetime = _ts()
+    lead_ids: str = Field(default="", sa_type=sa.Text())  # comma-separated leads with the address at the time
+    outcome: str = Field(default="", max_length=300)  # what it changed, in words
+    created_at: datetime = _ts()
+
+
 class GuidelineSnapshot(SQLModel, table=True):
     """One lender's programs as loaded from a feed. Every snapshot is kept; the newest per lender is in force."""
 

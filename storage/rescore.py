@@ -34,6 +34,7 @@ from storage.cadences import CadenceRegistry
 from storage.compliance import load_facts
 from storage.eligibility_sql import eligible_clause
 from storage.guidelines import current_snapshots, programs_of, sets_around, snapshot_changes
+from storage.locks import lock_leads, write_transaction
 from storage.models import CadencePosition, GuidelineSnapshot, Lead, LeadHistory, Reengagement, table
 from storage.sql import among, insert_ignore
 
@@ -215,12 +216,18 @@ def reengage_rows(
 
     ``reasons`` maps a lead to (lender, program, the change in plain words). With ``change_key`` None the
     rows already exist as scheduled (seasoning) under each row's own ``change_key`` and are marked instead.
+
+    The leads are locked first and each row is checked again under the lock: a lead whose position moved
+    since ``rows`` were read, or whose re-engagement another run (a second tick, a second load) recorded
+    meanwhile, is left alone, so running twice at once re-engages nobody twice.
     """
     if not rows:
         return
     cadence = registry.latest[REENGAGE_CADENCE]
-    ids = [r.id for r in rows]
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
+        lock_leads(conn, [r.id for r in rows])
+        rows = _unchanged(conn, rows, change_key)
+        ids = [r.id for r in rows]
         facts = load_facts(conn, ids, since=now)
         engaged = set(
             conn.execute(
@@ -309,6 +316,18 @@ def reengage_rows(
             )
             conn.execute(_hist.insert(), history)
             stats.reengaged += len(moves)
+
+
+def _unchanged(conn: Connection, rows: Sequence[Any], change_key: str | None) -> list[Any]:
+    """The rows whose lead still rests where it was read and whose re-engagement is still to be recorded."""
+    ids = [r.id for r in rows]
+    status = dict(conn.execute(sa.select(_pos.c.lead_id, _pos.c.status).where(among(conn, _pos.c.lead_id, ids))).all())
+    query = sa.select(_re.c.lead_id, _re.c.change_key, _re.c.status).where(among(conn, _re.c.lead_id, ids))
+    records = {(lead_id, key, state) for lead_id, key, state in conn.execute(query)}
+    if change_key is None:
+        return [r for r in rows if status.get(r.id) == r.status and (r.id, r.change_key, "scheduled") in records]
+    done = {(lead_id, key) for lead_id, key, _ in records}
+    return [r for r in rows if status.get(r.id) == r.status and (r.id, change_key) not in done]
 
 
 def reengagements_of(engine: Engine, snapshot_id: int, *, limit: int = 1000) -> list[dict[str, Any]]:

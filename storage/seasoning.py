@@ -20,6 +20,7 @@ from nurture.planner import local_instant
 from storage.cadences import CadenceRegistry
 from storage.eligibility_sql import eligible_clause
 from storage.guidelines import current_set
+from storage.locks import lock_leads, write_transaction
 from storage.models import CadencePosition, Lead, Reengagement, table
 from storage.rescore import (
     LEAD_COLUMNS,
@@ -76,7 +77,8 @@ def _replace_schedule(
     engine: Engine, dated: dict[int, tuple[Any, date | None]], now: datetime, stats: RescoreStats
 ) -> None:
     ids = list(dated)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
+        lock_leads(conn, ids)
         existing = {
             (lead_id, key)
             for lead_id, key in conn.execute(
@@ -111,15 +113,20 @@ def _still_ready(row: Any, rules: GuidelineSet, on: date) -> bool:
 
 
 def _supersede(conn: Connection, pairs: set[tuple[int, str]]) -> int:
-    """Mark scheduled re-engagements (lead, change key) as no longer due."""
-    if pairs:
-        conn.execute(
-            _re.update()
-            .where(_re.c.lead_id == sa.bindparam("b_id"), _re.c.change_key == sa.bindparam("b_key"))
-            .values(status="superseded"),
-            [{"b_id": lead_id, "b_key": key} for lead_id, key in sorted(pairs)],
+    """Mark scheduled re-engagements (lead, change key) as no longer due; returns how many were still scheduled."""
+    if not pairs:
+        return 0
+    result = conn.execute(
+        _re.update()
+        .where(
+            _re.c.lead_id == sa.bindparam("b_id"),
+            _re.c.change_key == sa.bindparam("b_key"),
+            _re.c.status == "scheduled",
         )
-    return len(pairs)
+        .values(status="superseded"),
+        [{"b_id": lead_id, "b_key": key} for lead_id, key in sorted(pairs)],
+    )
+    return result.rowcount if result.rowcount >= 0 else len(pairs)
 
 
 def seasoned_reason(lead: LeadFacts, seasons_on: date) -> str:
@@ -155,8 +162,10 @@ def enroll_seasoned(
         batch = due[start : start + batch_size]
         ready = [r for r in batch if _still_ready(r, rules, on)]
         ready_ids = {r.id for r in ready}
-        with engine.begin() as conn:
-            stats.superseded += _supersede(conn, {(r.id, r.change_key) for r in batch if r.id not in ready_ids})
+        stale = {(r.id, r.change_key) for r in batch if r.id not in ready_ids}
+        with write_transaction(engine) as conn:
+            lock_leads(conn, {lead_id for lead_id, _ in stale})
+            stats.superseded += _supersede(conn, stale)
         stats.candidates += len(ready)
         reasons = {r.id: ("", r.re_program, r.why) for r in ready}
         reengage_rows(engine, registry, ready, reasons, None, None, now, stats)

@@ -22,8 +22,9 @@ from nurture.planner import LeadSnapshot, plan
 from nurture.states import AUTOMATED, CadenceStatus, Stage, apply
 from storage.cadences import CadenceRegistry
 from storage.compliance import contacts_since, load_facts
+from storage.locks import write_transaction
 from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Reengagement, Touch, table
-from storage.sql import for_update, insert_ignore
+from storage.sql import insert_ignore
 
 _pos = table(CadencePosition)
 _lead = table(Lead)
@@ -56,6 +57,9 @@ class TickStats:
 
 
 def _claim(conn: Connection, now: datetime, limit: int) -> list[Any]:
+    """The due leads, locked until the batch commits: on PostgreSQL each lead row and its position (lead
+    first in the lock order; ``SKIP LOCKED``, so a concurrent tick takes other leads and nobody waits here);
+    on SQLite the caller's write transaction holds the only write lock."""
     query = (
         sa.select(
             _pos.c.lead_id,
@@ -78,19 +82,24 @@ def _claim(conn: Connection, now: datetime, limit: int) -> list[Any]:
         .order_by(_pos.c.next_due_at, _pos.c.lead_id)
         .limit(limit)
     )
-    return list(conn.execute(for_update(query, conn, of=_pos)))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(of=[_lead, _pos], skip_locked=True)
+    return list(conn.execute(query))
 
 
 def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now: datetime, limit: int) -> TickStats:
     """Plan up to ``limit`` leads that are due at ``now``, pass what they ask for through the compliance
-    gate, and record touches, tasks and moves."""
+    gate, and record touches, tasks and moves.
+
+    Several ticks may run at once: each claims other leads (see ``_claim``), and touches and tasks are
+    inserted or ignored on their keys, so a lead is never planned twice."""
     stats = TickStats()
     touches: list[dict[str, Any]] = []
     tasks: list[dict[str, Any]] = []
     moves: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
     stage_moves: list[dict[str, Any]] = []
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         rows = _claim(conn, now, limit)
         facts = load_facts(conn, [r.lead_id for r in rows], since=contacts_since(now))
         for r in rows:
@@ -211,7 +220,7 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now
 
 def expire_call_tasks(*, engine: Engine, now: datetime) -> int:
     """Close cadence call tasks whose window has passed unworked."""
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         result = conn.execute(
             _task.update()
             .where(

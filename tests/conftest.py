@@ -7,6 +7,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -53,36 +54,34 @@ def _pg_engine(schema: str) -> Engine:
     return make_engine(url.render_as_string(hide_password=False))
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def _migrated_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "dripline.db"
-        engine = make_engine(f"sqlite:///{path}")
+@contextmanager
+def _database(backend: str, folder: Path, name: str, *, migrated: bool = True) -> Iterator[Engine]:
+    """A fresh database on ``backend``: a SQLite file in ``folder``, or a throw-away PostgreSQL schema."""
+    schema = None
+    if backend == "sqlite":
+        engine = make_engine(f"sqlite:///{folder / f'{name}.db'}")
+    else:
+        schema = f"{name}_{uuid.uuid4().hex[:10]}"
+        engine = _pg_engine(schema)
+    if migrated:
         upgrade(engine)
-        yield engine
-        engine.dispose()
-        return
-    schema = f"dripline_test_{uuid.uuid4().hex[:10]}"
-    engine = _pg_engine(schema)
-    upgrade(engine)
     yield engine
     engine.dispose()
-    _drop_schema(schema)
+    if schema is not None:
+        _drop_schema(schema)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def _migrated_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    with _database(request.param, tmp_path_factory.mktemp("db"), "dripline_test") as engine:
+        yield engine
 
 
 @pytest.fixture(params=BACKENDS)
 def blank_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty database with no schema at all (SQLite, then PostgreSQL), for migration tests."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'blank.db'}")
+    with _database(request.param, tmp_path, "dripline_blank", migrated=False) as engine:
         yield engine
-        engine.dispose()
-        return
-    schema = f"dripline_blank_{uuid.uuid4().hex[:10]}"
-    engine = _pg_engine(schema)
-    yield engine
-    engine.dispose()
-    _drop_schema(schema)
 
 
 def _drop_schema(schema: str) -> None:
@@ -97,6 +96,14 @@ def engine(_migrated_engine: Engine) -> Iterator[Engine]:
     """A migrated, empty database (SQLite, then PostgreSQL)."""
     yield _migrated_engine
     clear_database(_migrated_engine)
+
+
+@pytest.fixture
+def twin_engine(engine: Engine, tmp_path: Path) -> Iterator[Engine]:
+    """A second migrated, empty database on ``engine``'s backend: the same work done there, another way, is
+    what a test compares with."""
+    with _database(engine.dialect.name, tmp_path, "dripline_twin") as twin:
+        yield twin
 
 
 @pytest.fixture

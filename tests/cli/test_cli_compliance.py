@@ -81,6 +81,14 @@ def test_an_email_bounce_stops_email_only(database_url, tmp_path):
     assert list(doc["opted_out_now"]) == ["email"]
 
 
+def test_an_email_event_delivered_twice_is_handled_once(database_url, tmp_path):
+    _imported(database_url, tmp_path)
+    args = ("--db", database_url, "email-event", "unsubscribe", "sam@example.com", "--event-id", "sg-77", "--at", AT)
+    first, again = invoke(*args), invoke(*args)
+    assert first.exit_code == again.exit_code == 0
+    assert "email stopped (unsubscribe); leads 2" in first.output and "already handled" in again.output
+
+
 def test_the_pipeline_refuses_to_start_when_an_officer_has_no_nmls_id(database_url, tmp_path):
     _imported(database_url, tmp_path)
     invoke("--db", database_url, "officers", "add", "--name", "Lee Nolicense", "--email", "lee@example.com", "--at", AT)

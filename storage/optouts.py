@@ -1,0 +1,213 @@
+"""Opt-outs decided under the lead's lock, and inbound messages and email events stored once per provider id.
+
+Every opt-out path (a STOP text, an email unsubscribe, bounce or spam report, a do-not-call outcome) runs in
+one ``write_transaction`` that locks the leads first: :func:`lock_people` takes every lead with the address
+(ascending id), then the address itself. Inside it :func:`record_opt_out` decides what this opt-out changes,
+records it only then, cancels what was planned on those channels and lists the sends that had already
+begun. A second STOP racing the first waits for the first to commit, finds its record and changes nothing.
+Dispatch's ``begin_send`` takes the same lead lock, so a send either began before the opt-out committed (and
+is among its ``begun``) or never begins.
+
+A provider's retry of a webhook (the same Twilio MessageSid or SendGrid sg_event_id) inserts nothing:
+:func:`store_inbound` and :func:`store_email_event` insert or ignore on that id, under the same locks, so
+the retry finds the first delivery's row and does nothing again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from nurture.actions import Channel, SuppressionAction, TaskKind, TaskStatus, TouchStatus
+from nurture.states import Event
+from storage.compliance import ALL_CHANNELS, latest_opt_outs, leads_with_address, opted_out_now, record_suppression
+from storage.lead_events import apply_event
+from storage.locks import lock_address, lock_leads, write_transaction
+from storage.models import CallTask, EmailEvent, InboundMessage, Suppression, Touch, table
+
+_touch = table(Touch)
+_task = table(CallTask)
+_sup = table(Suppression)
+_inbound = table(InboundMessage)
+_email_event = table(EmailEvent)
+
+T = TypeVar("T")
+LOCK_ATTEMPTS = 5
+REPLY_PENDING, REPLY_SENDING = "", "sending"
+
+
+class AddressMoved(RuntimeError):
+    """A lead gained or lost the address while the leads with it were being locked: run the work again."""
+
+
+def lock_people(conn: Connection, address: str) -> list[int]:
+    """Lock every lead whose phone, second phone or email is ``address`` (ascending id), then the address; return
+    the leads. Raises :class:`AddressMoved` when the leads with the address changed meanwhile."""
+    lead_ids = leads_with_address(conn, address)
+    lock_leads(conn, lead_ids)
+    lock_address(conn, address)
+    if leads_with_address(conn, address) != lead_ids:
+        raise AddressMoved(address)
+    return lead_ids
+
+
+def with_people_locked(engine: Engine, address: str, work: Callable[[Connection, list[int]], T]) -> T:
+    """Run ``work(conn, lead_ids)`` in a write transaction holding :func:`lock_people` for ``address``, and
+    commit. Runs it again (a few times) when the leads with the address changed while they were being locked."""
+    for attempt in range(1, LOCK_ATTEMPTS + 1):
+        try:
+            with write_transaction(engine) as conn:
+                return work(conn, lock_people(conn, address))
+        except AddressMoved:
+            if attempt == LOCK_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True, slots=True)
+class OptOut:
+    changed: tuple[Channel, ...]  # channels this opt-out newly stopped, for the address or one of its leads
+    cancelled_touches: int  # planned messages on those channels that will not go
+    cancelled_tasks: int  # open cadence call tasks that will not be worked (when calls are among the channels)
+    begun: tuple[str, ...]  # keys of the leads' touches on those channels whose send began before this committed
+
+
+def address_opt_outs(conn: Connection, address: str) -> dict[Channel, str]:
+    """The channels ``address`` itself is opted out of (rows naming it apply to every lead that has it)."""
+    rows = conn.execute(sa.select(_sup).where(_sup.c.address == address).order_by(_sup.c.at, _sup.c.id)).all()
+    return latest_opt_outs(rows)
+
+
+def record_opt_out(
+    conn: Connection,
+    *,
+    lead_ids: Collection[int],
+    address: str | None,
+    channels: Iterable[Channel],
+    source: str,
+    reason: str,
+    at: datetime,
+    actor: str,
+) -> OptOut:
+    """Opt ``lead_ids`` and ``address`` out of ``channels``, inside a transaction that holds their locks.
+
+    Suppression rows are written only when the opt-out changes something (a repeat adds nothing to the
+    log). Opting out of every channel moves each lead to do-not-contact; in any case every planned touch
+    on those channels is cancelled, and so are open cadence call tasks when calls are among them.
+    """
+    wanted = tuple(dict.fromkeys(channels))
+    ids = sorted(set(lead_ids))
+    per_lead = opted_out_now(conn, ids) if ids else {}
+    at_address = address_opt_outs(conn, address) if address else {}
+    changed = tuple(
+        c
+        for c in wanted
+        if (address is not None and c not in at_address) or any(c not in per_lead.get(i, {}) for i in ids)
+    )
+    if changed:
+        record_suppression(conn, action=SuppressionAction.OPT_OUT, channels=wanted, lead_ids=ids, address=address,
+                           source=source, reason=reason, at=at)  # fmt: skip
+    begun = tuple(
+        conn.execute(
+            sa.select(_touch.c.key)
+            .where(
+                _touch.c.lead_id.in_(ids),
+                _touch.c.channel.in_([c.value for c in wanted]),
+                _touch.c.send_started_at.is_not(None),
+            )
+            .order_by(_touch.c.id)
+        ).scalars()
+    )
+    touches = tasks = 0
+    if set(wanted) >= set(ALL_CHANNELS):
+        for lead_id in ids:
+            result = apply_event(conn, lead_id=lead_id, event=Event.DO_NOT_CONTACT, at=at,
+                                 reason=f"opted out: {reason}", actor=actor, strict=False, suppress=False)  # fmt: skip
+            if result is not None:
+                touches += result.cancelled_touches
+                tasks += result.cancelled_tasks
+    touches += cancel_planned(conn, ids, wanted, at=at, reason=f"cancelled: opted out ({source})")
+    if Channel.CALL in wanted and ids:
+        tasks += (
+            conn.execute(
+                _task.update()
+                .where(
+                    _task.c.lead_id.in_(ids),
+                    _task.c.status == TaskStatus.OPEN.value,
+                    _task.c.kind == TaskKind.CADENCE.value,
+                )
+                .values(status=TaskStatus.CANCELLED.value)
+            ).rowcount
+            or 0
+        )
+    return OptOut(changed, touches, tasks, begun)
+
+
+def cancel_planned(conn: Connection, lead_ids: Collection[int], channels: Iterable[Channel], *, at: datetime,
+                   reason: str) -> int:  # fmt: skip
+    """Cancel the planned touches of ``lead_ids`` on ``channels``; returns how many."""
+    if not lead_ids:
+        return 0
+    result = conn.execute(
+        _touch.update()
+        .where(
+            _touch.c.lead_id.in_(list(lead_ids)),
+            _touch.c.channel.in_([c.value for c in channels]),
+            _touch.c.status == TouchStatus.PLANNED.value,
+        )
+        .values(status=TouchStatus.CANCELLED.value, reason=reason[:500], updated_at=at)
+    )
+    return result.rowcount or 0
+
+
+def _insert_once(conn: Connection, table: sa.Table, values: dict[str, Any]) -> int | None:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=["provider_id"])
+    return conn.execute(stmt.returning(table.c.id)).scalar()
+
+
+def store_inbound(conn: Connection, **values: Any) -> int | None:
+    """Insert one inbound text; returns its id, or None when the provider delivered this ``provider_id`` before
+    (nothing is stored). A message without a provider id is always new."""
+    return _insert_once(conn, _inbound, values)
+
+
+def inbound_by_provider_id(conn: Connection, provider_id: str) -> Any:
+    return conn.execute(sa.select(_inbound).where(_inbound.c.provider_id == provider_id)).one()
+
+
+def claim_reply(engine: Engine, message_id: int) -> bool:
+    """Take the one right to send the reply to inbound message ``message_id`` (pending -> sending)."""
+    with write_transaction(engine) as conn:
+        done = conn.execute(
+            _inbound.update()
+            .where(_inbound.c.id == message_id, _inbound.c.reply_status == REPLY_PENDING)
+            .values(reply_status=REPLY_SENDING)
+        ).rowcount
+    return done == 1
+
+
+def record_reply(engine: Engine, message_id: int, *, body: str | None, status: str) -> None:
+    with write_transaction(engine) as conn:
+        conn.execute(
+            _inbound.update().where(_inbound.c.id == message_id).values(reply_body=body, reply_status=status[:300])
+        )
+
+
+def store_email_event(conn: Connection, **values: Any) -> int | None:
+    """Insert one email event; None when the provider delivered this ``provider_id`` before."""
+    return _insert_once(conn, _email_event, values)
+
+
+def email_event_by_provider_id(conn: Connection, provider_id: str) -> Any:
+    return conn.execute(sa.select(_email_event).where(_email_event.c.provider_id == provider_id)).one()
+
+
+def set_email_event_outcome(conn: Connection, event_id: int, outcome: str) -> None:
+    conn.execute(_email_event.update().where(_email_event.c.id == event_id).values(outcome=outcome[:300]))
