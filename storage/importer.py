@@ -26,6 +26,7 @@ from storage.db import first_line
 from storage.import_csv import COLUMNS, ImportFileError, RejectsFile, count_rows, header_columns, header_key, records
 from storage.import_match import KEYS, LOOKUP_CHUNK, Index, lookup
 from storage.import_parse import LEAD_FIELDS, ConsentRecord, Row, RowError, RowParser
+from storage.locks import lock_leads
 from storage.models import Consent, Lead, LoanOfficer, table
 from storage.officers import RoundRobin
 
@@ -149,8 +150,9 @@ class _Import:
                 for lead_id, row in zip(_insert(conn, [r.values for r in creates]), creates, strict=True):
                     self._mark(lead_id, row.line)
                     row.lead_id = lead_id
-            if updates:
-                conn.execute(_UPDATE, updates)
+            if updates:  # lead rows in ascending id, the one lock order (storage/locks.py): a STOP may be waiting
+                lock_leads(conn, [u["lead_id"] for u in updates])
+                conn.execute(_UPDATE, sorted(updates, key=lambda u: u["lead_id"]))
             records = [_consent_record(r, p) for r, p in consents]
             updated = {u["lead_id"] for u in updates}
             self.summary.consents += _insert_consents(conn, records, updated=updated, recorded_at=self.now)
