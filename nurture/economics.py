@@ -4,6 +4,7 @@ purchase before it is made."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nurture.products import LoanPurpose, Product, PropertyType
@@ -41,6 +42,46 @@ def benchmark_for(product: Product) -> tuple[Benchmark, bool]:
         f: tuple(sum(getattr(b, f)[i] for b in BENCHMARKS.values()) / len(BENCHMARKS) for i in (0, 1)) for f in fields
     }
     return Benchmark(**avg), False  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class AgeBand:
+    """Leads whose age at import (days from the borrower's inquiry to the day we imported the lead) is
+    ``low`` to ``high`` days, both included; None: no end on that side."""
+
+    key: str
+    label: str
+    low: int | None
+    high: int | None
+
+    def holds(self, days: int) -> bool:
+        return (self.low is None or days >= self.low) and (self.high is None or days <= self.high)
+
+
+# The benchmarks above describe the middle band; fresher and older leads are reported beside it. A lead dated
+# after its import (a vendor's error) counts as fresh.
+AGE_BANDS: tuple[AgeBand, ...] = (
+    AgeBand("under_30", "under 30 days", None, 29),
+    AgeBand("30_90", "30-90 days", 30, 90),
+    AgeBand("over_90", "over 90 days", 91, None),
+)
+BENCHMARK_BAND = "30_90"
+
+
+def age_band(days: int) -> AgeBand:
+    """The band a lead imported ``days`` after its inquiry falls in."""
+    return next(b for b in AGE_BANDS if b.holds(days))
+
+
+def quantile(values: Sequence[float], q: float) -> float | None:
+    """The ``q`` quantile (0-1) of ``values``, interpolating between the two nearest ranks; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,9 @@ from nurture.economics import (
     BENCHMARKS,
     PurchaseEstimate,
     PurchaseInputError,
+    age_band,
     purchase_defaults,
+    quantile,
 )
 from nurture.products import Product
 
@@ -78,3 +80,16 @@ def test_break_even_is_where_revenue_meets_cost(leads, price, rate, revenue):
         assert PurchaseEstimate(leads, price, e.break_even_close_rate, revenue).revenue == pytest.approx(e.cost)
     if abs(rate / e.break_even_close_rate - 1) > 1e-9:
         assert (e.roi > 0) == (rate > e.break_even_close_rate)
+
+
+@pytest.mark.parametrize(("days", "band"), [(-3, "under_30"), (0, "under_30"), (29, "under_30"), (30, "30_90"),
+                                             (90, "30_90"), (91, "over_90"), (400, "over_90")])  # fmt: skip
+def test_age_bands_meet_without_gaps(days, band):
+    assert age_band(days).key == band
+
+
+def test_quantiles_interpolate_between_ranks():
+    assert quantile([], 0.5) is None
+    assert quantile([7.0], 0.75) == 7.0
+    assert quantile([40, 80, 50, 61.5], 0.5) == pytest.approx(55.75)
+    assert quantile([40, 80, 50, 61.5], 0.75) == pytest.approx(66.125)
