@@ -1,7 +1,9 @@
 """Simulated borrowers and loan officers for the demo.
 
 Each lead's fate is drawn once, up front, from the DOMAIN.md benchmark ranges
-for its product (a rate is drawn uniformly inside each range, per product).
+for its product (a rate is drawn uniformly inside each range, per product). The
+ranges are published for 30-90 day leads only, so a lead's age at import does not
+change its fate: the report's age bands differ by chance alone.
 The simulation then acts only through the product's own entry points:
 completing call tasks with outcomes, recording replies and pipeline events,
 exactly what a loan officer would do, so the funnel it produces comes out of
