@@ -151,6 +151,25 @@ def print_reengagement(counts: dict[str, Any], console: Console) -> None:
     console.print(table)
 
 
+def print_referrals(counts: dict[str, Any], console: Console) -> None:
+    """Funded borrowers asked for referrals: the emails that went and the loan officers' calls."""
+    if not counts["asked"]:
+        return
+    emails, calls = counts["emails"], counts["calls"]
+    done = {k: v for k, v in calls.items() if k not in ("open", "blocked", "expired", "cancelled")}
+    waiting = {k: v for k, v in calls.items() if k not in done}
+
+    def listed(counts: dict[str, int]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
+
+    console.print(
+        f"Referral asks: {counts['asked']} funded borrowers asked (at funding and 30 days later); "
+        f"emails sent {emails.get('sent', 0)} ({listed(emails)}); "
+        f"referral calls done {sum(done.values())} ({listed(done)}), not done: {listed(waiting)}",
+        soft_wrap=True,
+    )
+
+
 def print_report(payload: dict[str, Any], console: Console, *, guideline_loads: Sequence[dict[str, Any]] = ()) -> None:
     """The report as tables; ``guideline_loads`` (the demo's) are listed before the re-engagement table."""
     print_funnel(payload, console)
@@ -161,6 +180,7 @@ def print_report(payload: dict[str, Any], console: Console, *, guideline_loads: 
     for load in guideline_loads:
         console.print(f"{load['at'][:10]}: loaded guideline feed {load['file']}: {load['reengaged']} leads re-engaged")
     print_reengagement(payload["reengagement"], console)
+    print_referrals(payload["referrals"], console)
     unknown = sum(by_status.get("unknown", 0) for by_status in payload["touches"].values())
     if unknown:
         console.print(

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from nurture.economics import AGE_BANDS, BENCHMARK_BAND, benchmark_for, quantile
 from nurture.products import Product
 from storage import report
+from storage.referrals import referral_counts
 from storage.report import FunnelRow
 
 
@@ -97,7 +98,7 @@ def funnel_payload(rows: list[FunnelRow]) -> dict[str, Any]:
 
 def report_payload(engine: Engine, *, cost_per_lead: float | None = None) -> dict[str, Any]:
     """Everything ``dripline report`` shows: the funnel by product and by age at import, the days from first
-    contact to close, activity, gate and re-engagement counts."""
+    contact to close, activity, gate, re-engagement and referral counts."""
     payload = funnel_payload(report.funnel(engine=engine, cost_per_lead=cost_per_lead))
     days = report.days_to_close(engine=engine)
     payload["by_age"] = age_payload(report.funnel_by_age(engine=engine, cost_per_lead=cost_per_lead), days)
@@ -108,6 +109,7 @@ def report_payload(engine: Engine, *, cost_per_lead: float | None = None) -> dic
     payload["gate"] = report.gate_counts(engine=engine)
     payload["inbound"] = report.inbound_counts(engine=engine)
     payload["reengagement"] = report.reengagement_counts(engine=engine)
+    payload["referrals"] = referral_counts(engine=engine)
     return payload
 
 

@@ -54,6 +54,8 @@ TEXT_BACKS = (
 TEXT_CHECK_EVERY = timedelta(hours=6)
 GUIDELINES = "guidelines:"  # an agenda action: load the feed at this path
 REENGAGE_TEMPLATE = "reengage"  # the re-engagement cadence's call tasks
+REFERRAL_TEMPLATE = "referral"  # the referral asks' call tasks
+REFERRAL_REACHED = 0.5  # the simulation's guess: a borrower whose loan just funded answers their officer half the time
 REPLY_TEXT = "Is this still available? I am self-employed and got turned down last year."
 PIPELINE = (
     (Event.PRE_QUALIFIED, 2, 4),
@@ -201,6 +203,8 @@ class Simulation:
             at = max(task.due_at, now - timedelta(minutes=30))
             if task.kind == TaskKind.REPLY.value:
                 outcome = Outcome.REACHED
+            elif task.template == REFERRAL_TEMPLATE:
+                outcome = Outcome.REACHED if self.rng.random() < REFERRAL_REACHED else Outcome.VOICEMAIL
             elif task.template == REENGAGE_TEMPLATE and fate.bad_phone is None:
                 reached = self.rng.random() < self.rates[fate.product]["contact"]
                 outcome = Outcome.REACHED if reached else Outcome.NO_ANSWER
@@ -211,7 +215,7 @@ class Simulation:
             else:
                 outcome = Outcome.VOICEMAIL if self.rng.random() < 0.4 else Outcome.NO_ANSWER
             complete_task(engine=self.engine, task_id=task.id, outcome=outcome, at=at, actor="simulated LO")
-            if outcome is Outcome.REACHED:
+            if outcome is Outcome.REACHED and task.template != REFERRAL_TEMPLATE:
                 self._at(at + timedelta(days=self.rng.uniform(1, 3)), task.lead_id, "educate")
 
     def _open_task(self, lead_id: int, kinds: tuple[TaskKind, ...]) -> int | None:
