@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dripline import cli_compliance, cli_guidelines, cli_leads, cli_templates
+from dripline import cli_compliance, cli_guidelines, cli_leads, cli_roi, cli_templates
 from dripline.cli_common import (
     AtOpt,
     JsonOpt,
@@ -232,6 +232,9 @@ def report(
         sys.stdout.write(json.dumps(payload, default=str) + "\n")
         return
     print_report(payload, console)
+
+
+app.command("roi", rich_help_panel=MARKETING)(cli_roi.roi)
 
 
 @app.command(rich_help_panel=ADMIN)

@@ -16,7 +16,7 @@ from nurture.guidelines import parse_feed
 from service.report import report_payload
 from service.settings import shipped
 from service.simulate import demo_settings
-from service.synthetic import generate_leads, write_csv
+from service.synthetic import MIXED_AGES, generate_leads, write_csv
 from storage.db import make_engine, upgrade
 from storage.guidelines import load_snapshot
 from storage.importer import import_leads
@@ -77,7 +77,7 @@ def run_demo(
     load_snapshot(engine=engine, programs=in_force, source=GUIDELINES_IN_FORCE.name, loaded_by="demo", now=DEMO_START)
 
     csv_path = out / "leads.csv"
-    write_csv(generate_leads(leads, seed=seed, as_of=DEMO_START.date()), csv_path)
+    write_csv(generate_leads(leads, seed=seed, as_of=DEMO_START.date(), ages=MIXED_AGES), csv_path)
     summary = import_leads(engine=engine, path=csv_path, now=DEMO_START)
     console.print(f"imported {summary.created} synthetic aged leads ({summary.rejected} rejected) from {csv_path}")
     console.print(f"simulating {days} days from {DEMO_START:%Y-%m-%d} as a Prefect flow (hourly tick + dispatch)...")

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nurture.products import Product
+from service.report import days_text
 
 
 def _fmt(x: float | None) -> str:
@@ -54,6 +55,39 @@ def print_funnel(payload: dict[str, Any], console: Console) -> None:
         f"({_fmt(t['overall_close'])}); revenue ${t['revenue']:,.0f} ({rpc} per close); "
         f"lead cost ${t['lead_cost']:,.0f}; ROI {roi}"
     )
+
+
+def print_age_funnel(bands: list[dict[str, Any]], days_to_close: dict[str, Any], console: Console) -> None:
+    """The funnel by the leads' age at import; the benchmarks are for the 30-90 day band."""
+    table = Table(title="Funnel by lead age at import (inquiry to import); the benchmarks above are for 30-90 days")
+    for col in ("age at import", "leads", "contact", "educated", "docs in", "closed", "overall", "revenue", "ROI",
+                "days to close"):  # fmt: skip
+        table.add_column(col, justify="left" if col == "age at import" else "right")
+    for b in bands:
+        table.add_row(
+            b["label"] + (" *" if b["benchmarked"] else ""),
+            str(b["leads"]),
+            _fmt(b["contact_rate"]),
+            _fmt(b["education_rate"]),
+            _fmt(b["docs_rate"]),
+            f"{b['closed']} ({_fmt(b['close_rate'])})",
+            _fmt(b["overall_close"]),
+            f"${b['revenue']:,.0f}",
+            _roi(b["roi"]),
+            _days(b["days_to_close"]),
+        )
+    console.print(table)
+    console.print(
+        "[dim]* the band the benchmarks describe. days to close: from the first contact (a conversation or a "
+        "reply) to funding, median / 75th percentile (funded loans).[/]"
+    )
+    console.print(f"First contact to close, every funded loan: {days_text(days_to_close)}")
+
+
+def _days(summary: dict[str, Any]) -> str:
+    if not summary["closed"]:
+        return "-"
+    return f"{summary['median']:.0f} / {summary['p75']:.0f} ({summary['closed']})"
 
 
 def print_activity(
@@ -117,15 +151,36 @@ def print_reengagement(counts: dict[str, Any], console: Console) -> None:
     console.print(table)
 
 
+def print_referrals(counts: dict[str, Any], console: Console) -> None:
+    """Funded borrowers asked for referrals: the emails that went and the loan officers' calls."""
+    if not counts["asked"]:
+        return
+    emails, calls = counts["emails"], counts["calls"]
+    done = {k: v for k, v in calls.items() if k not in ("open", "blocked", "expired", "cancelled")}
+    waiting = {k: v for k, v in calls.items() if k not in done}
+
+    def listed(counts: dict[str, int]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
+
+    console.print(
+        f"Referral asks: {counts['asked']} funded borrowers asked (at funding and 30 days later); "
+        f"emails sent {emails.get('sent', 0)} ({listed(emails)}); "
+        f"referral calls done {sum(done.values())} ({listed(done)}), not done: {listed(waiting)}",
+        soft_wrap=True,
+    )
+
+
 def print_report(payload: dict[str, Any], console: Console, *, guideline_loads: Sequence[dict[str, Any]] = ()) -> None:
     """The report as tables; ``guideline_loads`` (the demo's) are listed before the re-engagement table."""
     print_funnel(payload, console)
+    print_age_funnel(payload["by_age"], payload["totals"]["days_to_close"], console)
     print_activity(
         payload["touches"], payload["tasks"], payload["reasons"], payload["gate"], payload["inbound"], console
     )
     for load in guideline_loads:
         console.print(f"{load['at'][:10]}: loaded guideline feed {load['file']}: {load['reengaged']} leads re-engaged")
     print_reengagement(payload["reengagement"], console)
+    print_referrals(payload["referrals"], console)
     unknown = sum(by_status.get("unknown", 0) for by_status in payload["touches"].values())
     if unknown:
         console.print(

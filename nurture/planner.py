@@ -158,7 +158,9 @@ def plan(lead: LeadSnapshot, cadence: Cadence, now: datetime) -> Plan:
             repeat += 1
         else:
             i, repeat = i + 1, 0
-        if i - 1 == cadence.contact_phase_end and status is CadenceStatus.ACTIVE and not step.repeats:
+        # the contact days end in the email nurture, when the cadence has one (the referral asks end with the cadence)
+        contact_days_end = i - 1 == cadence.contact_phase_end and not step.repeats
+        if contact_days_end and status is CadenceStatus.ACTIVE and i < len(steps):
             status = CadenceStatus.NURTURING
             result.events.append(Event.CONTACT_DAYS_DONE)
 

@@ -60,6 +60,7 @@ class Event(enum.StrEnum):
     RESUME_NURTURE = "resume_nurture"
     WRONG_NUMBER = "wrong_number"
     REENGAGE = "reengage"
+    REFERRAL_ASK = "referral_ask"
 
 
 S = Stage
@@ -104,7 +105,14 @@ TRANSITIONS: tuple[Transition, ...] = (
         C.NURTURING,
         "contact days over with no live contact: email nurture",
     ),
-    _t(Event.CAMPAIGN_ENDED, _NOT_DONE, None, {C.ACTIVE, C.NURTURING}, C.COMPLETED, "the cadence has no further steps"),
+    _t(
+        Event.CAMPAIGN_ENDED,
+        _NOT_DONE | {S.CLOSED_FUNDED},
+        None,
+        {C.ACTIVE, C.NURTURING},
+        C.COMPLETED,
+        "the cadence has no further steps",
+    ),
     _t(
         Event.LIVE_CONTACT,
         _OPEN_EARLY | {S.CONTACTED},
@@ -115,7 +123,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         Event.INBOUND_REPLY,
-        _NOT_DONE,
+        _NOT_DONE | {S.CLOSED_FUNDED},
         None,
         _ANY_CADENCE - {C.STOPPED},
         C.HANDED_OFF,
@@ -149,7 +157,14 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t(Event.APPLICATION, {S.PRE_QUALIFIED}, S.APPLICATION, _ANY_CADENCE, None, "application taken"),
     _t(Event.PROCESSING, {S.APPLICATION}, S.PROCESSING, _ANY_CADENCE, None, "in underwriting"),
     _t(Event.CLEAR_TO_CLOSE, {S.PROCESSING}, S.CLEAR_TO_CLOSE, _ANY_CADENCE, None, "cleared to close"),
-    _t(Event.FUNDED, {S.CLEAR_TO_CLOSE}, S.CLOSED_FUNDED, _ANY_CADENCE, C.COMPLETED, "loan funded"),
+    _t(
+        Event.FUNDED,
+        {S.CLEAR_TO_CLOSE},
+        S.CLOSED_FUNDED,
+        _ANY_CADENCE,
+        None,
+        "loan funded (a lead that asked not to be contacted stays so; the others get the referral asks)",
+    ),
     _t(
         Event.NOT_INTERESTED,
         _NOT_DONE,
@@ -182,6 +197,14 @@ TRANSITIONS: tuple[Transition, ...] = (
         {C.NURTURING, C.COMPLETED},
         C.ACTIVE,
         "a lender's guidelines changed in the lead's favour: a new contact sequence naming the change",
+    ),
+    _t(
+        Event.REFERRAL_ASK,
+        {S.CLOSED_FUNDED},
+        None,
+        {C.HANDED_OFF},
+        C.ACTIVE,
+        "the loan funded: ask for referrals now and 30 days later (email and a loan officer's call)",
     ),
     _t(
         Event.WRONG_NUMBER,

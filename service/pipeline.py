@@ -30,6 +30,7 @@ from service.templates import missing_compliance_settings, missing_templates
 from storage.cadences import CadenceRegistry, enroll_new_leads, register_cadence
 from storage.db import make_engine
 from storage.models import CadencePosition, Lead, LoanOfficer, table
+from storage.referrals import enroll_funded
 from storage.seasoning import enroll_seasoned
 from storage.tick import TickStats, expire_call_tasks, tick_batch
 
@@ -53,13 +54,16 @@ class Pipeline:
     def open(cls, settings: Settings, *, now: datetime, sender: Sender | None = None) -> Pipeline:
         engine = make_engine(settings.database_url)
         cadence = load_cadence(settings.cadence_file.read_text(), source=str(settings.cadence_file))
-        reengage = load_cadence(settings.reengage_cadence_file.read_text(), source=str(settings.reengage_cadence_file))
+        others = tuple(
+            load_cadence(path.read_text(), source=str(path))
+            for path in (settings.reengage_cadence_file, settings.referral_cadence_file)
+        )
         policy = load_policy(settings)
-        missing = missing_templates(settings, cadence, reengage)
+        missing = missing_templates(settings, cadence, *others)
         if missing:
             raise TemplateFilesError(f"{settings.templates_dir}: no template file for {', '.join(missing)}")
         _refuse_incomplete_solicitations(settings, engine)
-        registry = register_cadence(engine=engine, cadence=cadence, now=now, others=(reengage,))
+        registry = register_cadence(engine=engine, cadence=cadence, now=now, others=others)
         return cls(settings, engine, registry, sender or make_sender(settings), policy, make_pace(settings))
 
 
@@ -99,6 +103,7 @@ class TickSummary:
 
     enrolled: int = 0
     seasoned: int = 0  # re-engaged on the day their credit event seasoned
+    referrals: int = 0  # funded leads moved onto the referral asks
     expired_tasks: int = 0
     batches: int = 0
     plan: TickStats = field(default_factory=TickStats)
@@ -108,6 +113,7 @@ class TickSummary:
         return {
             "enrolled": self.enrolled,
             "seasoned": self.seasoned,
+            "referrals": self.referrals,
             "expired_tasks": self.expired_tasks,
             "leads": plan.leads,
             "touches": plan.touches,
@@ -129,6 +135,13 @@ def enroll_seasoned_leads(p: Pipeline, *, now: datetime, batch_size: int) -> int
     return enroll_seasoned(engine=p.engine, registry=p.registry, now=now, batch_size=batch_size).reengaged
 
 
+def enroll_funded_leads(p: Pipeline, *, now: datetime, batch_size: int) -> int:
+    total = 0
+    while n := enroll_funded(engine=p.engine, registry=p.registry, now=now, limit=batch_size):
+        total += n
+    return total
+
+
 def expire_tasks(p: Pipeline, *, now: datetime) -> int:
     return expire_call_tasks(engine=p.engine, now=now)
 
@@ -138,7 +151,8 @@ def plan_batch(p: Pipeline, *, now: datetime, batch_size: int) -> TickStats:
 
 
 def tick(p: Pipeline, *, now: datetime, batch_size: int | None = None, run: Runner = inline) -> TickSummary:
-    """Enroll new leads, re-engage seasoned ones, expire stale call tasks, and plan every lead due at ``now``.
+    """Enroll new leads, re-engage seasoned ones, start the referral asks of funded ones, expire stale call tasks,
+    and plan every lead due at ``now``.
 
     Every step is safe to run again (a claimed lead is no longer due), so a runner may retry it.
     """
@@ -146,6 +160,7 @@ def tick(p: Pipeline, *, now: datetime, batch_size: int | None = None, run: Runn
     summary = TickSummary()
     summary.enrolled = run("enroll-new-leads", enroll, p, now=now, batch_size=size, retry=True)
     summary.seasoned = run("enroll-seasoned-leads", enroll_seasoned_leads, p, now=now, batch_size=size, retry=True)
+    summary.referrals = run("enroll-funded-leads", enroll_funded_leads, p, now=now, batch_size=size, retry=True)
     summary.expired_tasks = run("expire-call-tasks", expire_tasks, p, now=now, retry=True)
     while True:
         stats = run("plan-due-leads", plan_batch, p, now=now, batch_size=size, retry=True)

@@ -14,6 +14,7 @@ from nurture.cadence import parse_duration
 from service import rescore
 from service.dispatch import DispatchStats, dispatch
 from service.pipeline import Pipeline, tick
+from storage.referrals import next_enrollment_at
 from storage.rescore import RescoreStats
 from storage.tick import TickStats, next_work_at
 
@@ -74,7 +75,7 @@ def replay(
             stats.daily.add(rescore.daily(p, now=now)[1])
             swept = sweep.date()
             if skip_idle:
-                work, looked = _next_work(p, hook), True
+                work, looked = _next_work(p, hook, now), True
         if looked and (work is None or work > now):
             stats.idle += 1  # reached for the sweep alone: as at any skipped step, nothing else is due here
         else:
@@ -88,7 +89,7 @@ def replay(
         if skip_idle and index < total_steps:
             after = now if swept != _daily_at(now).date() else now + timedelta(days=1)
             if not looked:
-                work = _next_work(p, hook)
+                work = _next_work(p, hook, now)
             wake = _daily_at(after) if work is None else min(work, _daily_at(after))
             ahead = -(-_microseconds(wake - start) // step_us)  # the first step at or after wake
             if ahead > index:
@@ -108,8 +109,12 @@ def _microseconds(d: timedelta) -> int:
     return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
 
 
-def _next_work(p: Pipeline, hook: ReplayHook | None) -> datetime | None:
-    times = [next_work_at(engine=p.engine), hook.next_at() if hook is not None else None]
+def _next_work(p: Pipeline, hook: ReplayHook | None, now: datetime) -> datetime | None:
+    times = [
+        next_work_at(engine=p.engine),
+        next_enrollment_at(engine=p.engine, now=now),  # a funded lead's referral asks begin at the next tick
+        hook.next_at() if hook is not None else None,
+    ]
     found = [t for t in times if t is not None]
     return min(found) if found else None
 

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         shipped("cadences") / "reengage.yaml",
         description="the sequence an aged lead gets when a lender's guidelines change in its favour",
     )
+    referral_cadence_file: Path = Field(
+        shipped("cadences") / "referral.yaml",
+        description="the referral asks a borrower gets when the loan funds (email and a loan officer's call)",
+    )
     compliance_file: Path = Field(
         shipped("compliance") / "us.yaml", description="the compliance rule table every contact is checked against"
     )

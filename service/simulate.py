@@ -1,7 +1,9 @@
 """Simulated borrowers and loan officers for the demo.
 
 Each lead's fate is drawn once, up front, from the DOMAIN.md benchmark ranges
-for its product (a rate is drawn uniformly inside each range, per product).
+for its product (a rate is drawn uniformly inside each range, per product). The
+ranges are published for 30-90 day leads only, so a lead's age at import does not
+change its fate: the report's age bands differ by chance alone.
 The simulation then acts only through the product's own entry points:
 completing call tasks with outcomes, recording replies and pipeline events,
 exactly what a loan officer would do, so the funnel it produces comes out of
@@ -52,6 +54,8 @@ TEXT_BACKS = (
 TEXT_CHECK_EVERY = timedelta(hours=6)
 GUIDELINES = "guidelines:"  # an agenda action: load the feed at this path
 REENGAGE_TEMPLATE = "reengage"  # the re-engagement cadence's call tasks
+REFERRAL_TEMPLATE = "referral"  # the referral asks' call tasks
+REFERRAL_REACHED = 0.5  # the simulation's guess: a borrower whose loan just funded answers their officer half the time
 REPLY_TEXT = "Is this still available? I am self-employed and got turned down last year."
 PIPELINE = (
     (Event.PRE_QUALIFIED, 2, 4),
@@ -199,6 +203,8 @@ class Simulation:
             at = max(task.due_at, now - timedelta(minutes=30))
             if task.kind == TaskKind.REPLY.value:
                 outcome = Outcome.REACHED
+            elif task.template == REFERRAL_TEMPLATE:
+                outcome = Outcome.REACHED if self.rng.random() < REFERRAL_REACHED else Outcome.VOICEMAIL
             elif task.template == REENGAGE_TEMPLATE and fate.bad_phone is None:
                 reached = self.rng.random() < self.rates[fate.product]["contact"]
                 outcome = Outcome.REACHED if reached else Outcome.NO_ANSWER
@@ -209,7 +215,7 @@ class Simulation:
             else:
                 outcome = Outcome.VOICEMAIL if self.rng.random() < 0.4 else Outcome.NO_ANSWER
             complete_task(engine=self.engine, task_id=task.id, outcome=outcome, at=at, actor="simulated LO")
-            if outcome is Outcome.REACHED:
+            if outcome is Outcome.REACHED and task.template != REFERRAL_TEMPLATE:
                 self._at(at + timedelta(days=self.rng.uniform(1, 3)), task.lead_id, "educate")
 
     def _open_task(self, lead_id: int, kinds: tuple[TaskKind, ...]) -> int | None:

@@ -252,16 +252,31 @@ def _days_before(as_of: date, low: int, high: int) -> list[date]:
     return [as_of - timedelta(days=days) for days in range(low, high + 1)]
 
 
-def iter_leads(n: int, *, seed: int, as_of: date) -> Iterator[dict[str, str]]:
-    """``n`` lead rows (every CSV column, as text), inquiries 30-90 days before ``as_of``."""
-    d, c = _Draw(seed), _Draw(f"compliance-{seed}")
-    days = _days_before(as_of, 30, 90)
-    inquiry_dates = [(day, day.isoformat(), f"{day.month}/{day.day}/{day.year}") for day in days]
+# Aged leads are sold in tiers by age; a tier is (its share of the leads, the fewest and the most days from the
+# inquiry to ``as_of``). The default is one purchase of 30-90 day leads, the age the benchmarks describe; the
+# demo buys from three tiers so its report has every age band.
+AgeTiers = tuple[tuple[float, int, int], ...]
+AGED_30_90: AgeTiers = ((1.0, 30, 90),)
+MIXED_AGES: AgeTiers = ((0.2, 7, 29), (0.6, 30, 90), (0.2, 91, 180))
+
+
+def iter_leads(n: int, *, seed: int, as_of: date, ages: AgeTiers = AGED_30_90) -> Iterator[dict[str, str]]:
+    """``n`` lead rows (every CSV column, as text), inquiries ``ages`` before ``as_of`` (default 30-90 days).
+
+    The tier of each lead is drawn from a stream of its own, so the tiers change the inquiry dates and nothing
+    else: the other columns of a seed are the same for any ``ages``."""
+    d, c, a = _Draw(seed), _Draw(f"compliance-{seed}"), _Draw(f"ages-{seed}")
+    tiers = [
+        [(day, day.isoformat(), f"{day.month}/{day.day}/{day.year}") for day in _days_before(as_of, low, high)]
+        for _, low, high in ages
+    ]
+    tier_w = _weighted({str(i): share for i, (share, _, _) in enumerate(ages)})
     event_dates = [day.isoformat() for day in _days_before(as_of, 365, 6 * 365)]  # 1-6 years back
     for i in range(n):
         state = d.weighted(_STATE_W)
         npa, zip3 = d.pick(STATES[state][1])
         first, last = d.pick(FIRST_NAMES), d.pick(LAST_NAMES)
+        inquiry_dates = tiers[0] if len(tiers) == 1 else tiers[int(a.weighted(tier_w))]
         inquiry, iso_date, us_date = d.pick(inquiry_dates)
         row = dict(
             _BLANK,
@@ -283,8 +298,8 @@ def iter_leads(n: int, *, seed: int, as_of: date) -> Iterator[dict[str, str]]:
         yield row
 
 
-def generate_leads(n: int, *, seed: int, as_of: date) -> list[dict[str, str]]:
-    return list(iter_leads(n, seed=seed, as_of=as_of))
+def generate_leads(n: int, *, seed: int, as_of: date, ages: AgeTiers = AGED_30_90) -> list[dict[str, str]]:
+    return list(iter_leads(n, seed=seed, as_of=as_of, ages=ages))
 
 
 def write_csv(rows: Iterable[dict[str, str]], path: Path) -> int:

@@ -40,8 +40,8 @@ class CadenceRegistry:
 def register_cadence(
     *, engine: Engine, cadence: Cadence, now: datetime, others: tuple[Cadence, ...] = ()
 ) -> CadenceRegistry:
-    """Store ``cadence`` (where new leads enroll) and ``others`` (the re-engagement cadence) if new, and return
-    every stored version.
+    """Store ``cadence`` (where new leads enroll) and ``others`` (the re-engagement and referral cadences) if new,
+    and return every stored version.
 
     The same name and version with different content is refused: leads
     enrolled in a version must keep exactly the steps they enrolled in.

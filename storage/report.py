@@ -6,12 +6,13 @@ import json
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from nurture.economics import revenue_per_close
+from nurture.economics import AGE_BANDS, revenue_per_close
 from nurture.products import LoanPurpose, Product, PropertyType
 from nurture.states import Event, Stage
 from storage.models import CallTask, InboundMessage, Lead, LeadHistory, Reengagement, Touch, table
@@ -57,13 +58,36 @@ def _furthest_rank() -> sa.Subquery:
     return sa.select(_hist.c.lead_id, sa.func.max(rank).label("rank")).group_by(_hist.c.lead_id).subquery("furthest")
 
 
-def funnel(*, engine: Engine, cost_per_lead: float | None = None) -> list[FunnelRow]:
-    """Leads, contacts, educated, docs received and closes by product, with revenue and lead cost."""
+def _literal(value: int | str) -> sa.ColumnElement[Any]:
+    """``value`` written into the statement: an expression grouped by must read the same in SELECT and GROUP BY,
+    which bound parameters ($1 there, $5 here) do not on PostgreSQL."""
+    return sa.literal_column(str(value) if isinstance(value, int) else f"'{value}'")
+
+
+def age_at_import(dialect: str) -> sa.ColumnElement[int]:
+    """Days from the lead's inquiry date to the (UTC) day it was imported."""
+    if dialect == "postgresql":
+        imported = sa.cast(sa.func.timezone(_literal("UTC"), _lead.c.created_at), sa.Date)
+        return sa.type_coerce(imported - _lead.c.inquiry_date, sa.Integer)
+    days = sa.func.julianday(sa.func.date(_lead.c.created_at)) - sa.func.julianday(_lead.c.inquiry_date)
+    return sa.cast(days, sa.Integer)
+
+
+def age_band_of(dialect: str) -> sa.ColumnElement[str]:
+    """The key of the lead's band in ``nurture.economics.AGE_BANDS``, as SQL."""
+    age = age_at_import(dialect)
+    *bounded, last = AGE_BANDS
+    return sa.case(*((age <= _literal(b.high), _literal(b.key)) for b in bounded if b.high is not None),
+                   else_=_literal(last.key))  # fmt: skip
+
+
+def _funnel(engine: Engine, group: sa.ColumnElement[str], cost_per_lead: float | None) -> dict[str, FunnelRow]:
+    """The funnel counts, revenue and lead cost of each value of ``group`` (a lead column or expression)."""
     furthest = _furthest_rank()
     rank = sa.func.coalesce(furthest.c.rank, 0)
     counts = (
         sa.select(
-            _lead.c.product,
+            group.label("grp"),
             sa.func.count().label("leads"),
             sa.func.sum(sa.case((rank >= 1, 1), else_=0)).label("contacted"),
             sa.func.sum(sa.case((rank >= 2, 1), else_=0)).label("educated"),
@@ -72,15 +96,15 @@ def funnel(*, engine: Engine, cost_per_lead: float | None = None) -> list[Funnel
             sa.func.coalesce(sa.func.sum(_lead.c.cost_cents), 0).label("cost_cents"),
         )
         .select_from(_lead.outerjoin(furthest, furthest.c.lead_id == _lead.c.id))
-        .group_by(_lead.c.product)
+        .group_by(group)
     )
-    closed = sa.select(_lead.c.product, _lead.c.loan_purpose, _lead.c.property_type, _lead.c.loan_amount).where(
-        _lead.c.stage == Stage.CLOSED_FUNDED.value
-    )
+    closed = sa.select(
+        group.label("grp"), _lead.c.product, _lead.c.loan_purpose, _lead.c.property_type, _lead.c.loan_amount
+    ).where(_lead.c.stage == Stage.CLOSED_FUNDED.value)
     with engine.connect() as conn:
         rows = {
-            r.product: FunnelRow(
-                product=r.product,
+            r.grp: FunnelRow(
+                product=r.grp,
                 leads=r.leads,
                 contacted=int(r.contacted or 0),
                 educated=int(r.educated or 0),
@@ -91,13 +115,54 @@ def funnel(*, engine: Engine, cost_per_lead: float | None = None) -> list[Funnel
             for r in conn.execute(counts)
         }
         for r in conn.execute(closed):
-            rows[r.product].revenue += revenue_per_close(
+            rows[r.grp].revenue += revenue_per_close(
                 Product(r.product),
                 purpose=LoanPurpose(r.loan_purpose) if r.loan_purpose else None,
                 property_type=PropertyType(r.property_type) if r.property_type else None,
                 loan_amount=r.loan_amount,
             )
+    return rows
+
+
+def funnel(*, engine: Engine, cost_per_lead: float | None = None) -> list[FunnelRow]:
+    """Leads, contacts, educated, docs received and closes by product, with revenue and lead cost."""
+    rows = _funnel(engine, _lead.c.product, cost_per_lead)
     return [rows[p.value] for p in Product if p.value in rows]
+
+
+def funnel_by_age(*, engine: Engine, cost_per_lead: float | None = None) -> list[FunnelRow]:
+    """The same funnel by the lead's age at import (``nurture.economics.AGE_BANDS``); ``product`` holds the band
+    key. Every band is listed, also an empty one."""
+    rows = _funnel(engine, age_band_of(engine.dialect.name), cost_per_lead)
+    return [rows.get(b.key) or FunnelRow(product=b.key) for b in AGE_BANDS]
+
+
+_WORKING = [s.value for s, r in RANK.items() if 1 <= r < RANK[Stage.CLOSED_FUNDED]]
+_SPOKE = [Event.LIVE_CONTACT.value, Event.INBOUND_REPLY.value]
+
+
+def days_to_close(*, engine: Engine) -> dict[str, list[float]]:
+    """For every funded lead, the days from its first contact (a live conversation, a reply, or its first move
+    into a working stage) to its funding, by age band; a funded lead with no contact on record is left out."""
+    spoke = sa.or_(_hist.c.event.in_(_SPOKE), _hist.c.stage_to.in_(_WORKING))
+    first = sa.select(sa.func.min(_hist.c.at)).where(_hist.c.lead_id == _lead.c.id, spoke).scalar_subquery()
+    funded = (
+        sa.select(sa.func.max(_hist.c.at))
+        .where(_hist.c.lead_id == _lead.c.id, _hist.c.event == Event.FUNDED.value)
+        .scalar_subquery()
+    )
+    query = sa.select(age_band_of(engine.dialect.name).label("band"), first.label("first"), funded.label("funded"))
+    query = query.where(_lead.c.stage == Stage.CLOSED_FUNDED.value)
+    out: dict[str, list[float]] = {b.key: [] for b in AGE_BANDS}
+    with engine.connect() as conn:
+        for band, began, ended in conn.execute(query):
+            if began is not None and ended is not None:
+                out[band].append((_utc(ended) - _utc(began)).total_seconds() / 86_400)
+    return out
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # a correlated MIN() on SQLite comes back naive
 
 
 def touch_counts(*, engine: Engine) -> dict[str, dict[str, int]]:

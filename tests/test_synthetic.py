@@ -11,12 +11,13 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
+import pytest
 import sqlalchemy as sa
 
 from nurture.geo import lead_timezone, normalize_phone, phone_area, phone_state
 from nurture.products import Product
 from service.settings import Settings
-from service.synthetic import SOURCES, STATES, generate_leads, iter_leads, write_csv
+from service.synthetic import MIXED_AGES, SOURCES, STATES, generate_leads, iter_leads, write_csv
 from storage.import_parse import CONSENT_COLUMNS
 from storage.importer import COLUMNS, import_leads
 from storage.models import Consent, Lead
@@ -209,3 +210,17 @@ def test_about_5_percent_kept_a_phone_number_from_another_state():
         return lead_timezone(state=row["address_state"], zip=row["zip"], phone=row["phone"]) not in area.timezones
 
     assert _share(moved, other_zone) > 0.25, "the area code often points at another time zone"
+
+
+def test_mixed_ages_move_the_inquiry_dates_and_nothing_else():
+    """The demo buys three tiers (under 30, 30-90 and over 90 days old) so its report has every age band.
+    The consent is given on the inquiry's day (or a day or two before), so it moves with it."""
+    plain = generate_leads(3_000, seed=4, as_of=AS_OF)
+    mixed = generate_leads(3_000, seed=4, as_of=AS_OF, ages=MIXED_AGES)
+    moved = {"inquiry_date": "", "consent_at": ""}
+    assert [r | moved for r in mixed] == [r | moved for r in plain]
+    ages = [(AS_OF - _day(r["inquiry_date"])).days for r in mixed]
+    assert min(ages) == 7 and max(ages) == 180
+    shares = [_share(mixed, lambda r, lo=lo, hi=hi: lo <= (AS_OF - _day(r["inquiry_date"])).days <= hi)
+              for _, lo, hi in MIXED_AGES]  # fmt: skip
+    assert shares == pytest.approx([0.2, 0.6, 0.2], abs=0.03)

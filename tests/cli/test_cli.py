@@ -153,6 +153,9 @@ def test_report_json_lists_products(database_url, tmp_path):
     products = {p["product"]: p["leads"] for p in payload["products"]}
     assert products == {"bank_statement": 1, "general": 1}
     assert payload["totals"]["leads"] == 2
+    assert [(b["band"], b["leads"]) for b in payload["by_age"]] == [("under_30", 0), ("30_90", 2), ("over_90", 0)]
+    text = invoke("--db", database_url, "report").output
+    assert "Funnel by lead age at import" in text and "30-90 days *" in text
 
 
 def test_a_person_lists_and_settles_messages_whose_outcome_is_unknown(database_url, tmp_path, app_env):

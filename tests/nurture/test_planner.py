@@ -156,3 +156,36 @@ def test_any_tick_schedule_plans_each_step_once_inside_its_window(tz, start, gap
     for k in tasks:
         step = CADENCE.steps[CADENCE.index_of(k.step_id)]
         assert step.window.contains(local_time(k.due_at, tz).time())
+
+
+REFERRAL = load_cadence((Path(__file__).resolve().parents[2] / "cadences" / "referral.yaml").read_text())
+
+
+def test_referral_asks_at_funding_and_30_days_later_then_the_cadence_ends():
+    funded = datetime(2026, 5, 4, 19, 0, tzinfo=UTC)  # 15:00 in Miami
+    tz = "America/New_York"
+    snap = LeadSnapshot(7, tz, anchor_date(enrolled_at=funded, timezone=tz, cadence=REFERRAL), funded, 0, 0,
+                        CadenceStatus.ACTIVE, True, True)  # fmt: skip
+    touches, tasks, events, planned_at = [], [], [], {}
+    for now in hourly(funded, 40):
+        p = plan(snap, REFERRAL, now)
+        touches += p.touches
+        tasks += p.tasks
+        events += p.events
+        planned_at.update({t.step_id: now for t in (*p.touches, *p.tasks)})
+        snap = LeadSnapshot(**{**_fields(snap), "step_index": p.step_index, "repeat": p.repeat, "status": p.status})
+    assert [(t.step_id, t.template) for t in touches] == [("d0-email", "referral"), ("d30-email", "referral_followup")]
+    assert [(t.step_id, t.template, t.priority) for t in tasks] == [
+        ("d0-call", "referral", 20),
+        ("d30-call", "referral", 20),
+    ]
+    local = [local_time(t.scheduled_for, tz) for t in touches] + [local_time(t.due_at, tz) for t in tasks]
+    assert [(d.date().isoformat(), d.hour) for d in local] == [
+        ("2026-05-04", 15),  # at once: the email's window is open when the loan funds
+        ("2026-06-03", 10),
+        ("2026-05-04", 16),
+        ("2026-06-03", 11),
+    ]
+    assert planned_at["d30-email"] < planned_at["d30-call"], "the last email is planned (and sent) while still active"
+    assert events == [Event.CAMPAIGN_ENDED], "no email nurture after the referral asks"
+    assert snap.status is CadenceStatus.COMPLETED

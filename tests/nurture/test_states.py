@@ -57,7 +57,22 @@ def test_pipeline_walks_from_contact_to_funded():
     ):
         change = apply(event, stage=stage, cadence=cadence)
         stage, cadence = change.stage_to, change.cadence_to
-    assert (stage, cadence) == (Stage.CLOSED_FUNDED, CadenceStatus.COMPLETED)
+    assert (stage, cadence) == (Stage.CLOSED_FUNDED, CadenceStatus.HANDED_OFF)
+    referral = apply(Event.REFERRAL_ASK, stage=stage, cadence=cadence)
+    assert (referral.stage_to, referral.cadence_to) == (Stage.CLOSED_FUNDED, CadenceStatus.ACTIVE)
+    ended = apply(Event.CAMPAIGN_ENDED, stage=referral.stage_to, cadence=referral.cadence_to)
+    assert (ended.stage_to, ended.cadence_to) == (Stage.CLOSED_FUNDED, CadenceStatus.COMPLETED)
+
+
+def test_a_funded_lead_that_asked_not_to_be_contacted_gets_no_referral_ask():
+    funded = apply(Event.FUNDED, stage=Stage.CLEAR_TO_CLOSE, cadence=CadenceStatus.STOPPED)
+    assert funded.cadence_to is CadenceStatus.STOPPED
+    assert not allowed(Event.REFERRAL_ASK, stage=funded.stage_to, cadence=funded.cadence_to)
+
+
+def test_a_reply_to_a_referral_ask_goes_to_the_loan_officer():
+    reply = apply(Event.INBOUND_REPLY, stage=Stage.CLOSED_FUNDED, cadence=CadenceStatus.ACTIVE)
+    assert (reply.stage_to, reply.cadence_to) == (Stage.CLOSED_FUNDED, CadenceStatus.HANDED_OFF)
 
 
 def test_docs_are_generated_from_the_table():
