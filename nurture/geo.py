@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import geocoder
 from phonenumbers import timezone as phone_tz
 from phonenumbers.tzdata import TIMEZONE_DATA
 
@@ -168,6 +167,8 @@ def phone_area(phone: str | None) -> PhoneArea | None:
 @lru_cache(maxsize=1024)
 def _area_code_state(npa: int) -> str | None:
     """Area codes never cross a state line, so one number speaks for all: NPA-555-1234, never issued."""
+    from phonenumbers import geocoder  # its data takes ~0.4 s to load: only when a number is looked up
+
     sample = phonenumbers.PhoneNumber(country_code=1, national_number=npa * 10_000_000 + 5_551_234)
     return _state_of(geocoder.description_for_valid_number(sample, "en"))
 
