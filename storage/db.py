@@ -6,13 +6,15 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -73,6 +75,8 @@ def _make_engine(url: str, **kwargs: object) -> Engine:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -81,22 +85,36 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema. Safe to run any number of times."""
+    from alembic import command  # alembic takes ~0.15 s to import: only the commands that migrate load it
+
     command.upgrade(alembic_config(engine), revision)
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
+    """The schema revision stored in the database (None: no dripline schema)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return _stored_revision(conn)
+
+
+def _stored_revision(conn: sa.Connection) -> str | None:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+_REVISION = re.compile(r"^(down_revision|revision) = (?:'([^']*)'|None)", re.MULTILINE)
 
 
 def head_revision() -> str | None:
-    from alembic.script import ScriptDirectory
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(cfg).get_current_head()
+    """The newest migration, read from the migration files (their one ``revision``/``down_revision`` lines;
+    tests/storage/test_migrations.py checks it against alembic's own answer)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        for name, value in _REVISION.findall(path.read_text()):
+            (revisions if name == "revision" else parents).add(value)
+    heads = revisions - parents
+    return max(heads) if heads else None
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -113,8 +131,6 @@ def check_database(url: str) -> None:
     """Refuse a database dripline cannot work on, creating nothing: a SQLite file that does not exist, a
     database without dripline's schema or with an older one (:class:`DatabaseNotReady`), a server that cannot
     be reached (:class:`DatabaseUnreachable`) or a URL that is not one (:class:`DatabaseURLError`)."""
-    from alembic.runtime.migration import MigrationContext
-
     engine = make_engine(url)  # checks the URL before anything is touched
     shown = shown_url(url)
     path = sqlite_file(url)
@@ -122,7 +138,7 @@ def check_database(url: str) -> None:
         raise DatabaseNotReady(f"database {shown}: {path} does not exist; run `dripline init` to create it")
     try:
         with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
+            current = _stored_revision(conn)
     except sa.exc.DBAPIError as exc:
         raise DatabaseUnreachable(f"database {shown}: cannot connect: {first_line(exc.orig)}") from exc
     finally:

@@ -108,3 +108,14 @@ def test_money_becomes_64_bit_keeping_the_amounts_and_a_downgrade_refuses_what_w
     with blank_engine.connect() as conn:
         assert conn.execute(sa.text("SELECT liquid_assets FROM lead")).scalar_one() == 2**31 - 1
     assert current_revision(blank_engine) == before
+
+
+def test_the_head_read_from_the_files_is_alembics():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from storage.db import MIGRATIONS, head_revision
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert head_revision() == ScriptDirectory.from_config(cfg).get_current_head() is not None
