@@ -218,7 +218,9 @@ def reengage_rows(
     now: datetime,
     stats: RescoreStats,
 ) -> None:
-    """Record each lead's re-engagement and move it onto the re-engagement cadence, in one transaction.
+    """Record each lead's re-engagement and move it onto the re-engagement cadence, in one transaction. The
+    position keeps where the lead stood (``home_*``, unless it is in a re-engagement already): it goes back
+    there when the sequence ends.
 
     ``reasons`` maps a lead to (lender, program, the change in plain words). With ``change_key`` None the
     rows already exist as scheduled (seasoning) under each row's own ``change_key`` and are marked instead.

@@ -18,6 +18,7 @@ from service.replay import replay
 from service.settings import Settings
 from storage.cadences import register_cadence
 from storage.models import CadencePosition, CallTask, LeadHistory, Touch, table
+from storage.report import reengagement_counts
 from storage.rescore import rescore_snapshot
 from tests.factories import insert_nurture_lead
 from tests.fakes import RecordingSender
@@ -98,6 +99,8 @@ def test_an_unresponsive_re_engaged_lead_gets_every_step_then_its_own_monthly_em
         3,
     )
     assert position.anchor_date == anchor and position.home_cadence_name is None and position.reason == ""
+    counts = reengagement_counts(engine=engine)
+    assert (counts["messages"], counts["call_tasks"], counts["cadence_ended"]) == ({"sent": 3}, {"expired": 2}, 0)
 
 
 def test_a_second_re_engagement_gets_a_sequence_of_its_own_and_keeps_the_lead_s_home(engine: Engine):
