@@ -266,6 +266,11 @@ def apply(event: Event, *, stage: Stage, cadence: CadenceStatus, restore: Cadenc
     )
 
 
+def restores(event: Event) -> frozenset[CadenceStatus]:
+    """The statuses ``event`` may put back (it takes one as ``restore``); empty for every other event."""
+    return _BY_EVENT[event].restores
+
+
 def allowed(event: Event, *, stage: Stage, cadence: CadenceStatus) -> bool:
     row = _BY_EVENT[event]
     return stage in row.stage_from and cadence in row.cadence_from

@@ -19,9 +19,10 @@ from nurture.actions import TaskKind, TaskStatus, TouchStatus
 from nurture.gate import Policy
 from nurture.gate_plan import gate_planned
 from nurture.planner import Home, LeadSnapshot, plan
-from nurture.states import AUTOMATED, CadenceStatus, Stage, apply
+from nurture.states import AUTOMATED, CadenceStatus, Stage
 from storage.cadences import CadenceRegistry
 from storage.compliance import contacts_since, load_facts
+from storage.lead_events import history_rows
 from storage.locks import write_transaction
 from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Reengagement, Touch, table
 from storage.sql import among, insert_ignore
@@ -195,26 +196,13 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now
                     }
                 )
                 stats.blocked += k.status is TaskStatus.BLOCKED
-            stage = Stage(r.stage)
-            for event in result.events:
-                change = apply(event, stage=stage, cadence=status)
-                history.append(
-                    {
-                        "lead_id": r.lead_id,
-                        "at": now,
-                        "event": event.value,
-                        "stage_from": stage.value,
-                        "stage_to": change.stage_to.value,
-                        "cadence_from": status.value,
-                        "cadence_to": change.cadence_to.value,
-                        "reason": change.note,
-                        "actor": "cadence",
-                    }
-                )
-                if change.stage_to != stage:
-                    stage_moves.append({"b_id": r.lead_id, "b_stage": change.stage_to.value, "b_now": now})
-                stage, status = change.stage_to, change.cadence_to
-                stats.events[event.value] += 1
+            if result.events:
+                stage = Stage(r.stage)
+                changes, stage_to, _ = history_rows(r.lead_id, stage, status, result.events, at=now, actor="cadence")
+                history += changes
+                if stage_to != stage:
+                    stage_moves.append({"b_id": r.lead_id, "b_stage": stage_to.value, "b_now": now})
+                stats.events.update(e.value for e in result.events)
             move = {
                 "b_id": r.lead_id,
                 "b_step": result.step_index,
