@@ -127,6 +127,9 @@ def inbound_sms(
         console.print("already handled: the provider sent this message before")
     if result.reply:
         console.print(f"replied: {result.reply} [{result.reply_status}]", soft_wrap=True)
+    for lead in result.resumed:
+        text = f"next text {lead.next_text}" if lead.next_text else "no text left in its cadence"
+        console.print(f"lead {lead.lead_id}: cadence resumed ({lead.status.value}, next step {lead.next_step}); {text}")
     if result.task_ids:
         console.print(f"call tasks for the loan officer: {', '.join(map(str, result.task_ids))}")
     elif not result.lead_ids and result.kind.value in ("reply", "ambiguous"):

@@ -149,6 +149,17 @@ def print_reengagement(counts: dict[str, Any], console: Console) -> None:
     for status, n in sorted(other.items()):
         table.add_row(str(n), "", OTHER_REENGAGEMENT.get(status, status))
     console.print(table)
+    messages, calls = counts.get("messages", {}), counts.get("call_tasks", {})
+    if messages or calls:
+        console.print(
+            f"Re-engagement messages: {_by_status(messages)}; cancelled because a cadence ended: "
+            f"{counts.get('cadence_ended', 0)}. Call tasks: {_by_status(calls)}.",
+            soft_wrap=True,
+        )
+
+
+def _by_status(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "none"
 
 
 def print_referrals(counts: dict[str, Any], console: Console) -> None:

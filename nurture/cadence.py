@@ -84,6 +84,12 @@ class Cadence:
         raise KeyError(step_id)
 
     @property
+    def ends(self) -> bool:
+        """Whether the cadence runs out of steps (its last step does not repeat forever)."""
+        last = self.steps[-1]
+        return not last.repeats or last.until_day is not None
+
+    @property
     def templates(self) -> set[tuple[Channel, str]]:
         return {(s.channel, t) for s in self.steps for t in s.templates}
 

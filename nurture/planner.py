@@ -4,6 +4,12 @@ The tick hands in a :class:`LeadSnapshot` and gets a :class:`Plan`: the touches
 and call tasks to record, where the lead's position moves to, and when it is
 next due. Time arithmetic happens in the lead's own calendar (pendulum), so
 "day 2 at 17:00" means 17:00 where the borrower lives, across DST changes.
+
+A cadence ends only once every step is planned *and* none of the lead's touches
+is still waiting to go (planned, sending or unknown): until then the lead stays
+where it is and is looked at again, so nothing planned is cancelled because the
+cadence ended. A lead with a :class:`Home` (a re-engagement sequence) then goes
+back to that enrollment, at its first step still to come; any other completes.
 """
 
 from __future__ import annotations
@@ -19,6 +25,19 @@ from nurture.actions import Channel, PlannedCallTask, PlannedTouch, TaskKind, To
 from nurture.cadence import Cadence, Step, Window
 from nurture.states import AUTOMATED, CadenceStatus, Event
 
+SETTLE_RECHECK = timedelta(hours=1)  # how long after its last touch's time an ended cadence is looked at again
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    """The enrollment a lead goes back to when its current cadence ends (a re-engaged lead's own nurture)."""
+
+    cadence: Cadence
+    anchor_date: date
+    enrolled_at: datetime
+    step_index: int
+    repeat: int
+
 
 @dataclass(frozen=True, slots=True)
 class LeadSnapshot:
@@ -32,6 +51,8 @@ class LeadSnapshot:
     has_phone: bool
     has_email: bool
     phone_ok: bool = True
+    unsettled_until: datetime | None = None  # the latest time among the lead's touches not yet settled, if any
+    home: Home | None = None
 
 
 @dataclass(slots=True)
@@ -43,6 +64,7 @@ class Plan:
     repeat: int = 0
     status: CadenceStatus = CadenceStatus.ACTIVE
     next_due_at: datetime | None = None
+    home: Home | None = None  # set when the lead went back to its home: the position is now the home's
 
 
 # Wall-clock instants are built with pendulum (its DST rules: a time in a spring-forward gap moves
@@ -118,9 +140,12 @@ def _past_end(step: Step, repeat: int) -> bool:
     return step.day + repeat * step.every_days > step.until_day
 
 
-def touch_key(lead_id: int, cadence: Cadence, step: Step, repeat: int) -> str:
+def touch_key(lead_id: int, cadence: Cadence, step: Step, repeat: int, run: date | None = None) -> str:
+    """The touch's (or call task's) unique key. ``run``: day 0 of an enrollment a lead may get more than once (a
+    re-engagement), so a second sequence is not taken for the first."""
     suffix = f"#{repeat}" if step.repeats else ""
-    return f"{lead_id}:{cadence.name}:v{cadence.version}:{step.id}{suffix}:{step.channel.value}"
+    on = f"@{run.isoformat()}" if run is not None else ""
+    return f"{lead_id}:{cadence.name}:v{cadence.version}{on}:{step.id}{suffix}:{step.channel.value}"
 
 
 def _skip_reason(step: Step, lead: LeadSnapshot) -> str:
@@ -140,6 +165,48 @@ def plan(lead: LeadSnapshot, cadence: Cadence, now: datetime) -> Plan:
         return result
     if type(now) is not datetime or now.tzinfo is not UTC:
         now = as_utc(now)
+    _walk(result, lead, cadence, now, emit=True)
+    if result.step_index < len(cadence.steps):
+        return result
+    waiting = [t.scheduled_for for t in result.touches if t.status is TouchStatus.PLANNED]
+    if lead.unsettled_until is not None:
+        waiting.append(lead.unsettled_until)
+    if waiting:  # the last steps' messages have yet to go: the cadence has not ended
+        result.next_due_at = max(*waiting, now) + SETTLE_RECHECK
+        return result
+    if lead.home is not None:
+        result.events.append(Event.REENGAGEMENT_ENDED)
+        home = lead.home
+        back = fast_forward(
+            LeadSnapshot(lead.lead_id, lead.timezone, home.anchor_date, home.enrolled_at, home.step_index,
+                         home.repeat, CadenceStatus.NURTURING, lead.has_phone, lead.has_email, lead.phone_ok),
+            home.cadence,
+            now,
+        )  # fmt: skip
+        result.events += back.events
+        result.step_index, result.repeat, result.status = back.step_index, back.repeat, back.status
+        result.next_due_at, result.home = back.next_due_at, home
+        if back.step_index < len(home.cadence.steps):
+            return result
+    result.status = CadenceStatus.COMPLETED
+    result.events.append(Event.CAMPAIGN_ENDED)
+    result.next_due_at = None
+    return result
+
+
+def fast_forward(lead: LeadSnapshot, cadence: Cadence, now: datetime) -> Plan:
+    """Where the lead stands at ``now`` if every step that fell due before then is passed over, unplanned (a lead
+    back from a re-engagement, or texting START after an opt-out). ``next_due_at`` is ``now`` when no step is left:
+    the next tick ends the cadence once its touches are settled."""
+    result = Plan(step_index=lead.step_index, repeat=lead.repeat, status=lead.status)
+    _walk(result, lead, cadence, as_utc(now), emit=False)
+    if result.next_due_at is None:
+        result.next_due_at = as_utc(now)
+    return result
+
+
+def _walk(result: Plan, lead: LeadSnapshot, cadence: Cadence, now: datetime, *, emit: bool) -> None:
+    """Move ``result`` past every step due by ``now``, planning each one when ``emit``."""
     steps = cadence.steps
     i, repeat, status = lead.step_index, lead.repeat, lead.status
     if status is CadenceStatus.NURTURING and i <= cadence.contact_phase_end:
@@ -153,7 +220,8 @@ def plan(lead: LeadSnapshot, cadence: Cadence, now: datetime) -> Plan:
         due = due_at(step, repeat, lead, cadence)
         if due > now:
             break
-        _emit(result, lead, cadence, step, repeat, due, now)
+        if emit:
+            _emit(result, lead, cadence, step, repeat, due, now)
         if step.repeats:
             repeat += 1
         else:
@@ -165,19 +233,13 @@ def plan(lead: LeadSnapshot, cadence: Cadence, now: datetime) -> Plan:
             result.events.append(Event.CONTACT_DAYS_DONE)
 
     result.step_index, result.repeat, result.status = i, repeat, status
-    if i >= len(steps):
-        result.status = CadenceStatus.COMPLETED
-        result.events.append(Event.CAMPAIGN_ENDED)
-        result.next_due_at = None
-    else:
-        result.next_due_at = due_at(steps[i], repeat, lead, cadence)
-    return result
+    result.next_due_at = due_at(steps[i], repeat, lead, cadence) if i < len(steps) else None
 
 
 def _emit(
     plan_: Plan, lead: LeadSnapshot, cadence: Cadence, step: Step, repeat: int, due: datetime, now: datetime
 ) -> None:
-    key = touch_key(lead.lead_id, cadence, step, repeat)
+    key = touch_key(lead.lead_id, cadence, step, repeat, lead.anchor_date if lead.home is not None else None)
     template = step.template_for(repeat)
     scheduled = next_opening(max(due, now), step.window, lead.timezone)
     closes = window_close(scheduled, step.window, lead.timezone)

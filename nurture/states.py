@@ -35,7 +35,7 @@ class CadenceStatus(enum.StrEnum):
     NURTURING = "nurturing"  # email-only nurture after (or instead of) the contact days
     HANDED_OFF = "handed_off"  # a person owns the lead; no automated attempts
     STOPPED = "stopped"  # do not contact (outcome, opt-out, lost lead)
-    COMPLETED = "completed"  # the plan has no further steps
+    COMPLETED = "completed"  # the plan has no further steps and its last messages are settled
 
 
 AUTOMATED = frozenset({CadenceStatus.ACTIVE, CadenceStatus.NURTURING})
@@ -61,6 +61,8 @@ class Event(enum.StrEnum):
     WRONG_NUMBER = "wrong_number"
     REENGAGE = "reengage"
     REFERRAL_ASK = "referral_ask"
+    REENGAGEMENT_ENDED = "reengagement_ended"
+    RESUBSCRIBED = "resubscribed"
 
 
 S = Stage
@@ -88,12 +90,15 @@ class Transition:
     stage_from: frozenset[Stage]
     stage_to: Stage | None  # None: the stage does not change
     cadence_from: frozenset[CadenceStatus]
-    cadence_to: CadenceStatus | None  # None: the cadence status does not change
+    cadence_to: CadenceStatus | None  # None: the cadence status does not change (or: one of ``restores``)
     note: str
+    restores: frozenset[CadenceStatus] = frozenset()  # the event puts back the status the lead had, one of these
 
 
-def _t(event: Event, stage_from, stage_to, cadence_from, cadence_to, note: str) -> Transition:
-    return Transition(event, frozenset(stage_from), stage_to, frozenset(cadence_from), cadence_to, note)
+def _t(event: Event, stage_from, stage_to, cadence_from, cadence_to, note: str, restores=()) -> Transition:
+    return Transition(
+        event, frozenset(stage_from), stage_to, frozenset(cadence_from), cadence_to, note, frozenset(restores)
+    )
 
 
 TRANSITIONS: tuple[Transition, ...] = (
@@ -111,7 +116,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         None,
         {C.ACTIVE, C.NURTURING},
         C.COMPLETED,
-        "the cadence has no further steps",
+        "the cadence has no further steps and its last messages are settled",
     ),
     _t(
         Event.LIVE_CONTACT,
@@ -207,6 +212,23 @@ TRANSITIONS: tuple[Transition, ...] = (
         "the loan funded: ask for referrals now and 30 days later (email and a loan officer's call)",
     ),
     _t(
+        Event.REENGAGEMENT_ENDED,
+        _OPEN_EARLY,
+        S.NURTURE,
+        {C.ACTIVE, C.NURTURING},
+        C.NURTURING,
+        "the re-engagement sequence is over and its last messages are settled: back to the lead's own nurture",
+    ),
+    _t(
+        Event.RESUBSCRIBED,
+        _NOT_DONE,
+        None,
+        {C.STOPPED},
+        None,
+        "the borrower texted START after a do-not-contact: the cadence goes on from where it stands, texts only",
+        restores={C.ACTIVE, C.NURTURING},
+    ),
+    _t(
         Event.WRONG_NUMBER,
         frozenset(Stage),
         None,
@@ -238,21 +260,31 @@ class StateChange:
         return self.stage_from != self.stage_to or self.cadence_from != self.cadence_to
 
 
-def apply(event: Event, *, stage: Stage, cadence: CadenceStatus) -> StateChange:
-    """Return the states after ``event``; raise :class:`InvalidTransition` if it is not allowed."""
+def apply(event: Event, *, stage: Stage, cadence: CadenceStatus, restore: CadenceStatus | None = None) -> StateChange:
+    """Return the states after ``event``; raise :class:`InvalidTransition` if it is not allowed.
+
+    An event that restores an earlier status (``Transition.restores``) takes it as ``restore``."""
     row = _BY_EVENT[event]
     if stage not in row.stage_from:
         raise InvalidTransition(f"{event.value} is not allowed at stage {stage.value}")
     if cadence not in row.cadence_from:
         raise InvalidTransition(f"{event.value} is not allowed while the cadence is {cadence.value}")
+    if (restore is not None or row.restores) and restore not in row.restores:
+        wanted = ", ".join(sorted(s.value for s in row.restores)) or "nothing"
+        raise InvalidTransition(f"{event.value} restores {wanted}, not {restore.value if restore else 'nothing'}")
     return StateChange(
         event=event,
         stage_from=stage,
         stage_to=row.stage_to or stage,
         cadence_from=cadence,
-        cadence_to=row.cadence_to or cadence,
+        cadence_to=restore or row.cadence_to or cadence,
         note=row.note,
     )
+
+
+def restores(event: Event) -> frozenset[CadenceStatus]:
+    """The statuses ``event`` may put back (it takes one as ``restore``); empty for every other event."""
+    return _BY_EVENT[event].restores
 
 
 def allowed(event: Event, *, stage: Stage, cadence: CadenceStatus) -> bool:
@@ -269,9 +301,14 @@ def transition_table_markdown() -> str:
     for t in TRANSITIONS:
         lines.append(
             f"| `{t.event.value}` | {_names(t.stage_from, Stage)} | {_target(t.stage_to)} "
-            f"| {_names(t.cadence_from, CadenceStatus)} | {_target(t.cadence_to)} | {t.note} |"
+            f"| {_names(t.cadence_from, CadenceStatus)} | {_restored(t) or _target(t.cadence_to)} | {t.note} |"
         )
     return "\n".join(lines)
+
+
+def _restored(t: Transition) -> str:
+    ordered = [s.value for s in CadenceStatus if s in t.restores]
+    return f"as before: {' or '.join(ordered)}" if ordered else ""
 
 
 def _target(state: enum.Enum | None) -> str:
@@ -290,10 +327,11 @@ def mermaid(machine: str) -> str:
     lines = ["stateDiagram-v2"]
     for t in TRANSITIONS:
         sources, target = (t.stage_from, t.stage_to) if machine == "stage" else (t.cadence_from, t.cadence_to)
-        if target is None:
-            continue
         enum_cls = Stage if machine == "stage" else CadenceStatus
-        for s in enum_cls:
-            if s in sources and s != target:
-                lines.append(f"    {s.value} --> {target.value}: {t.event.value}")
+        restored = [s for s in CadenceStatus if s in t.restores] if machine == "cadence" else []
+        targets = [target] if target is not None else restored
+        for to in targets:
+            for s in enum_cls:
+                if s in sources and s != to:
+                    lines.append(f"    {s.value} --> {to.value}: {t.event.value}")
     return "\n".join(lines)

@@ -2,7 +2,11 @@
 
 An opt-out is honoured at once, on every channel, for every lead with the
 sender's number, and answered with at most one confirmation (never marketing).
-START, UNSTOP or YES from an opted-out number re-subscribes texts only. HELP
+START, UNSTOP or YES from an opted-out number re-subscribes texts only, and
+a lead that the opt-out stopped mid-cadence goes on from where its cadence
+stands: its next text goes when it falls due, the ones it missed meanwhile are
+not sent late, and calls, voicemail and email stay off (the confirmation says
+so). HELP
 gets the brand, support contact, opt-out instructions, rates and frequency.
 Anything else stops the automated attempts and puts an urgent call task with
 the message in front of the lead's loan officer; a message that might be an
@@ -38,10 +42,12 @@ from storage.lead_events import apply_event
 from storage.models import CallTask, Lead, table
 from storage.optouts import (
     REPLY_PENDING,
+    Resumed,
     claim_reply,
     inbound_by_provider_id,
     record_opt_out,
     record_reply,
+    resume_cadences,
     store_inbound,
     with_people_locked,
 )
@@ -69,6 +75,7 @@ class InboundResult:
     task_ids: tuple[int, ...] = ()
     duplicate: bool = False  # the provider sent this message before; nothing was done again
     begun: tuple[str, ...] = ()  # an opt-out's: touches whose send had begun before it committed (none begin after)
+    resumed: tuple[Resumed, ...] = ()  # an opt-in's: the leads whose cadence goes on, and their next text
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +87,7 @@ class _Handled:
     template: str | None
     task_ids: tuple[int, ...]
     begun: tuple[str, ...]
+    resumed: tuple[Resumed, ...] = ()
 
 
 def handle_inbound_sms(
@@ -113,6 +121,7 @@ def handle_inbound_sms(
             return _result(inbound_by_provider_id(conn, provider_id), duplicate=True)
         tasks: list[int] = []
         begun: tuple[str, ...] = ()
+        resumed: tuple[Resumed, ...] = ()
         if kind is InboundKind.OPT_OUT:
             why = f"texted {body.strip()[:60]!r} from {number}"
             done = record_opt_out(conn, lead_ids=lead_ids, address=number, channels=ALL_CHANNELS,
@@ -122,10 +131,11 @@ def handle_inbound_sms(
             record_suppression(conn, action=SuppressionAction.OPT_IN, channels=[Channel.SMS], lead_ids=lead_ids,
                                address=number, source="inbound_sms", reason=f"texted {body.strip()[:60]!r}",
                                at=at)  # fmt: skip
+            resumed = resume_cadences(conn, lead_ids=lead_ids, registry=p.registry, at=at, actor="borrower by text")
         elif kind in (InboundKind.REPLY, InboundKind.AMBIGUOUS):
             key = provider_id or f"inbound-{message_id}"
             tasks = [_hand_to_officer(conn, lead_id, kind, body, at, key) for lead_id in lead_ids]
-        return _Handled(message_id, kind, verdict.reason, tuple(lead_ids), template, tuple(tasks), begun)
+        return _Handled(message_id, kind, verdict.reason, tuple(lead_ids), template, tuple(tasks), begun, resumed)
 
     done = with_people_locked(p.engine, number, decide)
     if isinstance(done, InboundResult):
@@ -138,7 +148,7 @@ def handle_inbound_sms(
         status = "no lead has this number: nobody to hand it to"
         record_reply(p.engine, done.message_id, body=None, status=status)
     return InboundResult(done.message_id, done.kind, done.reason, done.lead_ids, reply, status, done.task_ids,
-                         begun=done.begun)  # fmt: skip
+                         begun=done.begun, resumed=done.resumed)  # fmt: skip
 
 
 def _hand_to_officer(conn: Connection, lead_id: int, kind: InboundKind, body: str, at: datetime, message: str) -> int:

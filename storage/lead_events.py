@@ -9,14 +9,16 @@ suppression log, so it outlives the lead row (a re-imported copy stays quiet).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from nurture.actions import Channel, Outcome, SuppressionAction, TaskKind, TaskStatus, TouchStatus
-from nurture.states import AUTOMATED, CadenceStatus, Event, Stage, StateChange, allowed, apply
+from nurture.states import AUTOMATED, CadenceStatus, Event, Stage, StateChange, allowed, apply, restores
 from storage.compliance import ALL_CHANNELS, record_suppression
 from storage.locks import lock_leads, write_transaction
 from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Touch, table
@@ -160,6 +162,38 @@ def apply_event(
             .returning(_task.c.id)
         ).scalar_one()
     return EventResult(change, cancelled_touches, cancelled_tasks, handoff_id)
+
+
+def history_rows(
+    lead_id: int,
+    stage: Stage,
+    status: CadenceStatus,
+    events: Iterable[Event],
+    *,
+    at: datetime,
+    actor: str,
+    restore: CadenceStatus | None = None,
+) -> tuple[list[dict[str, Any]], Stage, CadenceStatus]:
+    """The ``lead_history`` rows of ``events`` applied in turn from ``stage`` and ``status``, and the states they
+    leave the lead in. ``restore``: the status an event that restores one (``resubscribed``) puts back."""
+    rows = []
+    for event in events:
+        change = apply(event, stage=stage, cadence=status, restore=restore if restores(event) else None)
+        rows.append(
+            {
+                "lead_id": lead_id,
+                "at": at,
+                "event": event.value,
+                "stage_from": stage.value,
+                "stage_to": change.stage_to.value,
+                "cadence_from": status.value,
+                "cadence_to": change.cadence_to.value,
+                "reason": change.note,
+                "actor": actor,
+            }
+        )
+        stage, status = change.stage_to, change.cadence_to
+    return rows, stage, status
 
 
 def _cancel_touches(conn: Connection, lead_id: int, at: datetime, reason: str, channels: list[str] | None) -> int:

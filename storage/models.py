@@ -117,6 +117,14 @@ class CadencePosition(SQLModel, table=True):
     reason: str = Field(default="", sa_type=sa.Text())  # why this enrollment (a re-engagement names the change)
     enrolled_at: datetime = _ts()
     updated_at: datetime = _ts()
+    # A re-engaged lead's own enrollment, where it stood when re-engaged: it goes back there (to the first step
+    # still to come) once the re-engagement sequence has ended. All empty for any other enrollment.
+    home_cadence_name: str | None = Field(default=None, max_length=64)
+    home_cadence_version: int | None = Field(default=None)
+    home_anchor_date: date | None = Field(default=None)
+    home_enrolled_at: datetime | None = _ts(nullable=True)
+    home_step_index: int | None = Field(default=None)
+    home_repeat: int | None = Field(default=None)
 
 
 class Touch(SQLModel, table=True):

@@ -8,6 +8,9 @@ begun. A second STOP racing the first waits for the first to commit, finds its r
 Dispatch's ``begin_send`` takes the same lead lock, so a send either began before the opt-out committed (and
 is among its ``begun``) or never begins.
 
+START re-subscribes texts; :func:`resume_cadences` then puts a lead that a do-not-contact stopped mid-cadence
+back where its cadence stands, for its texts (the other channels stay opted out).
+
 A provider's retry of a webhook (the same Twilio MessageSid or SendGrid sg_event_id) inserts nothing:
 :func:`store_inbound` and :func:`store_email_event` insert or ignore on that id, under the same locks, so
 the retry finds the first delivery's row and does nothing again.
@@ -25,17 +28,32 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from nurture.actions import Channel, SuppressionAction, TaskKind, TaskStatus, TouchStatus
-from nurture.states import Event
+from nurture.planner import LeadSnapshot, fast_forward
+from nurture.states import CadenceStatus, Event, Stage, allowed, restores
+from storage.cadences import CadenceRegistry
 from storage.compliance import ALL_CHANNELS, latest_opt_outs, leads_with_address, opted_out_now, record_suppression
-from storage.lead_events import apply_event
+from storage.lead_events import apply_event, history_rows
 from storage.locks import lock_address, lock_leads, write_transaction
-from storage.models import CallTask, EmailEvent, InboundMessage, Suppression, Touch, table
+from storage.models import (
+    CadencePosition,
+    CallTask,
+    EmailEvent,
+    InboundMessage,
+    Lead,
+    LeadHistory,
+    Suppression,
+    Touch,
+    table,
+)
 
 _touch = table(Touch)
 _task = table(CallTask)
 _sup = table(Suppression)
 _inbound = table(InboundMessage)
 _email_event = table(EmailEvent)
+_pos = table(CadencePosition)
+_lead = table(Lead)
+_hist = table(LeadHistory)
 
 T = TypeVar("T")
 LOCK_ATTEMPTS = 5
@@ -164,6 +182,80 @@ def cancel_planned(conn: Connection, lead_ids: Collection[int], channels: Iterab
         .values(status=TouchStatus.CANCELLED.value, reason=reason[:500], updated_at=at)
     )
     return result.rowcount or 0
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """A lead whose cadence goes on after it texted START: where it stands, and the next text still ahead."""
+
+    lead_id: int
+    status: CadenceStatus
+    next_step: str | None  # the step the next tick plans (None: no step left; the cadence ends)
+    next_due_at: datetime | None
+    next_text: str | None  # the next text step of the cadence from here on (None: no text is left in it)
+
+
+def resume_cadences(
+    conn: Connection, *, lead_ids: Collection[int], registry: CadenceRegistry, at: datetime, actor: str
+) -> tuple[Resumed, ...]:
+    """Put back into automation, inside the caller's transaction (holding their locks), each of ``lead_ids``
+    that a do-not-contact stopped while its cadence was running; call it once texts are re-subscribed (START).
+
+    The cadence goes on from where it stood: the steps that fell due while the lead was opted out are passed
+    over, not sent late, and the next tick plans the next one. Calls, voicemail and email stay opted out, so
+    only its texts go. A lead stopped otherwise (lost), or stopped while a loan officer had it, stays stopped.
+    """
+    ids = sorted(set(lead_ids))
+    if not ids:
+        return ()
+    rows = conn.execute(
+        sa.select(_pos, _lead.c.stage, _lead.c.timezone)
+        .join(_lead, _lead.c.id == _pos.c.lead_id)
+        .where(_pos.c.lead_id.in_(ids), _pos.c.status == CadenceStatus.STOPPED.value)
+        .order_by(_pos.c.lead_id)
+    ).all()
+    stopping = {  # the row that stopped each lead: the latest that moved it to stopped from elsewhere
+        lead_id: (event, before)
+        for lead_id, event, before in conn.execute(
+            sa.select(_hist.c.lead_id, _hist.c.event, _hist.c.cadence_from)
+            .where(
+                _hist.c.lead_id.in_([r.lead_id for r in rows]),
+                _hist.c.cadence_to == CadenceStatus.STOPPED.value,
+                _hist.c.cadence_from != CadenceStatus.STOPPED.value,
+            )
+            .order_by(_hist.c.id)
+        )
+    }
+    resumed = []
+    for r in rows:
+        event, before = stopping.get(r.lead_id, (None, None))
+        stage = Stage(r.stage)
+        if event != Event.DO_NOT_CONTACT.value or before not in restores(Event.RESUBSCRIBED):
+            continue
+        if not allowed(Event.RESUBSCRIBED, stage=stage, cadence=CadenceStatus.STOPPED):
+            continue
+        cadence = registry.get(r.cadence_name, r.cadence_version)
+        snap = LeadSnapshot(r.lead_id, r.timezone, r.anchor_date, r.enrolled_at, r.step_index, r.repeat,
+                            CadenceStatus(before), True, True)  # fmt: skip
+        here = fast_forward(snap, cadence, at)
+        history, stage_to, _ = history_rows(r.lead_id, stage, CadenceStatus.STOPPED,
+                                            [Event.RESUBSCRIBED, *here.events], at=at, actor=actor,
+                                            restore=CadenceStatus(before))  # fmt: skip
+        conn.execute(
+            _pos.update()
+            .where(_pos.c.lead_id == r.lead_id, _pos.c.status == CadenceStatus.STOPPED.value)
+            .values(status=here.status.value, step_index=here.step_index, repeat=here.repeat,
+                    next_due_at=here.next_due_at, updated_at=at)
+        )  # fmt: skip
+        if stage_to != stage:
+            conn.execute(_lead.update().where(_lead.c.id == r.lead_id).values(stage=stage_to.value, updated_at=at))
+        conn.execute(_hist.insert(), history)
+        ahead = cadence.steps[here.step_index :]
+        texts = [s.id for s in ahead if s.channel is Channel.SMS]
+        resumed.append(
+            Resumed(r.lead_id, here.status, ahead[0].id if ahead else None, here.next_due_at, next(iter(texts), None))
+        )
+    return tuple(resumed)
 
 
 def _insert_once(conn: Connection, table: sa.Table, values: dict[str, Any]) -> int | None:

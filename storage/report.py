@@ -14,8 +14,9 @@ from sqlalchemy.engine import Engine
 
 from nurture.economics import AGE_BANDS, revenue_per_close
 from nurture.products import LoanPurpose, Product, PropertyType
-from nurture.states import Event, Stage
+from nurture.states import CadenceStatus, Event, Stage
 from storage.models import CallTask, InboundMessage, Lead, LeadHistory, Reengagement, Touch, table
+from storage.rescore import REENGAGE_CADENCE
 
 _lead = table(Lead)
 _hist = table(LeadHistory)
@@ -23,6 +24,10 @@ _touch = table(Touch)
 _task = table(CallTask)
 _inbound = table(InboundMessage)
 _re = table(Reengagement)
+
+# What dispatch writes on a planned touch whose lead's cadence has completed (storage/outbox.py): a message lost
+# because its cadence ended. A cadence completes only once its messages are settled, so this stays 0.
+CADENCE_ENDED = f"cancelled: lead is {CadenceStatus.COMPLETED.value}"
 
 # How far down the pipeline each stage is; a lead's furthest stage ever decides its funnel row.
 RANK = {
@@ -243,7 +248,8 @@ def reengagement_counts(*, engine: Engine) -> dict[str, Any]:
     ``reengaged``: one row per reason (lender, program, the change in plain words) with how many leads it
     re-engaged and how many of those have since spoken with us (a live contact or a reply after it);
     ``other``: re-engagements skipped (opted out of every channel), still scheduled for a seasoning date,
-    or superseded.
+    or superseded; ``messages`` and ``call_tasks``: the re-engagement sequences' touches and call tasks by
+    status, and ``cadence_ended``: how many of those touches were cancelled because a cadence ended.
     """
     spoke = (
         sa.exists()
@@ -279,4 +285,22 @@ def reengagement_counts(*, engine: Engine) -> dict[str, Any]:
             for r in conn.execute(rows)
         ]
         other = {status: n for status, n in conn.execute(others)}
-    return {"reengaged": reengaged, "other": other}
+        ours = f"%:{REENGAGE_CADENCE}:v%"
+        messages = conn.execute(
+            sa.select(_touch.c.status, sa.func.count()).where(_touch.c.key.like(ours)).group_by(_touch.c.status)
+        )
+        messages_by_status = {str(status): n for status, n in messages}
+        calls = conn.execute(
+            sa.select(_task.c.status, sa.func.count()).where(_task.c.key.like(ours)).group_by(_task.c.status)
+        )
+        calls_by_status = {str(status): n for status, n in calls}
+        ended = conn.execute(
+            sa.select(sa.func.count()).where(_touch.c.key.like(ours), _touch.c.reason == CADENCE_ENDED)
+        ).scalar_one()
+    return {
+        "reengaged": reengaged,
+        "other": other,
+        "messages": messages_by_status,
+        "call_tasks": calls_by_status,
+        "cadence_ended": ended,
+    }

@@ -51,6 +51,12 @@ _REACHABLE = frozenset({Channel.SMS, Channel.EMAIL, Channel.CALL})
 ENGAGED_EVENTS = [Event.LIVE_CONTACT.value, Event.INBOUND_REPLY.value]
 EFFECTIVE_LOOKBACK_DAYS = 7
 RANGE_SIZE = 100_000  # leads per id range: one Prefect task each in the re-score flows
+# Where a re-engaged lead goes back to when the sequence ends: where it stood, unless it stands in a re-engagement
+# already (then its home stays). SET reads the row as it was before the update, on both databases.
+_HOME_FROM_HERE = {
+    f"home_{name}": sa.func.coalesce(_pos.c[f"home_{name}"], _pos.c[name])
+    for name in ("cadence_name", "cadence_version", "anchor_date", "enrolled_at", "step_index", "repeat")
+}
 
 
 @dataclass(slots=True)
@@ -212,7 +218,9 @@ def reengage_rows(
     now: datetime,
     stats: RescoreStats,
 ) -> None:
-    """Record each lead's re-engagement and move it onto the re-engagement cadence, in one transaction.
+    """Record each lead's re-engagement and move it onto the re-engagement cadence, in one transaction. The
+    position keeps where the lead stood (``home_*``, unless it is in a re-engagement already): it goes back
+    there when the sequence ends.
 
     ``reasons`` maps a lead to (lender, program, the change in plain words). With ``change_key`` None the
     rows already exist as scheduled (seasoning) under each row's own ``change_key`` and are marked instead.
@@ -311,6 +319,7 @@ def reengage_rows(
                     reason=sa.bindparam("b_reason"),
                     enrolled_at=sa.bindparam("b_now"),
                     updated_at=sa.bindparam("b_now"),
+                    **_HOME_FROM_HERE,
                 ),
                 moves,
             )

@@ -18,13 +18,14 @@ from sqlalchemy.engine import Connection, Engine
 from nurture.actions import TaskKind, TaskStatus, TouchStatus
 from nurture.gate import Policy
 from nurture.gate_plan import gate_planned
-from nurture.planner import LeadSnapshot, plan
-from nurture.states import AUTOMATED, CadenceStatus, Stage, apply
+from nurture.planner import Home, LeadSnapshot, plan
+from nurture.states import AUTOMATED, CadenceStatus, Stage
 from storage.cadences import CadenceRegistry
 from storage.compliance import contacts_since, load_facts
+from storage.lead_events import history_rows
 from storage.locks import write_transaction
 from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Reengagement, Touch, table
-from storage.sql import insert_ignore
+from storage.sql import among, insert_ignore
 
 _pos = table(CadencePosition)
 _lead = table(Lead)
@@ -34,6 +35,9 @@ _hist = table(LeadHistory)
 _re = table(Reengagement)
 
 _AUTOMATED = [s.value for s in AUTOMATED]
+HOME_COLUMNS = ("home_cadence_name", "home_cadence_version", "home_anchor_date", "home_enrolled_at",
+                "home_step_index", "home_repeat")  # fmt: skip
+UNSETTLED = [TouchStatus.PLANNED.value, TouchStatus.SENDING.value, TouchStatus.UNKNOWN.value]
 
 
 @dataclass
@@ -70,6 +74,12 @@ def _claim(conn: Connection, now: datetime, limit: int) -> list[Any]:
             _pos.c.step_index,
             _pos.c.repeat,
             _pos.c.status,
+            _pos.c.home_cadence_name,
+            _pos.c.home_cadence_version,
+            _pos.c.home_anchor_date,
+            _pos.c.home_enrolled_at,
+            _pos.c.home_step_index,
+            _pos.c.home_repeat,
             _lead.c.timezone,
             _lead.c.stage,
             _lead.c.loan_officer_id,
@@ -87,21 +97,46 @@ def _claim(conn: Connection, now: datetime, limit: int) -> list[Any]:
     return list(conn.execute(query))
 
 
+def _unsettled(conn: Connection, lead_ids: list[int]) -> dict[int, datetime]:
+    """The latest scheduled time among each lead's touches still to settle (planned, sending or unknown)."""
+    if not lead_ids:
+        return {}
+    query = (
+        sa.select(_touch.c.lead_id, sa.func.max(_touch.c.scheduled_for))
+        .where(among(conn, _touch.c.lead_id, lead_ids), _touch.c.status.in_(UNSETTLED))
+        .group_by(_touch.c.lead_id)
+    )
+    return {lead_id: latest for lead_id, latest in conn.execute(query)}
+
+
+def _home(registry: CadenceRegistry, r: Any) -> Home | None:
+    if r.home_cadence_name is None:
+        return None
+    cadence = registry.get(r.home_cadence_name, r.home_cadence_version)
+    return Home(cadence, r.home_anchor_date, r.home_enrolled_at, r.home_step_index, r.home_repeat)
+
+
 def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now: datetime, limit: int) -> TickStats:
     """Plan up to ``limit`` leads that are due at ``now``, pass what they ask for through the compliance
     gate, and record touches, tasks and moves.
 
     Several ticks may run at once: each claims other leads (see ``_claim``), and touches and tasks are
-    inserted or ignored on their keys, so a lead is never planned twice."""
+    inserted or ignored on their keys, so a lead is never planned twice.
+
+    A lead whose cadence can run out of steps is planned knowing which of its touches are still to settle: its
+    cadence ends (or, for a re-engagement, goes back to the lead's own nurture) only once none is."""
     stats = TickStats()
     touches: list[dict[str, Any]] = []
     tasks: list[dict[str, Any]] = []
     moves: list[dict[str, Any]] = []
+    returns: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
     stage_moves: list[dict[str, Any]] = []
     with write_transaction(engine) as conn:
         rows = _claim(conn, now, limit)
         facts = load_facts(conn, [r.lead_id for r in rows], since=contacts_since(now))
+        ending = [r.lead_id for r in rows if registry.get(r.cadence_name, r.cadence_version).ends]
+        unsettled = _unsettled(conn, ending)
         for r in rows:
             cadence = registry.get(r.cadence_name, r.cadence_version)
             status = CadenceStatus(r.status)
@@ -116,6 +151,8 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now
                 has_phone=r.has_phone,
                 has_email=r.has_email,
                 phone_ok=r.phone_ok,
+                unsettled_until=unsettled.get(r.lead_id),
+                home=_home(registry, r),
             )
             result = plan(snap, cadence, now)
             gated = gate_planned(result.touches, result.tasks, facts[r.lead_id], cadence, policy, now, email=None)
@@ -159,36 +196,27 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now
                     }
                 )
                 stats.blocked += k.status is TaskStatus.BLOCKED
-            stage = Stage(r.stage)
-            for event in result.events:
-                change = apply(event, stage=stage, cadence=status)
-                history.append(
-                    {
-                        "lead_id": r.lead_id,
-                        "at": now,
-                        "event": event.value,
-                        "stage_from": stage.value,
-                        "stage_to": change.stage_to.value,
-                        "cadence_from": status.value,
-                        "cadence_to": change.cadence_to.value,
-                        "reason": change.note,
-                        "actor": "cadence",
-                    }
-                )
-                if change.stage_to != stage:
-                    stage_moves.append({"b_id": r.lead_id, "b_stage": change.stage_to.value, "b_now": now})
-                stage, status = change.stage_to, change.cadence_to
-                stats.events[event.value] += 1
-            moves.append(
-                {
-                    "b_id": r.lead_id,
-                    "b_step": result.step_index,
-                    "b_repeat": result.repeat,
-                    "b_status": result.status.value,
-                    "b_due": result.next_due_at,
-                    "b_now": now,
-                }
-            )
+            if result.events:
+                stage = Stage(r.stage)
+                changes, stage_to, _ = history_rows(r.lead_id, stage, status, result.events, at=now, actor="cadence")
+                history += changes
+                if stage_to != stage:
+                    stage_moves.append({"b_id": r.lead_id, "b_stage": stage_to.value, "b_now": now})
+                stats.events.update(e.value for e in result.events)
+            move = {
+                "b_id": r.lead_id,
+                "b_step": result.step_index,
+                "b_repeat": result.repeat,
+                "b_status": result.status.value,
+                "b_due": result.next_due_at,
+                "b_now": now,
+            }
+            if result.home is None:
+                moves.append(move)
+            else:
+                home = result.home
+                returns.append(move | {"b_name": home.cadence.name, "b_version": home.cadence.version,
+                                       "b_anchor": home.anchor_date, "b_enrolled": home.enrolled_at})  # fmt: skip
         stats.leads = len(rows)
         not_planned = sum(1 for t in touches if t["status"] != TouchStatus.PLANNED.value)
         stats.touches = insert_ignore(conn, _touch, touches, "key") - not_planned
@@ -205,6 +233,25 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now
                     updated_at=sa.bindparam("b_now"),
                 ),
                 moves,
+            )
+        if returns:
+            conn.execute(
+                _pos.update()
+                .where(_pos.c.lead_id == sa.bindparam("b_id"))
+                .values(
+                    cadence_name=sa.bindparam("b_name"),
+                    cadence_version=sa.bindparam("b_version"),
+                    anchor_date=sa.bindparam("b_anchor"),
+                    enrolled_at=sa.bindparam("b_enrolled"),
+                    step_index=sa.bindparam("b_step"),
+                    repeat=sa.bindparam("b_repeat"),
+                    status=sa.bindparam("b_status"),
+                    next_due_at=sa.bindparam("b_due"),
+                    reason="",
+                    updated_at=sa.bindparam("b_now"),
+                    **dict.fromkeys(HOME_COLUMNS),
+                ),
+                returns,
             )
         if stage_moves:
             conn.execute(

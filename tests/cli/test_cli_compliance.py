@@ -33,6 +33,17 @@ def test_stop_by_text_then_explain_shows_the_opt_out_and_why_touches_were_blocke
     assert "Stop texting me please" in readable.output
 
 
+def test_start_by_text_says_where_the_cadence_resumes(database_url, tmp_path):
+    _imported(database_url, tmp_path)
+    assert invoke("--db", database_url, "tick", "--at", AT).exit_code == 0
+    sms = ("--db", database_url, "inbound", "sms", "--from", MIAMI, "--to", "+18005550100")
+    assert invoke(*sms, "--body", "STOP", "--at", "2026-03-02T14:00:00+00:00").exit_code == 0
+    back = invoke(*sms, "--body", "START", "--at", "2026-03-03T20:00:00+00:00")
+    assert back.exit_code == 0, back.output
+    assert "texts will resume" in back.output
+    assert "lead 1: cadence resumed (active, next step d2-call); next text d2-sms" in back.output
+
+
 def test_explain_an_unknown_lead_fails_clearly(database_url):
     invoke("--db", database_url, "init", "--now", AT)
     result = invoke("--db", database_url, "explain", "999", "--now", AT)

@@ -33,13 +33,31 @@ def test_funding_requires_clear_to_close():
         apply(Event.FUNDED, stage=Stage.NEW_LEAD, cadence=CadenceStatus.HANDED_OFF)
 
 
-def test_no_automation_restarts_after_do_not_contact():
+def test_no_automation_restarts_after_do_not_contact_but_the_borrowers_own_start():
     stopped = apply(Event.DO_NOT_CONTACT, stage=Stage.NEW_LEAD, cadence=CadenceStatus.ACTIVE)
     assert stopped.cadence_to is CadenceStatus.STOPPED
     for event in Event:
-        if allowed(event, stage=stopped.stage_to, cadence=CadenceStatus.STOPPED):
+        if allowed(event, stage=stopped.stage_to, cadence=CadenceStatus.STOPPED) and event is not Event.RESUBSCRIBED:
             after = apply(event, stage=stopped.stage_to, cadence=CadenceStatus.STOPPED)
             assert after.cadence_to in (CadenceStatus.STOPPED, CadenceStatus.COMPLETED), event
+
+
+def test_resubscribing_restores_the_automated_status_the_lead_had_and_nothing_else():
+    for before in (CadenceStatus.ACTIVE, CadenceStatus.NURTURING):
+        change = apply(Event.RESUBSCRIBED, stage=Stage.NURTURE, cadence=CadenceStatus.STOPPED, restore=before)
+        assert (change.stage_to, change.cadence_to) == (Stage.NURTURE, before)
+    for other in (None, CadenceStatus.HANDED_OFF, CadenceStatus.COMPLETED):
+        with pytest.raises(InvalidTransition, match="resubscribed restores active, nurturing"):
+            apply(Event.RESUBSCRIBED, stage=Stage.NURTURE, cadence=CadenceStatus.STOPPED, restore=other)
+    with pytest.raises(InvalidTransition, match="restores nothing"):
+        apply(Event.LOST, stage=Stage.NURTURE, cadence=CadenceStatus.STOPPED, restore=CadenceStatus.ACTIVE)
+    assert "stopped --> active: resubscribed" in mermaid("cadence")
+    assert "stopped --> nurturing: resubscribed" in mermaid("cadence")
+
+
+def test_a_re_engagement_that_ends_goes_back_to_nurture():
+    change = apply(Event.REENGAGEMENT_ENDED, stage=Stage.NEW_LEAD, cadence=CadenceStatus.ACTIVE)
+    assert (change.stage_to, change.cadence_to) == (Stage.NURTURE, CadenceStatus.NURTURING)
 
 
 def test_pipeline_walks_from_contact_to_funded():

@@ -119,3 +119,78 @@ def test_the_head_read_from_the_files_is_alembics():
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     assert head_revision() == ScriptDirectory.from_config(cfg).get_current_head() is not None
+
+
+def test_leads_re_engaged_before_0009_get_their_home_back_and_the_completed_ones_return_to_nurture(
+    blank_engine: Engine,
+):
+    from datetime import timedelta
+    from pathlib import Path
+
+    from alembic.script import ScriptDirectory
+
+    from nurture.cadence import load_cadence
+    from service.pipeline import Pipeline, tick
+    from service.settings import Settings
+    from storage.cadences import register_cadence
+    from storage.db import alembic_config
+    from tests.fakes import RecordingSender
+
+    root = Path(__file__).resolve().parents[2] / "cadences"
+    default, reengage = (load_cadence((root / name).read_text()) for name in ("default.yaml", "reengage.yaml"))
+    before = ScriptDirectory.from_config(alembic_config(blank_engine)).get_revision("0009").down_revision
+    assert isinstance(before, str)
+    upgrade(blank_engine, before)
+    completed_at = AT + timedelta(days=130)  # the old code completed the lead right after its day-7 email
+    naive = {"at": AT.replace(tzinfo=None), "done": completed_at.replace(tzinfo=None)}
+    with blank_engine.begin() as conn:
+        for c in (default, reengage):
+            conn.execute(
+                sa.text("INSERT INTO cadence_definition VALUES (:name, :version, :digest, :body, :at)"),
+                {"name": c.name, "version": c.version, "digest": c.digest, "body": c.body, "at": naive["at"]},
+            )
+        for n, (status, step) in enumerate((("completed", 5), ("nurturing", 4)), 1):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO lead (first_name, last_name, timezone, self_employed, investment_property, "
+                    "foreign_national, high_dti, product, product_matched, inquiry_date, stage, phone_ok, "
+                    "row_digest, created_at, updated_at, dnc_listed) VALUES ('Maria', 'Lopez', "
+                    "'America/New_York', true, false, false, false, 'bank_statement', true, :d, 'nurture', true, "
+                    ":digest, :at, :at, false)"
+                ),
+                naive | {"d": date(2026, 1, 5), "digest": str(n)},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO cadence_position (lead_id, cadence_name, cadence_version, anchor_date, step_index, "
+                    "repeat, status, next_due_at, reason, enrolled_at, updated_at) VALUES (:id, 'reengage', 1, :d, "
+                    ":step, 0, :status, NULL, 'lowered its minimum credit score', :done, :done)"
+                ),
+                naive | {"id": n, "d": date(2026, 7, 2), "step": step, "status": status},
+            )
+    upgrade(blank_engine)
+
+    with blank_engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT * FROM cadence_position ORDER BY lead_id")).all()
+        history = conn.execute(sa.text("SELECT lead_id, event, cadence_from, cadence_to, actor FROM lead_history"))
+        assert [tuple(h) for h in history] == [(1, "resume_nurture", "completed", "nurturing", "migration 0009")]
+    for row in rows:
+        assert (row.home_cadence_name, row.home_cadence_version, row.home_step_index, row.home_repeat) == (
+            "aged-nonqm",
+            1,
+            0,
+            0,
+        )
+        assert row.home_anchor_date in (date(2026, 3, 2), "2026-03-02")  # 08:00 in New York: enrolled that day
+    assert [r.status for r in rows] == ["nurturing", "nurturing"]
+
+    registry = register_cadence(engine=blank_engine, cadence=default, now=completed_at, others=(reengage,))
+    p = Pipeline(Settings(), blank_engine, registry, RecordingSender())
+    tick(p, now=completed_at + timedelta(hours=1))
+    with blank_engine.connect() as conn:
+        back = conn.execute(sa.text("SELECT * FROM cadence_position WHERE lead_id = 1")).one()
+        events = conn.execute(sa.text("SELECT event FROM lead_history WHERE lead_id = 1 ORDER BY id")).scalars()
+        assert list(events) == ["resume_nurture", "reengagement_ended"]
+    assert (back.cadence_name, back.status, back.home_cadence_name) == ("aged-nonqm", "nurturing", None)
+    # day 130 from March 2: the monthly emails of days 92 and 122 are behind it, day 152 is next
+    assert (back.step_index, back.repeat) == (default.index_of("monthly-email"), 2)
