@@ -11,7 +11,7 @@ same numbers in arithmetic SQLite and PostgreSQL compute exactly: whole cents in
 functions are that form, round half up like the rest, and equal their ``Decimal`` counterparts times 100 (a
 property test holds them together). Their estimated payment is linear in the loan amount (:data:`PITIA_FACTOR`,
 the payment per dollar rounded to 8 decimals), so SQL can compute it; it differs from the amortized figure of
-:func:`estimated_pitia` by less than half a cent per $1,000,000 of loan. Pure: no clock, no IO.
+:func:`estimated_pitia` by at most a cent plus half a cent per $1,000,000 of loan. Pure: no clock, no IO.
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ def pitia_factor(
 
 
 PITIA_FACTOR = pitia_factor()
-_FACTOR_UNITS = int(PITIA_FACTOR.scaleb(8))  # PITIA_FACTOR in units of 1e-8 dollars per dollar: 824215
+PITIA_FACTOR_UNITS = int(PITIA_FACTOR.scaleb(8))  # PITIA_FACTOR in units of 1e-8 dollars per dollar: 824215
 
 
 def dscr(monthly_rent: Amount, pitia: Amount) -> Decimal:
@@ -234,7 +234,7 @@ def largest_loan(monthly_income: Amount, *, max_dti: Ratio, monthly_debts: Amoun
     room = Fraction(limit * income_cents, BASIS_POINTS) - debts_cents  # the payment may be this many cents
     if room < 0:
         return 0
-    loan = math.floor(room * 10**6 / _FACTOR_UNITS)
+    loan = math.floor(room * 10**6 / PITIA_FACTOR_UNITS)
     while dti_fits(payment_cents(loan + 1), debts_cents, income_cents, limit):
         loan += 1
     while loan > 0 and not dti_fits(payment_cents(loan), debts_cents, income_cents, limit):
@@ -276,7 +276,7 @@ def _cents_of(amount: Amount, what: str) -> int:
 
 def payment_cents(loan_amount: int) -> int:
     """Estimated monthly PITIA of a whole-dollar loan, in cents: ``loan x PITIA_FACTOR`` rounded half up."""
-    return round_div(loan_amount * _FACTOR_UNITS, 10**6)
+    return round_div(loan_amount * PITIA_FACTOR_UNITS, 10**6)
 
 
 def statement_income_cents(monthly_deposits: int, kind: StatementType, expense_ratio_bp: int) -> int:
