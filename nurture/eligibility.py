@@ -242,7 +242,7 @@ def _ceil_div(numerator: int, denominator: int) -> int:
 
 
 def _dollars(cents: int) -> str:
-    return f"${cents / 100:,.2f}".removesuffix(".00")
+    return f"${cents // 100:,}.{cents % 100:02d}".removesuffix(".00")
 
 
 def _income(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
@@ -251,33 +251,18 @@ def _income(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
     at the maximum DTI or 50% when it sets none; any other program with a maximum DTI counts the lead's
     documented income (:func:`documented_income_cents`). Without the loan amount or that income it cannot be
     shown to."""
-    divisor = rules.asset_divisor
-    if divisor is None and rules.max_dti is None:
+    if rules.asset_divisor is not None:
+        return _asset_income(lead, rules.asset_divisor, _max_dti_bp(rules))
+    if rules.max_dti is None:
         return None
-    limit = DEFAULT_MAX_DTI_BP if rules.max_dti is None else percent_bp(rules.max_dti)
-    loan, debts = lead.loan_amount, (lead.monthly_debts or 0) * 100
-    if divisor is not None:
-        assets = lead.liquid_assets
-        if assets is None or loan is None:
-            missing = " and ".join(n for n, v in (("liquid assets", assets), ("loan amount", loan)) if v is None)
-            return Blocker(BlockerKind.ASSETS_UNKNOWN, f"asset income unknown without the {missing}")
-        income = asset_income_cents(assets, divisor)
-        if dti_fits(payment_cents(loan), debts, income, limit):
-            return None
-        support = math.floor(assets / divisor)
-        needs = _ceil_div((payment_cents(loan) + debts) * 100, limit)  # cents over basis points: dollars
-        text = (
-            f"liquid assets of ${assets:,} support ${support:,} a month at a {divisor}-month divisor;"
-            f" the payment needs ${needs:,}"
-        )
-        return Blocker(BlockerKind.ASSETS, text)
-    documented = documented_income_cents(lead, rules)
+    limit = _max_dti_bp(rules)
+    documented, loan = documented_income_cents(lead, rules), lead.loan_amount
     if documented is None or loan is None:
         missing = " and ".join(n for n, v in (("income", documented), ("loan amount", loan)) if v is None)
-        text = f"DTI unknown without the {missing}; the program allows {limit / 100:g}%"
-        return Blocker(BlockerKind.INCOME_UNKNOWN, text)
-    income, basis = documented
-    payment = payment_cents(loan)
+        return Blocker(
+            BlockerKind.INCOME_UNKNOWN, f"DTI unknown without the {missing}; the program allows {limit / 100:g}%"
+        )
+    (income, basis), payment, debts = documented, payment_cents(loan), (lead.monthly_debts or 0) * 100
     if dti_fits(payment, debts, income, limit):
         return None
     shown = f"{_ceil_div((payment + debts) * 10_000, income) / 100:.2f}%" if income else "(no income)"
@@ -286,6 +271,27 @@ def _income(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
         f"{f' and {_dollars(debts)} of debts' if debts else ''} on {_dollars(income)} a month from {basis}"
     )
     return Blocker(BlockerKind.DTI, text)
+
+
+def _max_dti_bp(rules: ProgramRules) -> int:
+    return DEFAULT_MAX_DTI_BP if rules.max_dti is None else percent_bp(rules.max_dti)
+
+
+def _asset_income(lead: LeadFacts, divisor: int, limit: int) -> Blocker | None:
+    assets, loan = lead.liquid_assets, lead.loan_amount
+    if assets is None or loan is None:
+        missing = " and ".join(n for n, v in (("liquid assets", assets), ("loan amount", loan)) if v is None)
+        return Blocker(BlockerKind.ASSETS_UNKNOWN, f"asset income unknown without the {missing}")
+    payment, debts = payment_cents(loan), (lead.monthly_debts or 0) * 100
+    if dti_fits(payment, debts, asset_income_cents(assets, divisor), limit):
+        return None
+    needs = _ceil_div((payment + debts) * 100, limit)  # cents over basis points: whole dollars
+    owed = f"the payment and {_dollars(debts)} of debts need" if debts else "the payment needs"
+    text = (
+        f"liquid assets of ${assets:,} support ${assets // divisor:,} a month at a {divisor}-month divisor;"
+        f" {owed} ${needs:,}"
+    )
+    return Blocker(BlockerKind.ASSETS, text)
 
 
 def _ltv(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:

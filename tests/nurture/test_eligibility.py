@@ -128,6 +128,10 @@ def test_blockers_say_why_in_plain_words():
     assert text({"liquid_assets": 400_000, "loan_amount": 500_000, "monthly_rent": 9_000}) == (
         "liquid assets of $400,000 support $6,666 a month at a 60-month divisor; the payment needs $8,243"
     )
+    assert text({"liquid_assets": 400_000, "loan_amount": 500_000, "monthly_rent": 9_000, "monthly_debts": 500}) == (
+        "liquid assets of $400,000 support $6,666 a month at a 60-month divisor; the payment and $500 of debts need"
+        " $9,243"
+    )
     assert text({"fico": None}) == "FICO unknown; the program needs 640"
     assert text({"product": Product.GENERAL}) == "a General non-QM lead does not fit a DSCR program"
     assert text({"credit_event_type": CH7}) == "chapter 7 date unknown; the program needs 24 months since it"
