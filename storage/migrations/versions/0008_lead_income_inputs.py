@@ -1,22 +1,20 @@
 """lead income inputs
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02
 
 The borrower's own numbers for qualifying income and DTI (nurture/income.py), every one optional: the property's
 value, other monthly debts, average monthly bank-statement deposits with the kind of statements and how many months
 they cover, a CPA's expense ratio (basis points), gross 1099 income and its months, and a 12-month P&L net. Amounts
 are whole dollars in BIGINT columns, like the lead's other amounts. Existing leads get NULL for all of them.
-
-(0007 is written on another branch at the same time; the chain is joined when the branches merge.)
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0008'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
