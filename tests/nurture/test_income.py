@@ -195,7 +195,7 @@ def test_the_integer_form_is_the_decimal_form_in_cents(average, bp, n):
 
 @settings(deadline=None)
 @given(st.integers(0, 5_000_000_000))
-def test_the_linear_payment_estimate_is_within_half_a_cent_per_million_of_the_amortized_one(loan):
+def test_the_linear_payment_estimate_is_within_a_cent_plus_half_a_cent_per_million_of_the_amortized_one(loan):
     gap = abs(Decimal(payment_cents(loan)).scaleb(-2) - estimated_pitia(loan))
     assert gap <= Decimal("0.01") + Decimal(loan) * Decimal("0.000000005")
 
