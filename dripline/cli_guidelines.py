@@ -162,6 +162,9 @@ def _program_row(p: Any) -> dict[str, Any]:
         "max_ltv": p.max_ltv,
         "min_loan_amount": p.min_loan_amount,
         "states": sorted(p.states) if p.states is not None else None,
+        "expense_ratio": p.expense_ratio,
+        "statement_months": p.statement_months,
+        "max_dti": p.max_dti,
     }
 
 

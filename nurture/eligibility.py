@@ -4,12 +4,15 @@ working it now is worth.
 :func:`assess` runs small named rules, in order, against one :class:`~nurture.guidelines.ProgramRules`;
 each rule returns a :class:`Blocker` (a kind, a reason in a loan officer's words and, for seasoning, the
 date it clears) or ``None``. A lead is eligible under a program when no rule blocks it. Missing facts are
-handled per rule: an unknown FICO, rent, loan amount (where a ratio needs it) or assets blocks as
-``*_unknown``; an unknown loan amount or state passes the minimum-loan and state rules.
+handled per rule: an unknown FICO, rent, loan amount (where a ratio needs it), assets or income blocks as
+``*_unknown``; an unknown loan amount, property value, number of statement months, monthly debts (counted as
+none) or state is not held against the lead.
 
-The DSCR and asset tests need a payment, which leads do not carry: it is estimated from the loan amount
-with the assumptions below (:data:`PITIA_PER_DOLLAR`), and both tests are linear inequalities in it so the
-same filter can be written in SQL. Pure: no clock, no IO.
+The DSCR, asset and DTI tests need a payment, which leads do not carry: it is estimated from the loan amount
+(:data:`nurture.income.PITIA_FACTOR`). The DSCR test is a linear inequality in it, in floating point evaluated
+as its SQL copy evaluates it; the income tests (assets or documented income against the maximum DTI) and the
+LTV test are exact, in whole cents and basis points (:mod:`nurture.income`), so the same filter can be written
+in SQL. Pure: no clock, no IO.
 """
 
 from __future__ import annotations
@@ -24,20 +27,30 @@ import pendulum
 
 from nurture import economics
 from nurture.guidelines import GuidelineSet, ProgramRules
+from nurture.income import (
+    DEFAULT_MAX_DTI,
+    PITIA_FACTOR,
+    STANDARD_EXPENSE_RATIO,
+    StatementType,
+    asset_income_cents,
+    basis_points,
+    dti_fits,
+    income_1099_cents,
+    payment_cents,
+    percent_bp,
+    pl_income_cents,
+    statement_income_cents,
+)
 from nurture.products import CreditEventType, Product
 
-# The payment estimate behind the DSCR and asset tests: a 30-year fixed non-QM loan at 7.5%, plus taxes and
-# insurance of 1.5% of the loan amount a year. Qualifying income must cover it at 50% debt-to-income.
-ASSUMED_RATE = 0.075
-ASSUMED_TERM_MONTHS = 360
-TAXES_INSURANCE_RATE = 0.015
-MAX_DTI = 0.50
+MAX_DTI = float(DEFAULT_MAX_DTI)
+STANDARD_EXPENSE_BP = basis_points(STANDARD_EXPENSE_RATIO)
+DEFAULT_MAX_DTI_BP = basis_points(DEFAULT_MAX_DTI)
+DEFAULT_1099_MONTHS = 12
 
-_MONTHLY_RATE = ASSUMED_RATE / 12
-PITIA_PER_DOLLAR = _MONTHLY_RATE / (1 - (1 + _MONTHLY_RATE) ** -ASSUMED_TERM_MONTHS) + TAXES_INSURANCE_RATE / 12
-"""Estimated monthly PITIA per dollar of loan (about 0.008242). SQL copies of the eligibility tests use:
-DSCR ``monthly_rent >= min_dscr * PITIA_PER_DOLLAR * loan_amount``; assets
-``liquid_assets >= asset_divisor * PITIA_PER_DOLLAR * loan_amount / MAX_DTI`` (evaluated left to right)."""
+PITIA_PER_DOLLAR = float(PITIA_FACTOR)
+"""Estimated monthly PITIA per dollar of loan (0.00824215). The SQL copy of the DSCR test uses
+``monthly_rent >= min_dscr * PITIA_PER_DOLLAR * loan_amount`` (evaluated left to right)."""
 
 # Priority score: full weight while the inquiry is fresh, then down linearly to a floor.
 FRESH_DAYS = 90
@@ -71,6 +84,22 @@ class LeadFacts:
     liquid_assets: int | None
     address_state: str | None
     inquiry_date: date
+    monthly_deposits: int | None = None  # average over statement_months, whole dollars
+    statement_type: StatementType | None = None
+    statement_months: int | None = None  # 12 or 24
+    expense_ratio_bp: int | None = None  # a CPA's figure for the business, in basis points
+    gross_1099: int | None = None  # over gross_1099_months (12 when not given)
+    gross_1099_months: int | None = None
+    pl_net: int | None = None  # 12-month net profit
+    property_value: int | None = None
+    monthly_debts: int | None = None
+
+
+INCOME_FACTS = (
+    "monthly_deposits", "statement_type", "statement_months", "expense_ratio_bp", "gross_1099", "gross_1099_months",
+    "pl_net", "property_value", "monthly_debts",
+)  # fmt: skip
+"""The optional facts behind the income, DTI and LTV rules, named as the lead's columns (``storage.models.Lead``)."""
 
 
 class BlockerKind(enum.StrEnum):
@@ -84,6 +113,10 @@ class BlockerKind(enum.StrEnum):
     DSCR_UNKNOWN = "dscr_unknown"
     ASSETS = "assets"
     ASSETS_UNKNOWN = "assets_unknown"
+    STATEMENT_MONTHS = "statement_months"
+    DTI = "dti"
+    INCOME_UNKNOWN = "income_unknown"
+    LTV = "ltv"
     LOAN_AMOUNT = "loan_amount"
     STATE = "state"
 
@@ -171,25 +204,107 @@ def _dscr(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
     return Blocker(BlockerKind.DSCR, f"DSCR {shown:.2f} is below {need:.2f}")
 
 
-def _assets(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
-    """Income imputed from liquid assets (assets / divisor a month) must carry the estimated payment at
-    ``MAX_DTI``; without assets and loan amount it cannot be shown to."""
-    divisor = rules.asset_divisor
-    if divisor is None:
+def _statement_months(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
+    """Bank statements must cover the months the program averages (12 do not serve a 24-month program); a lead
+    whose statement months are unknown is not held back."""
+    need, have = rules.statement_months, lead.statement_months
+    if need is None or have is None or have >= need:
         return None
+    return Blocker(BlockerKind.STATEMENT_MONTHS, f"{have} months of bank statements; the program averages {need}")
+
+
+def expense_bp(lead: LeadFacts, rules: ProgramRules) -> int:
+    """The expense ratio taken off the lead's business deposits, in basis points: its CPA's figure when given,
+    else the program's, else the standard 50%."""
+    if lead.expense_ratio_bp is not None:
+        return lead.expense_ratio_bp
+    return STANDARD_EXPENSE_BP if rules.expense_ratio is None else percent_bp(rules.expense_ratio)
+
+
+def documented_income_cents(lead: LeadFacts, rules: ProgramRules) -> tuple[int, str] | None:
+    """The lead's monthly qualifying income in cents and what it rests on: bank statements when the deposits and
+    their kind are known, else 1099s, else a 12-month P&L; ``None`` when none is known."""
+    if lead.monthly_deposits is not None and lead.statement_type is not None:
+        cents = statement_income_cents(lead.monthly_deposits, lead.statement_type, expense_bp(lead, rules))
+        if lead.statement_type is StatementType.PERSONAL:
+            return cents, "personal bank statements"
+        return cents, f"business bank statements at a {expense_bp(lead, rules) / 100:g}% expense ratio"
+    if lead.gross_1099 is not None:
+        months = lead.gross_1099_months or DEFAULT_1099_MONTHS
+        return income_1099_cents(lead.gross_1099, months), f"{months} months of 1099s"
+    if lead.pl_net is not None:
+        return pl_income_cents(lead.pl_net), "a 12-month P&L"
+    return None
+
+
+def _ceil_div(numerator: int, denominator: int) -> int:
+    return -(-numerator // denominator)
+
+
+def _dollars(cents: int) -> str:
+    return f"${cents // 100:,}.{cents % 100:02d}".removesuffix(".00")
+
+
+def _income(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
+    """The estimated payment plus the lead's monthly debts must stay within the program's maximum DTI of its
+    qualifying income. A program with an asset divisor counts liquid assets / divisor a month as that income,
+    at the maximum DTI or 50% when it sets none; any other program with a maximum DTI counts the lead's
+    documented income (:func:`documented_income_cents`). Without the loan amount or that income it cannot be
+    shown to."""
+    if rules.asset_divisor is not None:
+        return _asset_income(lead, rules.asset_divisor, _max_dti_bp(rules))
+    if rules.max_dti is None:
+        return None
+    limit = _max_dti_bp(rules)
+    documented, loan = documented_income_cents(lead, rules), lead.loan_amount
+    if documented is None or loan is None:
+        missing = " and ".join(n for n, v in (("income", documented), ("loan amount", loan)) if v is None)
+        return Blocker(
+            BlockerKind.INCOME_UNKNOWN, f"DTI unknown without the {missing}; the program allows {limit / 100:g}%"
+        )
+    (income, basis), payment, debts = documented, payment_cents(loan), (lead.monthly_debts or 0) * 100
+    if dti_fits(payment, debts, income, limit):
+        return None
+    shown = f"{_ceil_div((payment + debts) * 10_000, income) / 100:.2f}%" if income else "(no income)"
+    text = (
+        f"estimated DTI {shown} is above the {limit / 100:g}% maximum: a {_dollars(payment)} payment"
+        f"{f' and {_dollars(debts)} of debts' if debts else ''} on {_dollars(income)} a month from {basis}"
+    )
+    return Blocker(BlockerKind.DTI, text)
+
+
+def _max_dti_bp(rules: ProgramRules) -> int:
+    return DEFAULT_MAX_DTI_BP if rules.max_dti is None else percent_bp(rules.max_dti)
+
+
+def _asset_income(lead: LeadFacts, divisor: int, limit: int) -> Blocker | None:
     assets, loan = lead.liquid_assets, lead.loan_amount
     if assets is None or loan is None:
         missing = " and ".join(n for n, v in (("liquid assets", assets), ("loan amount", loan)) if v is None)
         return Blocker(BlockerKind.ASSETS_UNKNOWN, f"asset income unknown without the {missing}")
-    if assets >= divisor * PITIA_PER_DOLLAR * loan / MAX_DTI:
+    payment, debts = payment_cents(loan), (lead.monthly_debts or 0) * 100
+    if dti_fits(payment, debts, asset_income_cents(assets, divisor), limit):
         return None
-    support = math.floor(assets / divisor)
-    needs = math.ceil(monthly_pitia(loan) / MAX_DTI)
+    needs = _ceil_div((payment + debts) * 100, limit)  # cents over basis points: whole dollars
+    owed = f"the payment and {_dollars(debts)} of debts need" if debts else "the payment needs"
     text = (
-        f"liquid assets of ${assets:,} support ${support:,} a month at a {divisor}-month divisor;"
-        f" the payment needs ${needs:,}"
+        f"liquid assets of ${assets:,} support ${assets // divisor:,} a month at a {divisor}-month divisor;"
+        f" {owed} ${needs:,}"
     )
     return Blocker(BlockerKind.ASSETS, text)
+
+
+def _ltv(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
+    """The loan may be at most ``max_ltv`` percent of the property's value (to a hundredth of a percent); an
+    unknown loan amount or value is not held against the lead."""
+    if rules.max_ltv is None or lead.loan_amount is None or lead.property_value is None:
+        return None
+    limit = percent_bp(rules.max_ltv)
+    if lead.loan_amount * 10_000 <= limit * lead.property_value:
+        return None
+    value = lead.property_value
+    shown = f"{_ceil_div(lead.loan_amount * 10_000, value) / 100:.2f}%" if value else "(no property value)"
+    return Blocker(BlockerKind.LTV, f"loan-to-value {shown} is above the {limit / 100:g}% maximum")
 
 
 def _loan_amount(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
@@ -207,14 +322,15 @@ def _state(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
     return Blocker(BlockerKind.STATE, f"this lender does not lend in {lead.address_state}")
 
 
-RULES: tuple[Rule, ...] = (_in_effect, _fico, _credit_event, _dscr, _assets, _loan_amount, _state)
+RULES: tuple[Rule, ...] = (
+    _in_effect, _fico, _credit_event, _dscr, _statement_months, _income, _ltv, _loan_amount, _state,
+)  # fmt: skip
 
 
 def assess(lead: LeadFacts, rules: ProgramRules, on: date) -> Assessment:
     """Every reason ``lead`` does not qualify under ``rules`` on ``on``; eligible when there is none.
 
-    A lead of another product gets the one ``program`` blocker and no other. ``max_ltv`` is not assessed:
-    leads carry no property value.
+    A lead of another product gets the one ``program`` blocker and no other.
     """
     wrong_program = _program(lead, rules, on)
     if wrong_program is not None:

@@ -62,6 +62,9 @@ class ProgramRules:
     max_ltv: float | None = None  # percent
     min_loan_amount: int | None = None  # dollars
     states: frozenset[str] | None = None  # None: every state
+    expense_ratio: float | None = None  # percent of business deposits; None: the standard 50%
+    statement_months: int | None = None  # months of bank statements averaged: 12 or 24
+    max_dti: float | None = None  # percent
 
     @property
     def key(self) -> tuple[str, Product]:
@@ -114,6 +117,19 @@ def _event(value: object) -> CreditEventType:
     raise ValueError(f"not a credit event (use one of {', '.join(_EVENTS)})")
 
 
+def _hundredths(value: float) -> float:
+    """A percent is given to at most a hundredth (``37.5``, ``43.25``): the rules count in basis points."""
+    if round(value, 2) != value:
+        raise ValueError(f"{_show(value)} has more than two decimals; give the percent to a hundredth at most")
+    return value
+
+
+def _statement_months(value: int) -> int:
+    if value not in (12, 24):
+        raise ValueError(f"{_show(value)} is not a number of statement months (12 or 24)")
+    return value
+
+
 def _states(value: object) -> frozenset[str] | None:
     if value is None:
         return None
@@ -131,6 +147,7 @@ _EVENTS = {e.value: e for e in CreditEventType}
 LENDER_MAX_CHARS = 120
 LenderName = Annotated[StrictStr, AfterValidator(_lender)]
 Months = Annotated[int, Field(strict=True, ge=0, le=240)]
+Percent = Annotated[float, Field(strict=True, ge=0, le=100, allow_inf_nan=False), AfterValidator(_hundredths)]
 
 
 class _Model(BaseModel):
@@ -149,6 +166,10 @@ class FeedProgram(_Model):
     max_ltv: Annotated[float, Field(strict=True, gt=0, le=100, allow_inf_nan=False)] | None
     min_loan_amount: Annotated[int, Field(strict=True, ge=0, le=1_000_000_000)] | None
     states: Annotated[frozenset[str] | None, PlainValidator(_states)]
+    # Added after the first feeds were written: optional, a missing key or column is null (docs/guidelines-feed.md).
+    expense_ratio: Percent | None = None
+    statement_months: Annotated[int, Field(strict=True), AfterValidator(_statement_months)] | None = None
+    max_dti: Annotated[Percent, Field(gt=0)] | None = None
 
     def rules(self, lender: str) -> ProgramRules:
         months = {e: m for e in CreditEventType if (m := self.seasoning_months.get(e)) is not None}
@@ -166,6 +187,7 @@ class _Document(_Model):
 
 
 LIMITS = ("min_fico", "min_dscr", "asset_divisor", "max_ltv", "min_loan_amount")
+INCOME_FIELDS = ("expense_ratio", "statement_months", "max_dti")  # optional, in JSON and in CSV
 CSV_COLUMNS = (
     "lender",
     "program",
@@ -182,6 +204,8 @@ _WHAT = {  # what a number out of range is not
     "asset_divisor": "a divisor (1-600 months)",
     "max_ltv": "a loan-to-value (above 0, at most 100 percent)",
     "min_loan_amount": "a loan amount (0 to 1,000,000,000 dollars)",
+    "expense_ratio": "an expense ratio (0 to 100 percent)",
+    "max_dti": "a debt-to-income ratio (above 0, at most 100 percent)",
 }
 _EXPECTED = {  # what a container of the wrong kind should have been
     "lenders": "a list of lenders",
@@ -191,6 +215,7 @@ _EXPECTED = {  # what a container of the wrong kind should have been
 _HINTS = {"seasoning_months": "{} when no credit event is accepted", "states": "null for every state"}
 _MODELS: dict[int, type[_Model]] = {0: _Document, 2: FeedLender, 4: FeedProgram}  # by depth of the object's place
 _FIELDS = {name for model in _MODELS.values() for name in model.model_fields}
+_CSV_KNOWN = (*CSV_COLUMNS, *INCOME_FIELDS)
 _RANGE = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 _KEY = TypeAdapter(tuple[LenderName, Annotated[Product, PlainValidator(_program)]])
 
@@ -329,7 +354,7 @@ def _read_csv(text: str) -> tuple[list[str], list[ProgramRules]]:
     try:
         header = [cell.strip().lower() for cell in next(reader, [])]
         errors = _header_errors(header)
-        if errors and not set(header) & set(CSV_COLUMNS):
+        if errors and not set(header) & set(_CSV_KNOWN):
             return [f"line 1: no header; the first line names the columns: {', '.join(CSV_COLUMNS)}"], []
         start = reader.line_num + 1
         for cells in reader:
@@ -339,7 +364,7 @@ def _read_csv(text: str) -> tuple[list[str], list[ProgramRules]]:
             if len(cells) != len(header):
                 errors.append(f"{where}: {len(cells)} cells, but the header has {len(header)}")
                 continue
-            row = {name: cell.strip() for name, cell in zip(header, cells, strict=True) if name in CSV_COLUMNS}
+            row = {name: cell.strip() for name, cell in zip(header, cells, strict=True) if name in _CSV_KNOWN}
             errors += [
                 f"{where}: {_show(cell.strip())} is in column {i + 1}, which has no name in the header"
                 for i, (name, cell) in enumerate(zip(header, cells, strict=True))
@@ -363,15 +388,15 @@ def _header_errors(header: list[str]) -> list[str]:
     for name, n in Counter(n for n in header if n).items():
         if n > 1:
             errors.append(f"line 1: column {shown(name, str)} is given more than once")
-        elif name not in CSV_COLUMNS:
-            errors.append(f"line 1: {shown(name, str)}: {unknown(name, CSV_COLUMNS, 'column')}")
+        elif name not in _CSV_KNOWN:
+            errors.append(f"line 1: {shown(name, str)}: {unknown(name, _CSV_KNOWN, 'column')}")
     return errors + [f"line 1: missing column {name}" for name in CSV_COLUMNS if name not in header]
 
 
 def _csv_fields(row: Mapping[str, str]) -> dict[str, Any]:
     """A CSV row in the JSON feed's shape: number cells as numbers, blank as null, states split."""
     program: dict[str, Any] = {
-        k: _cell(v) if k in LIMITS else v for k, v in row.items() if k in FeedProgram.model_fields
+        k: _cell(v) if k in LIMITS or k in INCOME_FIELDS else v for k, v in row.items() if k in FeedProgram.model_fields
     }
     if "states" in row:
         program["states"] = [code for code in re.split(r"[\s,;]+", row["states"]) if code] or None

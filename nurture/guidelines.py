@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from nurture.guideline_feed import PROGRAMS, FeedError, ProgramRules, parse_feed
+from nurture.guideline_feed import INCOME_FIELDS, PROGRAMS, FeedError, ProgramRules, parse_feed
+from nurture.income import STANDARD_EXPENSE_RATIO
 from nurture.products import CreditEventType, Product
 
 __all__ = ["PROGRAMS", "FeedError", "ProgramRules", "parse_feed"]  # the feed's types, re-exported for callers
@@ -35,6 +36,9 @@ FIELDS = (
     "max_ltv",
     "min_loan_amount",
     "states",
+    "statement_months",
+    "expense_ratio",
+    "max_dti",
     "effective_date",
 )
 _SEASONING = "seasoning_months."
@@ -87,6 +91,8 @@ class Change:
             return _seasoning_words(event, self.old, self.new, loans)
         if self.field == "states":
             return _states_words(self.old, self.new, self.direction, loans)
+        if self.field in _INCOME_WORDS:
+            return _INCOME_WORDS[self.field](self.old, self.new, loans)
         if self.field == "effective_date":
             return f"changed the effective date from {_date_words(self.old)} to {_date_words(self.new)} for {loans}"
         return _limit_words(self.field, self.old, self.new, loans)
@@ -182,8 +188,9 @@ def _by_program(programs: Sequence[ProgramRules], side: str) -> dict[Product, Pr
 
 def _field_changes(a: ProgramRules, b: ProgramRules) -> list[Change]:
     changes: list[Change] = []
+    assets = a.asset_divisor is not None and b.asset_divisor is not None
     for name in FIELDS:
-        x, y = _value_of(a, name), _value_of(b, name)
+        x, y = _value_of(a, name, assets), _value_of(b, name, assets)
         if x == y:
             continue
         if name == "states":
@@ -193,11 +200,17 @@ def _field_changes(a: ProgramRules, b: ProgramRules) -> list[Change]:
     return changes
 
 
-def _value_of(p: ProgramRules, name: str) -> object:
-    """The value of one of :data:`FIELDS`; ``None`` for a credit event the program does not accept."""
+def _value_of(p: ProgramRules, name: str, assets: bool) -> object:
+    """The value of one of :data:`FIELDS` as the eligibility rules apply it: ``None`` for a credit event the
+    program does not accept; the standard 50% for an expense ratio not given, and (with ``assets``: both sides
+    set an asset divisor) for a maximum DTI not given, which the asset test then assumes (``nurture.eligibility``).
+    A divisor added or dropped is a change of its own, so the maximum DTI it brings is not listed again."""
     if name.startswith(_SEASONING):
         return p.seasoning_months.get(CreditEventType(name.removeprefix(_SEASONING)))
-    return getattr(p, name)
+    value = getattr(p, name)
+    if value is None and (name == "expense_ratio" or (name == "max_dti" and assets)):
+        return _STANDARD_PERCENT
+    return value
 
 
 def _direction(name: str, old: object, new: object) -> Direction:
@@ -209,8 +222,12 @@ def _direction(name: str, old: object, new: object) -> Direction:
         return Direction.LOOSENING if _number(new) < _number(old) else Direction.TIGHTENING
     if old is None or new is None:  # None: no limit, the loosest value
         return Direction.TIGHTENING if old is None else Direction.LOOSENING
-    looser = _number(new) > _number(old) if name == "max_ltv" else _number(new) < _number(old)
+    looser = _number(new) > _number(old) if name in _HIGHER_IS_LOOSER else _number(new) < _number(old)
     return Direction.LOOSENING if looser else Direction.TIGHTENING
+
+
+_HIGHER_IS_LOOSER = ("max_ltv", "max_dti")
+_STANDARD_PERCENT = float(STANDARD_EXPENSE_RATIO * 100)  # also the maximum DTI an asset divisor assumes
 
 
 def _states_directions(old: frozenset[str] | None, new: frozenset[str] | None) -> list[Direction]:
@@ -236,6 +253,10 @@ def _program_json(p: ProgramRules) -> dict[str, Any]:
         "max_ltv": None if p.max_ltv is None else float(p.max_ltv),
         "min_loan_amount": p.min_loan_amount,
         "states": None if p.states is None else sorted(p.states),
+    } | {  # added later: written only when set, so the fingerprint of a snapshot without them is unchanged
+        name: value if name == "statement_months" else float(value)
+        for name in INCOME_FIELDS
+        if (value := getattr(p, name)) is not None
     }
 
 
@@ -314,6 +335,39 @@ def _states_words(old: object, new: object, direction: Direction, loans: str) ->
     if direction is Direction.LOOSENING:
         return f"now lends in {_listed(new - old)} for {loans}"
     return f"no longer lends in {_listed(old - new)} for {loans}"
+
+
+def _statement_months_words(old: object, new: object, loans: str) -> str:
+    if new is None:
+        return f"no longer sets how many months of bank statements it needs for {loans}"
+    if old is None:
+        return f"now needs {new} months of bank statements for {loans}"
+    only = " only" if _number(new) < _number(old) else ""
+    return f"now needs{only} {new} months of bank statements instead of {old} for {loans}"
+
+
+def _expense_ratio_words(old: object, new: object, loans: str) -> str:
+    before, after = _number(old), _number(new)
+    verb = "lowered" if after < before else "raised"
+    ratio = f"the expense ratio it takes off business bank statement deposits from {before:g}% to {after:g}%"
+    return f"{verb} {ratio} for {loans}"
+
+
+def _max_dti_words(old: object, new: object, loans: str) -> str:
+    noun = "maximum debt-to-income ratio"
+    if new is None:
+        return f"dropped its {noun} of {_number(old):g}% for {loans}"
+    if old is None:
+        return f"now sets a {noun} of {_number(new):g}% for {loans}"
+    verb = "raised" if _number(new) > _number(old) else "lowered"
+    return f"{verb} its {noun} from {_number(old):g}% to {_number(new):g}% for {loans}"
+
+
+_INCOME_WORDS: dict[str, Callable[[object, object, str], str]] = {
+    "statement_months": _statement_months_words,
+    "expense_ratio": _expense_ratio_words,
+    "max_dti": _max_dti_words,
+}
 
 
 def _date_words(d: object) -> str:

@@ -15,12 +15,17 @@ from typing import Any, TextIO
 from nurture.text import spreadsheet_cell
 
 # fmt: off
+# The borrower's numbers for income and DTI, all optional (storage.import_income).
+INCOME_COLUMNS = (
+    "monthly_deposits", "statement_type", "statement_months", "expense_ratio", "gross_1099", "gross_1099_months",
+    "pl_net", "property_value", "monthly_debts",
+)
 COLUMNS = (
     "external_id", "first_name", "last_name", "phone", "alt_phone", "email", "address_state", "zip",
     "self_employed", "investment_property", "foreign_national", "high_dti", "liquid_assets", "credit_event_type",
     "credit_event_date", "product", "fico", "loan_amount", "loan_purpose", "property_type", "monthly_rent",
     "source", "cost", "inquiry_date", "loan_officer_email", "dnc", "dnc_scrubbed_on",
-    "consent_at", "consent_source", "consent_text", "consent_seller", "consent_phone",
+    "consent_at", "consent_source", "consent_text", "consent_seller", "consent_phone", *INCOME_COLUMNS,
 )
 # fmt: on
 REQUIRED = ("first_name", "inquiry_date")

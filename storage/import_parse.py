@@ -29,7 +29,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from nurture.geo import lead_timezone
 from nurture.products import Product, Situation, match_product
 from nurture.text import from_spreadsheet_cell
-from storage.import_csv import COLUMNS
+from storage.import_csv import COLUMNS, INCOME_COLUMNS
 from storage.import_fields import (
     Cents,
     ConsentSource,
@@ -54,6 +54,16 @@ from storage.import_fields import (
     State,
     Zip,
 )
+from storage.import_income import (
+    INCOME_FIELDS,
+    ExpenseRatio,
+    Monthly,
+    StatementKind,
+    StatementMonths,
+    income_digest,
+    income_problems,
+    income_values,
+)
 from storage.limits import too_long
 from storage.models import Lead, table
 
@@ -62,12 +72,12 @@ CONSENT_REQUIRED = CONSENT_COLUMNS[:4]
 # Columns added with the compliance facts. A row that leaves them all blank keeps the digest it had before
 # they existed, so upgrading does not turn the next re-import into an update of every lead.
 _ADDED = ("alt_phone", "dnc", "dnc_scrubbed_on", *CONSENT_COLUMNS)
-_DIGESTED = tuple(c for c in COLUMNS if c not in _ADDED)
+_DIGESTED = tuple(c for c in COLUMNS if c not in _ADDED and c not in INCOME_COLUMNS)  # those: income_digest
 _FLAGS = ("self_employed", "investment_property", "foreign_national", "high_dti")
-_NOT_LEAD = ("cost", "loan_officer_email", "dnc", *CONSENT_COLUMNS)
+_NOT_LEAD = ("cost", "loan_officer_email", "dnc", *CONSENT_COLUMNS, *INCOME_COLUMNS)
 # The lead columns a parsed row sets: what an update rewrites.
 LEAD_FIELDS = (*[c for c in COLUMNS if c not in _NOT_LEAD], "cost_cents", "product_matched", "timezone",
-               "dnc_listed", "dnc_scrubbed_on", "row_digest")  # fmt: skip
+               "dnc_listed", "dnc_scrubbed_on", "row_digest", *INCOME_FIELDS)  # fmt: skip
 EARLIEST_CONSENT = datetime(2000, 1, 1, tzinfo=UTC)
 _lead = table(Lead)
 
@@ -149,6 +159,15 @@ class LeadCsvRow(BaseModel):
     consent_text: Disclosure = None
     consent_seller: Seller = None
     consent_phone: Phone = None
+    monthly_deposits: Monthly = None
+    statement_type: StatementKind = None
+    statement_months: StatementMonths = None
+    expense_ratio: ExpenseRatio = None  # basis points
+    gross_1099: Monthly = None
+    gross_1099_months: StatementMonths = None
+    pl_net: Monthly = None
+    property_value: Dollars = None
+    monthly_debts: Monthly = None
 
     _timezone: str = PrivateAttr("")
     _consented_at: datetime | None = PrivateAttr(None)
@@ -240,6 +259,7 @@ class _Rules:
                 self.problems.append(
                     ("loan_officer_email", f"{'an inactive' if self.officer_id else 'no'} loan officer has {email}")
                 )
+        self.problems += income_problems(raw, parsed)
         self.zone = lead_timezone(state=parsed["address_state"], zip=parsed["zip"], phone=parsed["phone"])
         self.consented_at = self._consent(raw, parsed, ctx.now)
 
@@ -301,6 +321,7 @@ class RowParser:
         scrubbed = parsed["dnc_scrubbed_on"]
         parsed["dnc"] = bool(parsed["dnc"]) if scrubbed else None  # blank with a scrub date: not listed
         values = {name: parsed[name] for name in COLUMNS if name not in _NOT_LEAD}
+        values.update(income_values(parsed))
         values.update({flag: bool(parsed[flag]) for flag in _FLAGS}, last_name=parsed["last_name"] or "",
                       cost_cents=parsed["cost"], product_matched=parsed["product"] is None, timezone=row.timezone,
                       dnc_listed=bool(parsed["dnc"]), dnc_scrubbed_on=scrubbed, row_digest=_digest(parsed))  # fmt: skip
@@ -314,4 +335,5 @@ def _digest(parsed: dict[str, Any]) -> str:
     text = "\x1f".join("" if parsed[c] is None else str(parsed[c]) for c in _DIGESTED)
     if any(parsed[c] is not None for c in _ADDED):
         text += "\x1e" + "\x1f".join("" if parsed[c] is None else str(parsed[c]) for c in _ADDED)
+    text += income_digest(parsed)
     return hashlib.sha256(text.encode()).hexdigest()

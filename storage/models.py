@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from nurture.actions import Channel, InboundKind, Outcome, SuppressionAction, TaskKind, TaskStatus, TouchStatus
+from nurture.income import StatementType
 from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType
 from nurture.states import CadenceStatus, Event, Stage
 from storage.types import UTCDateTime, str_enum
@@ -63,6 +64,16 @@ class Lead(SQLModel, table=True):
     loan_purpose: LoanPurpose | None = Field(default=None, sa_type=str_enum(LoanPurpose))
     property_type: PropertyType | None = Field(default=None, sa_type=str_enum(PropertyType))
     monthly_rent: int | None = Field(default=None, sa_type=sa.BigInteger())
+    # The borrower's numbers for income and DTI (nurture.income), all optional; amounts in whole dollars.
+    property_value: int | None = Field(default=None, sa_type=sa.BigInteger())
+    monthly_debts: int | None = Field(default=None, sa_type=sa.BigInteger())  # other than the new loan
+    monthly_deposits: int | None = Field(default=None, sa_type=sa.BigInteger())  # average over statement_months
+    statement_type: StatementType | None = Field(default=None, sa_type=str_enum(StatementType))
+    statement_months: int | None = Field(default=None)  # 12 or 24
+    expense_ratio_bp: int | None = Field(default=None)  # a CPA's ratio for the business; basis points, 3500 = 35%
+    gross_1099: int | None = Field(default=None, sa_type=sa.BigInteger())  # paid over gross_1099_months
+    gross_1099_months: int | None = Field(default=None)  # 12 or 24
+    pl_net: int | None = Field(default=None, sa_type=sa.BigInteger())  # net profit of a 12-month P&L
 
     source: str | None = Field(default=None, max_length=100)  # vendor the lead was bought from
     cost_cents: int | None = Field(default=None, sa_type=sa.BigInteger())

@@ -25,8 +25,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from nurture.actions import Channel
-from nurture.eligibility import LeadFacts, assess, priority_score
+from nurture.eligibility import INCOME_FACTS, LeadFacts, assess, priority_score
 from nurture.guidelines import GuidelineSet, ProgramRules
+from nurture.income import StatementType
 from nurture.planner import LeadSnapshot, anchor_date, due_at
 from nurture.products import CreditEventType, Product
 from nurture.states import CadenceStatus, Event, Stage
@@ -89,6 +90,7 @@ LEAD_COLUMNS = (
     _lead.c.liquid_assets,
     _lead.c.address_state,
     _lead.c.inquiry_date,
+    *(_lead.c[name] for name in INCOME_FACTS),
     _lead.c.timezone,
     _lead.c.stage,
     _pos.c.status,
@@ -111,7 +113,12 @@ def lead_facts(row: Any) -> LeadFacts:
         liquid_assets=row.liquid_assets,
         address_state=row.address_state,
         inquiry_date=row.inquiry_date,
+        **{name: getattr(row, name) for name in INCOME_FACTS} | {"statement_type": _statement_type(row)},
     )
+
+
+def _statement_type(row: Any) -> StatementType | None:
+    return StatementType(row.statement_type) if row.statement_type else None
 
 
 def rescore_snapshot(

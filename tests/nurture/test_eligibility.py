@@ -27,6 +27,7 @@ from nurture.eligibility import (
     seasoning_date,
 )
 from nurture.guidelines import PROGRAMS, GuidelineSet, ProgramRules
+from nurture.income import StatementType
 from nurture.products import CreditEventType, Product
 
 ON = date(2026, 3, 2)
@@ -110,10 +111,15 @@ def test_each_blocker_fires_where_it_must_and_not_elsewhere(lead, rules, expecte
     assert check(lead, rules) == expected
 
 
+def only_blocker(lead: LeadFacts, rules: ProgramRules, lead_changes: dict[str, Any], rule_changes: dict | None) -> str:
+    """The text of the one blocker of ``lead`` and ``rules`` with the changes given."""
+    (blocker,) = assess(replace(lead, **lead_changes), replace(rules, **(rule_changes or {})), ON).blockers
+    return blocker.text
+
+
 def test_blockers_say_why_in_plain_words():
     def text(lead: dict[str, Any], rules: dict[str, Any] | None = None) -> str:
-        (blocker,) = assess(replace(LEAD, **lead), replace(RULES, **(rules or {})), ON).blockers
-        return blocker.text
+        return only_blocker(LEAD, RULES, lead, rules)
 
     assert text({"fico": 610}) == "FICO 610 is 30 points short of 640"
     assert text({"monthly_rent": 3_035}) == "DSCR 0.92 is below 1.00"
@@ -121,6 +127,10 @@ def test_blockers_say_why_in_plain_words():
     assert text({"address_state": "NV"}) == "this lender does not lend in NV"
     assert text({"liquid_assets": 400_000, "loan_amount": 500_000, "monthly_rent": 9_000}) == (
         "liquid assets of $400,000 support $6,666 a month at a 60-month divisor; the payment needs $8,243"
+    )
+    assert text({"liquid_assets": 400_000, "loan_amount": 500_000, "monthly_rent": 9_000, "monthly_debts": 500}) == (
+        "liquid assets of $400,000 support $6,666 a month at a 60-month divisor; the payment and $500 of debts need"
+        " $9,243"
     )
     assert text({"fico": None}) == "FICO unknown; the program needs 640"
     assert text({"product": Product.GENERAL}) == "a General non-QM lead does not fit a DSCR program"
@@ -147,12 +157,113 @@ def test_dscr_exactly_at_the_minimum_is_eligible():
     assert check({"monthly_rent": rent - 1, "loan_amount": loan}, rules) == (K.DSCR,)
 
 
-def test_assets_boundary_is_the_linear_inequality():
-    assert RULES.asset_divisor == 60
-    need = 60 * PITIA_PER_DOLLAR * 400_000 / MAX_DTI
-    assert 395_000 < need < 396_000
-    assert check({"liquid_assets": int(need) + 1}, {}) == ()
-    assert check({"liquid_assets": int(need)}, {}) == (K.ASSETS,)
+def test_assets_boundary_is_exact_to_the_cent():
+    """$400,000 is a $3,296.86 payment; at 50% the assets must yield $6,593.72 a month over 60 months. $395,623
+    does ($6,593.7167 rounds to $6,593.72), $395,622 does not ($6,593.70)."""
+    assert RULES.asset_divisor == 60 and MAX_DTI == 0.5
+    assert 395_622 < 60 * PITIA_PER_DOLLAR * 400_000 / MAX_DTI < 395_624
+    assert check({"liquid_assets": 395_623}, {}) == ()
+    assert check({"liquid_assets": 395_622}, {}) == (K.ASSETS,)
+    assert check({"liquid_assets": 395_623, "monthly_debts": 1}, {}) == (K.ASSETS,), "debts count too"
+    assert check({"liquid_assets": 395_623}, {"max_dti": 49.99}) == (K.ASSETS,)
+    assert check({"liquid_assets": 300_000}, {"max_dti": 66}) == ()
+
+
+# A self-employed borrower with $20,000 a month of business deposits over 24 months: $10,000 of income at the
+# standard 50%. A $400,000 loan is a $3,296.86 payment; with $1,500 of other debts the DTI is 47.97%.
+BS = ProgramRules(
+    lender="Acme", program=Product.BANK_STATEMENT, effective_date=date(2026, 1, 1), max_dti=45, max_ltv=80
+)
+BS_LEAD = replace(
+    LEAD,
+    product=Product.BANK_STATEMENT,
+    monthly_deposits=20_000,
+    statement_type=StatementType.BUSINESS,
+    statement_months=24,
+    monthly_debts=1_500,
+    property_value=500_000,
+)
+
+
+def bs_check(lead: dict[str, Any], rules: dict[str, Any]) -> tuple[BlockerKind, ...]:
+    return kinds(assess(replace(BS_LEAD, **lead), replace(BS, **rules), ON))
+
+
+@pytest.mark.parametrize(
+    ("lead", "rules", "expected"),
+    [
+        ({}, {}, (K.DTI,)),  # 47.97% > 45%
+        ({}, {"max_dti": 47.97}, ()),  # exactly at the maximum: (3,296.86 + 1,500) / 10,000
+        ({}, {"max_dti": 47.96}, (K.DTI,)),
+        ({}, {"max_dti": None}, ()),  # no maximum: income is not tested
+        ({}, {"expense_ratio": 40}, ()),  # $12,000 of income: 39.97%
+        ({"expense_ratio_bp": 4_000}, {}, ()),  # a CPA's 40% instead of the standard 50%
+        ({"expense_ratio_bp": 6_000}, {"expense_ratio": 40}, (K.DTI,)),  # the CPA's figure wins
+        ({"statement_type": StatementType.PERSONAL, "monthly_deposits": 10_000}, {}, (K.DTI,)),
+        ({"statement_type": StatementType.PERSONAL, "monthly_deposits": 11_000}, {}, ()),  # no expense ratio
+        ({"monthly_debts": None}, {}, ()),  # no debts given: counted as none
+        ({"monthly_debts": 1_203}, {}, ()),  # (3,296.86 + 1,203) / 10,000 = 44.9986%
+        ({"monthly_debts": 1_204}, {}, (K.DTI,)),
+        ({"monthly_deposits": None}, {}, (K.INCOME_UNKNOWN,)),
+        ({"statement_type": None}, {}, (K.INCOME_UNKNOWN,)),
+        ({"loan_amount": None}, {}, (K.INCOME_UNKNOWN,)),
+        ({"monthly_deposits": None, "gross_1099": 120_000}, {"max_dti": 48}, ()),  # 1099s when no statements
+        ({"monthly_deposits": None, "gross_1099": 120_000, "gross_1099_months": 24}, {"max_dti": 48}, (K.DTI,)),
+        ({"monthly_deposits": None, "pl_net": 120_000}, {"max_dti": 48}, ()),  # then a 12-month P&L
+        ({"statement_months": 12}, {"max_dti": None, "statement_months": 24}, (K.STATEMENT_MONTHS,)),
+        ({"statement_months": 12}, {"max_dti": None, "statement_months": 12}, ()),
+        ({"statement_months": None}, {"max_dti": None, "statement_months": 24}, ()),  # unknown: not held back
+        ({"property_value": 499_999}, {"max_dti": None}, (K.LTV,)),  # $400,000 is 80.0002%
+        ({"property_value": None}, {"max_dti": None}, ()),
+        ({}, {"max_dti": None, "max_ltv": None}, ()),
+    ],
+)
+def test_income_statement_months_and_ltv_block_where_they_must(lead, rules, expected):
+    assert bs_check(lead, rules) == expected
+
+
+def test_income_blockers_say_why_with_the_numbers():
+    def text(lead: dict[str, Any], rules: dict[str, Any] | None = None) -> str:
+        return only_blocker(BS_LEAD, BS, lead, rules)
+
+    assert text({}) == (
+        "estimated DTI 47.97% is above the 45% maximum: a $3,296.86 payment and $1,500 of debts on $10,000 a month"
+        " from business bank statements at a 50% expense ratio"
+    )
+    assert text({"monthly_debts": None, "statement_type": StatementType.PERSONAL, "monthly_deposits": 7_000}) == (
+        "estimated DTI 47.10% is above the 45% maximum: a $3,296.86 payment on $7,000 a month from personal bank"
+        " statements"
+    )
+    assert text({"monthly_deposits": None, "pl_net": 60_000}) == (
+        "estimated DTI 95.94% is above the 45% maximum: a $3,296.86 payment and $1,500 of debts on $5,000 a month"
+        " from a 12-month P&L"
+    )
+    assert text({"monthly_deposits": None}) == "DTI unknown without the income; the program allows 45%"
+    assert text({"statement_months": 12}, {"max_dti": None, "statement_months": 24}) == (
+        "12 months of bank statements; the program averages 24"
+    )
+    assert text({"property_value": 450_000}, {"max_dti": None}) == "loan-to-value 88.89% is above the 80% maximum"
+
+
+def test_domain_lowering_the_expense_ratio_from_50_to_40_opens_exactly_the_leads_whose_dti_now_fits():
+    """At 45%, $3,296.86 of payment and $1,500 of debts need $10,659.69 of income: deposits of $21,320 at 50%
+    ($10,660) and $17,767 at 40% ($10,660.20); $17,766 at 40% is $10,659.60, short."""
+    old, new = replace(BS, max_ltv=None), replace(BS, max_ltv=None, expense_ratio=40)
+    opened = {
+        d
+        for d in range(17_000, 22_000)
+        if assess(replace(BS_LEAD, monthly_deposits=d), new, ON).eligible
+        and not assess(replace(BS_LEAD, monthly_deposits=d), old, ON).eligible
+    }
+    assert opened == set(range(17_767, 21_320))
+
+
+def test_domain_24_to_12_months_opens_the_leads_with_a_year_of_statements_whose_dti_fits():
+    old, new = replace(BS, max_ltv=None, statement_months=24), replace(BS, max_ltv=None, statement_months=12)
+    year = replace(BS_LEAD, statement_months=12, monthly_debts=0)
+    assert not assess(year, old, ON).eligible and assess(year, new, ON).eligible
+    assert not assess(replace(year, monthly_debts=1_500), new, ON).eligible, "its DTI does not fit"
+    assert assess(replace(year, statement_months=24), old, ON).eligible, "24 months were eligible already"
 
 
 @pytest.mark.parametrize(
@@ -271,6 +382,15 @@ leads = st.builds(
     liquid_assets=st.none() | st.integers(0, 5_000_000),
     address_state=st.none() | st.sampled_from(STATES),
     inquiry_date=st.just(date(2025, 1, 1)),
+    monthly_deposits=st.none() | st.integers(0, 60_000),
+    statement_type=st.none() | st.sampled_from(StatementType),
+    statement_months=st.none() | st.sampled_from([12, 24]),
+    expense_ratio_bp=st.none() | st.integers(1_000, 7_000),
+    gross_1099=st.none() | st.integers(0, 500_000),
+    gross_1099_months=st.none() | st.sampled_from([12, 24]),
+    pl_net=st.none() | st.integers(0, 500_000),
+    property_value=st.none() | st.integers(60_000, 2_000_000),
+    monthly_debts=st.none() | st.integers(0, 5_000),
 )
 programs = st.builds(
     ProgramRules,
@@ -283,6 +403,10 @@ programs = st.builds(
     asset_divisor=st.none() | st.sampled_from([48, 60, 84, 360]),
     min_loan_amount=st.none() | st.integers(50_000, 500_000),
     states=st.none() | st.frozensets(st.sampled_from(STATES)),
+    max_ltv=st.none() | st.sampled_from([65.0, 80.0, 82.5, 90.0]),
+    expense_ratio=st.none() | st.sampled_from([30.0, 40.0, 50.0, 62.5]),
+    statement_months=st.none() | st.sampled_from([12, 24]),
+    max_dti=st.none() | st.sampled_from([36.0, 43.0, 45.0, 50.0, 55.5]),
 )
 
 
@@ -314,6 +438,7 @@ _RULE_OF = {
     K.FICO_UNKNOWN: K.FICO,
     K.DSCR_UNKNOWN: K.DSCR,
     K.ASSETS_UNKNOWN: K.ASSETS,
+    K.INCOME_UNKNOWN: K.DTI,
 }
 
 
@@ -329,6 +454,10 @@ def test_loosening_a_limit_never_removes_an_eligible_lead(lead, rules, fico_cut,
         min_dscr=None if rules.min_dscr is None or more else rules.min_dscr - 0.25,
         asset_divisor=None if rules.asset_divisor is None else max(rules.asset_divisor // 2, 1),
         states=None if more or rules.states is None else rules.states | {"NV"},
+        max_ltv=None if rules.max_ltv is None or more else rules.max_ltv + 5,
+        expense_ratio=None if rules.expense_ratio is None else rules.expense_ratio - 10,
+        statement_months=None if rules.statement_months is None or more else 12,
+        max_dti=None if rules.max_dti is None else rules.max_dti + 5,
     )
     before, after = assess(lead, rules, ON), assess(lead, looser, ON)
     assert {_RULE_OF.get(k, k) for k in kinds(after)} <= {_RULE_OF.get(k, k) for k in kinds(before)}

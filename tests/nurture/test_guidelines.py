@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nurture.geo import STATES
-from nurture.guideline_feed import CSV_COLUMNS
+from nurture.guideline_feed import CSV_COLUMNS, INCOME_FIELDS
 from nurture.guidelines import (
     FIELDS,
     PROGRAMS,
@@ -269,11 +269,39 @@ def test_csv_feed_with_five_problems_reports_all_five():
         ({"effective_date": "2026-02-30"}, 'effective_date: "2026-02-30" is not a date like 2026-06-01'),
         ({"effective_date": 20260601}, "effective_date: 20260601 is not a date like 2026-06-01"),
         ({"min_fcio": 600}, "min_fcio: unknown field (did you mean min_fico?)"),
+        (
+            {"expense_ratio": 37.555},
+            "expense_ratio: 37.555 has more than two decimals; give the percent to a hundredth",
+        ),
+        ({"expense_ratio": 101}, "expense_ratio: 101 is not an expense ratio (0 to 100 percent)"),
+        ({"expense_ratio": "40"}, 'expense_ratio: "40" is not a number'),
+        ({"statement_months": 18}, "statement_months: 18 is not a number of statement months (12 or 24)"),
+        ({"statement_months": 12.0}, "statement_months: 12.0 is not a whole number"),
+        ({"max_dti": 0}, "max_dti: 0 is not a debt-to-income ratio (above 0, at most 100 percent)"),
+        ({"max_dti": 100.5}, "max_dti: 100.5 is not a debt-to-income ratio (above 0, at most 100 percent)"),
     ],
 )
 def test_each_bad_json_value_is_named(fields, error):
     [message] = _errors(_json(_program(**fields)), "json")
     assert message.startswith(f"lenders[0].programs[0].{error}")
+
+
+def test_the_income_fields_are_optional_in_json_and_csv():
+    given = {"expense_ratio": 40, "statement_months": 12, "max_dti": 45.5}
+    [with_them] = parse_feed(_json(_program(**given)), format="json")
+    [without] = parse_feed(_json(_program()), format="json")
+    assert (with_them.expense_ratio, with_them.statement_months, with_them.max_dti) == (40.0, 12, 45.5)
+    assert (without.expense_ratio, without.statement_months, without.max_dti) == (None, None, None)
+    columns = (*CSV_COLUMNS, "max_dti", "expense_ratio", "statement_months")
+    [from_csv] = parse_feed(_csv(ROW | {k: str(v) for k, v in given.items()}, columns=columns), format="csv")
+    assert from_csv == with_them
+    [blank] = parse_feed(_csv(ROW, columns=columns), format="csv")
+    assert blank == without == parse_feed(_csv(ROW), format="csv")[0]
+    row = ROW | {"expense_ratio": "forty", "statement_months": "18"}
+    assert _errors(_csv(row, columns=columns), "csv") == [
+        'line 2: expense_ratio: "forty" is not a number',
+        "line 2: statement_months: 18 is not a number of statement months (12 or 24)",
+    ]
 
 
 def test_nan_and_infinity_are_not_numbers():
@@ -403,6 +431,12 @@ def test_feed_error_is_a_value_error_and_an_unknown_format_is_not_a_feed_error()
         ("min_loan_amount", {"min_loan_amount": 0}, {}, 0, None, L),
         ("states", {"states": frozenset({"FL"})}, {"states": frozenset({"FL", "TX"})}, {"FL"}, {"FL", "TX"}, L),
         ("states", {"states": frozenset({"FL"})}, {}, {"FL"}, None, L),
+        ("statement_months", {"statement_months": 24}, {"statement_months": 12}, 24, 12, L),
+        ("statement_months", {"statement_months": 24}, {}, 24, None, L),
+        ("expense_ratio", {"expense_ratio": 50.0}, {"expense_ratio": 40.0}, 50.0, 40.0, L),
+        ("expense_ratio", {"expense_ratio": 60.0}, {}, 60.0, 50.0, L),  # not given: the standard 50%
+        ("max_dti", {"max_dti": 45.0}, {"max_dti": 50.0}, 45.0, 50.0, L),
+        ("max_dti", {"max_dti": 45.0}, {}, 45.0, None, L),
         ("effective_date", {}, {"effective_date": date(2026, 6, 1)}, date(2026, 5, 1), date(2026, 6, 1), N),
     ],
 )
@@ -411,6 +445,18 @@ def test_each_field_changes_direction_both_ways(field, before, after, old, new, 
     assert diff([a], [b]) == [Change(HARBOR, BANK, field, old, new, direction)]
     back = {L: T, N: N}[direction]
     assert diff([b], [a]) == [Change(HARBOR, BANK, field, new, old, back)]
+
+
+def test_income_fields_are_compared_as_the_rules_apply_them():
+    assert diff([_rules(expense_ratio=50.0)], [_rules()]) == [], "no expense ratio is the standard 50%"
+    assets = {"program": ASSETS, "asset_divisor": 60}
+    assert diff([_rules(**assets, max_dti=50.0)], [_rules(**assets)]) == [], "the asset test assumes 50%"
+    assert diff([_rules(**assets, max_dti=60.0)], [_rules(**assets)]) == [
+        Change(HARBOR, ASSETS, "max_dti", 60.0, 50.0, T)
+    ]
+    assert diff([_rules(**assets)], [_rules(program=ASSETS)]) == [
+        Change(HARBOR, ASSETS, "asset_divisor", 60, None, L)
+    ], "dropping the divisor is one change, not also one of the DTI it assumed"
 
 
 def test_a_state_list_that_adds_and_drops_gives_two_changes():
@@ -544,6 +590,36 @@ def _c(field: str, old: object, new: object, direction: Direction = L, program: 
         (_c("states", frozenset({"FL"}), None), "now lends in every state for bank statement loans"),
         (_c("states", None, frozenset({"TX", "FL"}), T), "now lends only in FL and TX for bank statement loans"),
         (
+            _c("expense_ratio", 50.0, 40.0),
+            "lowered the expense ratio it takes off business bank statement deposits from 50% to 40% for bank"
+            " statement loans",
+        ),
+        (
+            _c("expense_ratio", 35.0, 37.5, T),
+            "raised the expense ratio it takes off business bank statement deposits from 35% to 37.5% for bank"
+            " statement loans",
+        ),
+        (
+            _c("statement_months", 24, 12),
+            "now needs only 12 months of bank statements instead of 24 for bank statement loans",
+        ),
+        (
+            _c("statement_months", 12, 24, T),
+            "now needs 24 months of bank statements instead of 12 for bank statement loans",
+        ),
+        (_c("statement_months", None, 24, T), "now needs 24 months of bank statements for bank statement loans"),
+        (
+            _c("statement_months", 24, None),
+            "no longer sets how many months of bank statements it needs for bank statement loans",
+        ),
+        (_c("max_dti", 45.0, 50.0), "raised its maximum debt-to-income ratio from 45% to 50% for bank statement loans"),
+        (
+            _c("max_dti", 50.0, 43.0, T),
+            "lowered its maximum debt-to-income ratio from 50% to 43% for bank statement loans",
+        ),
+        (_c("max_dti", None, 43.0, T), "now sets a maximum debt-to-income ratio of 43% for bank statement loans"),
+        (_c("max_dti", 43.0, None), "dropped its maximum debt-to-income ratio of 43% for bank statement loans"),
+        (
             _c("effective_date", date(2026, 5, 1), date(2026, 6, 1), N, Product.FOREIGN_NATIONAL),
             "changed the effective date from May 1, 2026 to June 1, 2026 for foreign national loans",
         ),
@@ -563,6 +639,16 @@ def test_digest_ignores_order_and_number_spelling_but_not_content():
     assert len(digest(programs)) == 64
     assert digest(programs) != digest([*programs[:2], _rules(lender="Bayline Mortgage", min_fico=700)])
     assert digest(programs) != digest(programs[:2])
+
+
+def test_digest_of_feeds_without_the_income_fields_is_what_it_was_before_they_existed():
+    """Snapshots stored before ``expense_ratio``, ``statement_months`` and ``max_dti`` existed keep their
+    fingerprint, so loading the same feed again after the upgrade is still a no-op."""
+    may = parse_feed((EXAMPLES / "harbor-2026-02.json").read_text(), format="json")
+    june = parse_feed((EXAMPLES / "harbor-2026-06.csv").read_text(), format="csv")
+    assert digest(may) == "898cbc5ad5efa6471639b5537cf9983d8fb92c6115c7e723ae71abaddd96176e"
+    assert digest(june) == "9b619758bda9cb53ca03cf7f4fbebac9faf4e9f81f2dea795bc6a1cc1e9f3053"
+    assert digest([_rules(expense_ratio=40)]) != digest([_rules()]) != digest([_rules(max_dti=45)])
 
 
 def test_digest_of_examples_is_stable_under_shuffling():
@@ -594,6 +680,9 @@ def program_rules(draw: st.DrawFn, lender: st.SearchStrategy[str] = ZEPHYR) -> P
         max_ltv=maybe(st.integers(1, 1000).map(lambda n: n / 10)),
         min_loan_amount=maybe(st.integers(0, 5_000_000)),
         states=maybe(st.frozensets(st.sampled_from(_STATES), min_size=1, max_size=6)),
+        expense_ratio=maybe(st.integers(0, 10_000).map(lambda n: n / 100)),
+        statement_months=maybe(st.sampled_from([12, 24])),
+        max_dti=maybe(st.integers(1, 10_000).map(lambda n: n / 100)),
     )
 
 
@@ -644,11 +733,12 @@ def _to_csv(programs: list[ProgramRules]) -> str:
             "effective_date": p.effective_date.isoformat(),
             **{f"seasoning_{e.value}": cell(p.seasoning_months.get(e)) for e in CreditEventType},
             **{f: cell(getattr(p, f)) for f in ("min_fico", "min_dscr", "asset_divisor", "max_ltv", "min_loan_amount")},
+            **{f: cell(getattr(p, f)) for f in INCOME_FIELDS},
             "states": " ".join(sorted(p.states or ())),
         }
         for p in programs
     ]
-    return _csv(*rows)
+    return _csv(*rows, columns=(*CSV_COLUMNS, *INCOME_FIELDS))
 
 
 @settings(deadline=None)

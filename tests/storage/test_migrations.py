@@ -194,3 +194,51 @@ def test_leads_re_engaged_before_0009_get_their_home_back_and_the_completed_ones
     assert (back.cadence_name, back.status, back.home_cadence_name) == ("aged-nonqm", "nurturing", None)
     # day 130 from March 2: the monthly emails of days 92 and 122 are behind it, day 152 is next
     assert (back.step_index, back.repeat) == (default.index_of("monthly-email"), 2)
+
+
+def test_the_income_inputs_are_added_empty_to_existing_leads_and_dropped_on_downgrade(blank_engine: Engine):
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from storage.db import alembic_config
+
+    config = alembic_config(blank_engine)
+    before = ScriptDirectory.from_config(config).get_revision("0008").down_revision
+    assert isinstance(before, str)
+    upgrade(blank_engine, before)
+    with blank_engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO lead (first_name, last_name, phone, timezone, self_employed, investment_property, "
+                "foreign_national, high_dti, product, product_matched, inquiry_date, stage, phone_ok, row_digest, "
+                "created_at, updated_at, dnc_listed, loan_amount) VALUES ('Maria', 'Lopez', '+13055550147', "
+                "'America/New_York', true, false, false, false, 'bank_statement', true, :d, 'new_lead', true, 'x', "
+                ":at, :at, false, 400000)"
+            ),
+            {"d": date(2026, 1, 5), "at": AT.replace(tzinfo=None)},
+        )
+    indexes = {i["name"] for i in sa.inspect(blank_engine).get_indexes("lead")}
+    upgrade(blank_engine, "0008")
+    income = "monthly_deposits, statement_type, statement_months, expense_ratio_bp, monthly_debts, property_value"
+    with blank_engine.begin() as conn:
+        assert tuple(conn.execute(sa.text(f"SELECT loan_amount, {income} FROM lead")).one()) == (400_000, *[None] * 6)
+        conn.execute(
+            sa.text(
+                "UPDATE lead SET monthly_deposits = 20000, statement_type = 'business', statement_months = 24, "
+                "expense_ratio_bp = 3500, gross_1099 = 5000000000, gross_1099_months = 12, pl_net = 96000, "
+                "monthly_debts = 1500, property_value = 500000"
+            )
+        )
+        row = conn.execute(sa.text(f"SELECT {income}, gross_1099 FROM lead")).one()
+    assert tuple(row) == (20_000, "business", 24, 3_500, 1_500, 500_000, 5_000_000_000)
+
+    command.downgrade(config, before)
+    columns = {c["name"] for c in sa.inspect(blank_engine).get_columns("lead")}
+    assert "monthly_deposits" not in columns and "pl_net" not in columns and "loan_amount" in columns
+    assert {i["name"] for i in sa.inspect(blank_engine).get_indexes("lead")} == indexes
+    with blank_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT phone, loan_amount FROM lead")).one() == ("+13055550147", 400_000)
+    upgrade(blank_engine)
+    with blank_engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
+    assert diff == []

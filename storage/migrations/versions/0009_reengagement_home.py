@@ -1,7 +1,7 @@
 """re-engaged leads keep their own enrollment
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-02
 
 A re-engaged lead's position remembers the enrollment it was re-engaged from (``home_*``: cadence, version,
@@ -24,7 +24,7 @@ from nurture.planner import anchor_date
 
 
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
