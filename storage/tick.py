@@ -159,6 +159,7 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now
                     }
                 )
                 stats.blocked += k.status is TaskStatus.BLOCKED
+                stats.deferred += k.status is TaskStatus.HELD
             stage = Stage(r.stage)
             for event in result.events:
                 change = apply(event, stage=stage, cadence=status)
