@@ -38,10 +38,11 @@ class ScrubFileError(ValueError):
 def parse_scrub(header: Sequence[str], rows: Iterable[Sequence[str]], *, today: date) -> list[ScrubResult]:
     """The results of a scrub file, one per number, or :class:`ScrubFileError` naming each bad line and field.
 
-    Line numbers count the header as line 1. Columns other than the three are ignored; a number given twice
-    must say the same both times.
+    Line numbers count the header as line 1 (a quoted line break inside a cell is not expected here). Header
+    names are matched ignoring case, spaces and hyphens (``Scrubbed On``); columns other than the three are
+    ignored; a number given twice must say the same both times.
     """
-    names = [h.strip().lower().lstrip("\ufeff") for h in header]
+    names = ["_".join(h.lstrip("\ufeff").strip().lower().replace("-", " ").split()) for h in header]
     missing = [c for c in COLUMNS if c not in names]
     if missing:
         found = ", ".join(repr(n) for n in names) or "nothing"
