@@ -164,7 +164,7 @@ def tasks(
     ctx: typer.Context,
     as_json: JsonOpt = False,
     officer: Annotated[str | None, typer.Option(help="only this loan officer's (email)")] = None,
-    status: Annotated[str, typer.Option(help="open, done, expired, cancelled, or all")] = "open",
+    status: Annotated[str, typer.Option(help="open, done, expired, cancelled, blocked, held, or all")] = "open",
 ) -> None:
     """List call tasks, most urgent first."""
     if ctx.invoked_subcommand is not None:

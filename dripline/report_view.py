@@ -192,6 +192,16 @@ def print_report(payload: dict[str, Any], console: Console, *, guideline_loads: 
         console.print(f"{load['at'][:10]}: loaded guideline feed {load['file']}: {load['reengaged']} leads re-engaged")
     print_reengagement(payload["reengagement"], console)
     print_referrals(payload["referrals"], console)
+    scrub = payload.get("dnc_scrub_due") or {}
+    if scrub.get("numbers"):
+        console.print(
+            f"[bold]{scrub['numbers']} phone number(s) wait on a DNC scrub[/]: {scrub['touches']} text(s) or "
+            f"voicemail(s) and {scrub['call_tasks']} call task(s) held; `dripline dnc due --csv FILE` exports them, "
+            "`dripline dnc import RESULTS.csv` releases them",
+            soft_wrap=True,
+        )
+    else:
+        console.print("nothing waits on a DNC scrub")
     unknown = sum(by_status.get("unknown", 0) for by_status in payload["touches"].values())
     if unknown:
         console.print(

@@ -1,4 +1,5 @@
-"""Announcing a guideline loosening to Prefect: the ``guideline-rescore`` deployment's trigger starts the flow."""
+"""Events dripline emits to Prefect: a guideline loosening (the ``guideline-rescore`` deployment's trigger starts the
+flow) and numbers due for a DNC re-scrub (``dnc-scrub-check``)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,30 @@ def emit_loosened(load: LenderLoad, now: datetime) -> str:
                 for c in load.changes
                 if c.direction.value == "loosening"
             ],
+        },
+    )
+    if event is None:
+        raise RuntimeError("Prefect did not accept the event (is the API reachable?)")
+    return str(event.id)
+
+
+SCRUB_DUE = "dripline.dnc.scrub_due"
+
+
+def emit_scrub_due(*, numbers: int, touches: int, call_tasks: int, oldest: datetime | None, now: datetime) -> str:
+    """Emit ``dripline.dnc.scrub_due``: phone numbers hold work that waits on a DNC re-scrub; returns the event id.
+
+    An automation in Prefect (a notification to marketing ops, a vendor upload) can match it; the payload carries
+    the counts, never the numbers themselves."""
+    event = emit_event(
+        event=SCRUB_DUE,
+        resource={"prefect.resource.id": "dripline.dnc", "prefect.resource.name": "DNC re-scrub"},
+        payload={
+            "numbers": numbers,
+            "touches": touches,
+            "call_tasks": call_tasks,
+            "oldest_held_since": oldest.isoformat() if oldest else None,
+            "checked_at": now.isoformat(),
         },
     )
     if event is None:

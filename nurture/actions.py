@@ -40,6 +40,7 @@ class TaskStatus(enum.StrEnum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
     BLOCKED = "blocked"  # a compliance rule forbids the call (do not call, opted out, ...)
+    HELD = "held"  # waits for something outside to change (a fresh DNC scrub); not on the officer's list meanwhile
 
 
 class Outcome(enum.StrEnum):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 
 import pendulum
@@ -21,7 +21,7 @@ import pendulum
 from nurture.actions import Channel
 from nurture.cadence import Window
 from nurture.compliance import Exposure, RuleTable, exposure
-from nurture.planner import local_time, next_opening, window_close
+from nurture.planner import local_instant, local_time, next_opening, window_close
 
 DAY = timedelta(hours=24)
 MAX_ROUNDS = 12
@@ -193,7 +193,8 @@ def dnc_scrub(req: ContactRequest, facts: ContactFacts, policy: Policy) -> Decis
 
 
 def cadence_window(req: ContactRequest, facts: ContactFacts, policy: Policy) -> Decision | None:
-    """A step happens inside its own window on the lead's clock (the cadence file's ``window``)."""
+    """A step happens inside its own window on the lead's clock (the cadence file's ``window``), or, when that
+    window never meets the quiet hours, at the nearest time they permit."""
     if req.window is None:
         return None
     opening = next_opening(req.at, req.window, facts.timezone)
@@ -288,12 +289,57 @@ def check(req: ContactRequest, facts: ContactFacts, policy: Policy, rules: tuple
             return Verdict(ruling, at, (*kept, *this_round), policy.table.label)
         if at - req.at > SEARCH_LIMIT:
             break
+    if req.window is not None and {"cadence_window", "quiet_hours"} <= {d.rule for d in kept}:
+        nearest = _nearest_permitted(req, facts, policy, rules)
+        if nearest is not None:
+            return nearest
     rules_moving = ", ".join(dict.fromkeys(d.rule for d in kept))
     span = (at - req.at).total_seconds() / 86_400
     stuck = Decision(
         "gate", Ruling.BLOCK, f"no time satisfies {rules_moving} together ({len(kept)} moves, {span:.1f} days)"
     )
     return Verdict(Ruling.BLOCK, at, (*kept, stuck), policy.table.label)
+
+
+def _nearest_permitted(
+    req: ContactRequest, facts: ContactFacts, policy: Policy, rules: tuple[Rule, ...]
+) -> Verdict | None:
+    """For a step whose window never meets the quiet hours of every zone the recipient may be in: the nearest time
+    the quiet hours permit, on the day it falls due if any is left, else on the next, as close to the window as
+    its length allows (a 17:00-20:00 window against quiet hours that end at 17:00 becomes 14:00-17:00). Every
+    other rule still applies; None when no day within three has a permitted time."""
+    assert req.window is not None
+    tz, w = facts.timezone, req.window
+    exp = facts.exposure
+    quiet = policy.table.window_for(exp.states)
+    first = local_time(req.at, tz).date()
+    for offset in range(3):
+        day = first + timedelta(days=offset)
+        starts, ends = local_instant(tz, day, w.start), local_instant(tz, day, w.end)
+        opening = next_allowed(max(req.at, local_instant(tz, day, time(0))), exp.timezones, quiet)
+        if opening is None or opening >= local_instant(tz, day + timedelta(days=1), time(0)):
+            continue
+        closing = min(window_close(opening, quiet, z) for z in exp.timezones)
+        if closing <= starts:
+            at = max(opening, closing - (ends - starts))
+        elif opening >= ends:
+            at = opening
+        else:
+            at = max(opening, starts)
+        verdict = check(req._replace(at=at, window=None), facts, policy, rules)
+        zones = ", ".join(exp.timezones)
+        why = (
+            f"the step's window {w.start:%H:%M}-{w.end:%H:%M} {tz} never meets {quiet.start:%H:%M}-{quiet.end:%H:%M} "
+            f"in all of {zones}: moved to the nearest permitted time"
+        )
+        moved = Decision(
+            "cadence_window", Ruling.DEFER if at > req.at else Ruling.ALLOW, why, at if at > req.at else None
+        )
+        ruling = verdict.ruling
+        if ruling in (Ruling.ALLOW, Ruling.DEFER):
+            ruling = Ruling.ALLOW if verdict.at == req.at else Ruling.DEFER
+        return Verdict(ruling, verdict.at, (moved, *verdict.decisions), policy.table.label)
+    return None
 
 
 def allowed_until(req: ContactRequest, facts: ContactFacts, policy: Policy, at: datetime | None = None) -> datetime:

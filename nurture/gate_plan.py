@@ -19,6 +19,7 @@ from nurture.cadence import Cadence, Window
 from nurture.gate import ContactFacts, ContactRequest, Policy, Ruling, Verdict, allowed_until, check
 
 SUBSTITUTE_CALL_TEMPLATE = "manual"
+SCRUB_HELD = "held: dnc_scrub: "  # how the reason (or a call task's note) of an item held for a DNC re-scrub reads
 _CALL_INSTEAD = frozenset({"consent", "sms_registration"})
 
 
@@ -117,9 +118,10 @@ def _gate_task(
     verdict = check(req, facts, policy)
     line = decision_line("plan", verdict, now)
     if verdict.ruling in (Ruling.BLOCK, Ruling.HOLD):
-        # a call task is not looked at again once listed, so a hold cannot wait: the officer must not call
+        # a held task stays off the officer's list until what holds it changes (a DNC re-scrub releases it)
+        status = TaskStatus.HELD if verdict.ruling is Ruling.HOLD else TaskStatus.BLOCKED
         note = "; ".join(filter(None, [task.note, verdict_reason(verdict)]))[:1000]
-        out.tasks.append(task._replace(status=TaskStatus.BLOCKED, note=note, decisions=line))
+        out.tasks.append(task._replace(status=status, note=note, decisions=line))
         return facts
     at = verdict.at
     until = allowed_until(req, facts, policy, at)

@@ -84,7 +84,9 @@ and runs every rule again at the new time. Each check is stored with the touch o
 in `dripline outbox --json` and `dripline explain LEAD_ID`), with the rule table's version. Right before
 each message goes out, the suppression log is read again, so an opt-out that arrives while a batch is
 sending stops the rest of that batch for that person. An automated text or voicemail blocked for want of
-consent (or of a Texas registration) becomes a call task for a person instead.
+consent (or of a Texas registration) becomes a call task for a person instead. A call task held for a
+Do Not Call scrub waits as `held`, off the officers' lists; `dripline dnc import` of a scrub result runs the
+gate again on every held text, voicemail and call task of its numbers (see `docs/dnc-scrub.md`).
 
 ## Rules
 

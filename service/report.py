@@ -1,5 +1,5 @@
 """The report's numbers: the funnel by product beside the benchmark ranges and by the leads' age at import, the
-days from first contact to close, activity, gate, re-engagement and referral counts.
+days from first contact to close, activity, gate, re-engagement and referral counts, what waits on a DNC scrub.
 
 The CLI prints them as tables, ``--json`` as they are; the daily flow publishes the funnel as an artifact.
 """
@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from nurture.economics import AGE_BANDS, BENCHMARK_BAND, benchmark_for, quantile
 from nurture.products import Product
 from storage import report
+from storage.dnc import held_counts
 from storage.referrals import referral_counts
 from storage.report import FunnelRow
 
@@ -98,7 +99,7 @@ def funnel_payload(rows: list[FunnelRow]) -> dict[str, Any]:
 
 def report_payload(engine: Engine, *, cost_per_lead: float | None = None) -> dict[str, Any]:
     """Everything ``dripline report`` shows: the funnel by product and by age at import, the days from first
-    contact to close, activity, gate, re-engagement and referral counts."""
+    contact to close, activity, gate, re-engagement and referral counts, what waits on a DNC scrub."""
     payload = funnel_payload(report.funnel(engine=engine, cost_per_lead=cost_per_lead))
     days = report.days_to_close(engine=engine)
     payload["by_age"] = age_payload(report.funnel_by_age(engine=engine, cost_per_lead=cost_per_lead), days)
@@ -110,6 +111,7 @@ def report_payload(engine: Engine, *, cost_per_lead: float | None = None) -> dic
     payload["inbound"] = report.inbound_counts(engine=engine)
     payload["reengagement"] = report.reengagement_counts(engine=engine)
     payload["referrals"] = referral_counts(engine=engine)
+    payload["dnc_scrub_due"] = held_counts(engine=engine)
     return payload
 
 

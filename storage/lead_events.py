@@ -211,7 +211,7 @@ def _cancel_cadence_tasks(conn: Connection, lead_id: int) -> int:
         _task.update()
         .where(
             _task.c.lead_id == lead_id,
-            _task.c.status == TaskStatus.OPEN.value,
+            _task.c.status.in_([TaskStatus.OPEN.value, TaskStatus.HELD.value]),
             _task.c.kind == TaskKind.CADENCE.value,
         )
         .values(status=TaskStatus.CANCELLED.value)

@@ -196,6 +196,7 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now
                     }
                 )
                 stats.blocked += k.status is TaskStatus.BLOCKED
+                stats.deferred += k.status is TaskStatus.HELD
             if result.events:
                 stage = Stage(r.stage)
                 changes, stage_to, _ = history_rows(r.lead_id, stage, status, result.events, at=now, actor="cadence")

@@ -33,6 +33,7 @@ def test_every_entrypoint_is_a_prefect_flow():
         "import-leads": "import-leads",
         "guideline-rescore": "guideline-rescore",
         "guideline-daily": "guideline-daily",
+        "dnc-scrub-check": "dnc-scrub-check",
     }
 
 
@@ -56,5 +57,12 @@ def test_the_rescore_deployment_is_started_by_the_loosening_event():
 
 def test_the_daily_guideline_sweep_runs_each_morning_one_at_a_time():
     d = _deployments()["guideline-daily"]
+    assert [s["cron"] for s in d["schedules"]] == ["0 11 * * *"]
+    assert d["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}
+
+
+def test_the_dnc_scrub_check_runs_each_morning_one_at_a_time():
+    d = _deployments()["dnc-scrub-check"]
+    assert d["entrypoint"] == "flows/dnc.py:dnc_check_flow"
     assert [s["cron"] for s in d["schedules"]] == ["0 11 * * *"]
     assert d["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}

@@ -15,7 +15,7 @@ def test_serve_runs_exactly_the_deployments_of_prefect_yaml():
     declared = {d["name"]: d for d in prefect_yaml()["deployments"]}
     served = {d.name: d for d in deployments()}
     assert list(served) == list(declared) == [
-        "cadence-tick", "dispatch", "import-leads", "guideline-rescore", "guideline-daily"
+        "cadence-tick", "dispatch", "import-leads", "guideline-rescore", "guideline-daily", "dnc-scrub-check"
     ]  # fmt: skip
     for name, spec in declared.items():
         d = served[name]

@@ -16,6 +16,7 @@ from nurture.gate import (
     ContactRequest,
     Policy,
     Ruling,
+    allowed_until,
     check,
     consent,
     dnc_registry,
@@ -238,15 +239,39 @@ def test_the_rule_table_reads_as_written():
     assert TABLE.state_cap(frozenset({"GA"})) is None
 
 
-def test_a_step_window_that_never_meets_the_quiet_hours_is_blocked_with_both_rules_named():
-    # A Los Angeles address with a Miami number: the 17:00-20:00 evening call window (LA) is 20:00-23:00 in Miami.
-    f = facts(timezone="America/Los_Angeles", address_state="CA", phone=MIAMI)
-    call = ContactRequest(Channel.CALL, utc(2026, 6, 10, 0), human=True, window=Window(time(17), time(20)), to=MIAMI)
+@pytest.mark.parametrize(
+    ("zone", "state", "phone", "due", "moved_to"),
+    [
+        # A Los Angeles address with a Miami number: the 17:00-20:00 evening window (LA) is 20:00-23:00 in Miami,
+        # after Florida's 20:00; Miami's hours end at 17:00 in LA, so the call goes to 14:00-17:00 LA the next day.
+        ("America/Los_Angeles", "CA", MIAMI, utc(2026, 6, 10, 0), utc(2026, 6, 10, 21)),
+        # A Honolulu address with a New York number: New York's 21:00 is 15:00 in Honolulu: 12:00-15:00 next day.
+        ("Pacific/Honolulu", "HI", NYC, utc(2026, 6, 10, 3), utc(2026, 6, 10, 22)),
+    ],
+)
+def test_a_step_window_that_never_meets_the_quiet_hours_goes_to_the_nearest_permitted_time(
+    zone, state, phone, due, moved_to
+):
+    f = facts(timezone=zone, address_state=state, phone=phone)
+    window = Window(time(17), time(20))
+    call = ContactRequest(Channel.CALL, due, human=True, window=window, to=phone)
     verdict = check(call, f, POLICY)
-    assert verdict.ruling is Ruling.BLOCK
-    assert verdict.reason.startswith("gate: no time satisfies")
-    assert "quiet_hours" in verdict.reason and "cadence_window" in verdict.reason
+    assert (verdict.ruling, verdict.at) == (Ruling.DEFER, moved_to)
+    assert "never meets" in verdict.reason and "nearest permitted time" in verdict.reason
+    assert allowed_until(call, f, POLICY, verdict.at) == moved_to + timedelta(hours=3), "the window's length kept"
+    at_the_new_time = check(call._replace(at=moved_to + timedelta(hours=1)), f, POLICY)
+    assert at_the_new_time.ruling is Ruling.ALLOW, "dispatch's re-check at the moved time lets it go"
+    too_late = check(call._replace(at=moved_to + timedelta(hours=3)), f, POLICY)
+    assert (too_late.ruling, too_late.at) == (Ruling.DEFER, moved_to + timedelta(days=1))
     assert len(verdict.decisions) < 40, "the log keeps the deferrals, not every allow of every round"
+
+
+def test_a_step_window_that_meets_the_quiet_hours_is_not_moved_outside_it():
+    f = facts(timezone="America/New_York", address_state="NY", phone=NYC)
+    call = ContactRequest(Channel.CALL, utc(2026, 6, 10, 0), human=True, window=Window(time(17), time(20)), to=NYC)
+    verdict = check(call, f, POLICY)  # 20:00 New York, the window just closed: tomorrow 17:00, inside it
+    assert (verdict.ruling, verdict.at) == (Ruling.DEFER, utc(2026, 6, 10, 21))
+    assert "never meets" not in verdict.reason
 
 
 def test_a_decision_line_is_plain_json_with_every_ruling():

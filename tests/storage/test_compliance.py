@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -306,3 +307,15 @@ def test_the_explanation_names_every_rule_decision(engine: Engine):
     assert blocked and all(e["decisions"][0]["rules"][-1][0] == "consent" for e in blocked)
     emails = [e for e in doc["timeline"] if e["kind"] == "touch" and e["what"].startswith("email")]
     assert emails and all(e["decisions"] for e in emails)
+
+
+def test_an_evening_call_that_never_meets_the_quiet_hours_reaches_the_officer_earlier_in_the_day(engine: Engine):
+    # Los Angeles address, Miami cell: the day-2 17:00-20:00 (LA) call window is after Florida's 20:00 in Miami.
+    p, _ = _pipeline(engine)
+    lead_id = _lead(engine, address_state="CA", zip="90012", timezone="America/Los_Angeles")
+    replay(p, start=START, until=START + timedelta(days=4), every=timedelta(hours=1))
+    call = next(t for t in _tasks(engine, lead_id) if t.step_id == "d2-call")
+    assert call.status in (TaskStatus.OPEN.value, TaskStatus.EXPIRED.value), call.note
+    local = call.due_at.astimezone(ZoneInfo("America/Los_Angeles"))
+    assert (local.hour, call.expires_at - call.due_at) == (14, timedelta(hours=3))
+    assert "nearest permitted time" in call.decisions

@@ -242,3 +242,37 @@ def test_the_income_inputs_are_added_empty_to_existing_leads_and_dropped_on_down
     with blank_engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
     assert diff == []
+
+
+def test_call_tasks_held_for_a_dnc_scrub_become_held_and_the_others_stay_blocked(blank_engine: Engine):
+    from alembic import command
+
+    from storage.db import alembic_config
+
+    upgrade(blank_engine, "0007")
+    at = AT.replace(tzinfo=None)
+    with blank_engine.begin() as conn:
+        lead_id = conn.execute(
+            sa.text(
+                "INSERT INTO lead (first_name, last_name, timezone, self_employed, investment_property, "
+                "foreign_national, high_dti, product, product_matched, inquiry_date, stage, phone_ok, row_digest, "
+                "created_at, updated_at, dnc_listed) VALUES ('Maria', 'Lopez', 'America/New_York', true, false, "
+                "false, false, 'bank_statement', true, :d, 'new_lead', true, 'a', :at, :at, false) RETURNING id"
+            ),
+            {"d": date(2026, 1, 5), "at": at},
+        ).scalar_one()
+        task = (
+            "INSERT INTO call_task (key, lead_id, kind, template, due_at, priority, status, note, decisions, "
+            "created_at) VALUES (:key, :lead, 'cadence', 'reengage', :at, 0, 'blocked', :note, '', :at)"
+        )
+        conn.execute(sa.text(task), {"key": "a", "lead": lead_id, "at": at,
+                                     "note": "held: dnc_scrub: held until re-scrubbed (never scrubbed)"})  # fmt: skip
+        conn.execute(sa.text(task), {"key": "b", "lead": lead_id, "at": at,
+                                     "note": "blocked: dnc_registry: on the DNC registry"})  # fmt: skip
+    upgrade(blank_engine)
+    query = sa.text("SELECT key, status FROM call_task ORDER BY key")
+    with blank_engine.connect() as conn:
+        assert [tuple(r) for r in conn.execute(query)] == [("a", "held"), ("b", "blocked")]
+    command.downgrade(alembic_config(blank_engine), "0007")
+    with blank_engine.connect() as conn:
+        assert [tuple(r) for r in conn.execute(query)] == [("a", "blocked"), ("b", "blocked")]
