@@ -1,13 +1,18 @@
-"""``python -m bench``: time a cadence tick, or a guideline re-score, against its plain-SQL floor.
+"""``python -m bench``: time a cadence tick or a guideline re-score against its plain-SQL floor, dispatch against
+the providers' rate limits, or run the fault scenarios heavier than the test suite does.
 
     python -m bench [--what tick|rescore] [--leads 100000] [--db sqlite|postgresql|both] [--batch-size 5000]
                     [--record]
+    python -m bench --what dispatch [--seconds 45] [--sms-rate 30] [--email-rate 100] [--fake process|inline]
+    python -m bench --what dispatch-memory [--touches 100000] [--sms-rate 50] [--email-rate 150]
+    python -m bench --what faults [--race-leads 5000] [--repeat 1] [--rounds 50] [--leads-per-round 150]
 
 Each database is seeded once and copied, so the measured phase and its floor start
 from identical data; each phase runs in its own process and reports its peak RSS.
 ``tick``: about half the leads are due; one tick plans them all. ``rescore``: every
 lead rests in nurture with a bank-statement FICO spread over 560-819; a lender lowers
 its minimum from 640 to 600, and the re-score re-engages the leads that makes eligible.
+``dispatch``: see ``bench/dispatch_rate.py``; ``faults``: see ``bench/faults.py``.
 """
 
 from __future__ import annotations
@@ -181,29 +186,78 @@ TABLES = {
 
 def record(rows: list[dict[str, object]]) -> None:
     """Add each row at the end of its table (tick or rescore) in RESULTS.md."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n`python -m bench --record`.\n\n"
     stamp, code, where = datetime.now(UTC).strftime("%Y-%m-%d"), commit(), machine()
     for r in rows:
-        header = TABLES[str(r["what"])]
-        if header not in text:
-            text = text.rstrip("\n") + "\n\n" + header
         line = (
             f"| {stamp} | {code} | {where} | {r['db']} | {r['leads']:,} | {r['due']:,} | {r['batch']:,} | "
             f"{r['tick_s']:.1f} | {r['floor_s']:.1f} | {r['ratio']:.2f} | {r['tick_leads_per_s']:,.0f} | "
             f"{r['tick_rss_mb']:.0f} | {r['floor_rss_mb']:.0f} |\n"
         )
-        start = text.index(header) + len(header)
-        end = start
-        while end < len(text) and text.startswith("|", end):
-            end = text.index("\n", end) + 1
-        text = text[:end] + line + text[end:]
+        record_lines(TABLES[str(r["what"])], [line])
+
+
+def record_lines(header: str, lines: list[str]) -> None:
+    """Add ``lines`` at the end of the table ``header`` opens in RESULTS.md (the table is added when missing)."""
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n`python -m bench --record`.\n\n"
+    if header not in text:
+        text = text.rstrip("\n") + "\n\n" + header
+    start = text.index(header) + len(header)
+    end = start
+    while end < len(text) and text.startswith("|", end):
+        end = text.index("\n", end) + 1
+    text = text[:end] + "".join(lines) + text[end:]
     RESULTS.write_text(text)
     console.print(f"recorded in {RESULTS}")
 
 
+def _dispatch(args: argparse.Namespace, dbs: list[str]) -> None:
+    from bench import dispatch_rate
+
+    common = {"sms_per_second": args.sms_rate, "email_per_second": args.email_rate, "latency": args.latency,
+              "concurrency": args.concurrency, "batch": args.dispatch_batch, "fake": args.fake}  # fmt: skip
+    if args.what == "dispatch":
+        # ~``seconds`` of texts at the SMS rate: the rates' own mix (both lanes busy all along), then a wave
+        # where every lead gets a text and an email (the email lane must not wait for the text lane).
+        sms = round(args.sms_rate * args.seconds)
+        mixes = [(round(sms * (1 + args.email_rate / args.sms_rate)), None, "throughput"), (2 * sms, 1.0, "1:1 wave")]
+        configs = [
+            dispatch_rate.Config(db=db, touches=touches, texted=texted, run=name, **common)
+            for db in dbs
+            for touches, texted, name in mixes
+        ]
+    else:
+        configs = [dispatch_rate.Config(db=db, touches=args.touches, run="memory", **common) for db in dbs]
+    rows = [dispatch_rate.run(c, args.pg_url) for c in configs]
+    if args.record:
+        stamp, code, where = datetime.now(UTC).strftime("%Y-%m-%d"), commit(), machine()
+        record_lines(dispatch_rate.TABLE, [dispatch_rate.line(r, stamp, code, where) for r in rows])
+
+
+def _faults(args: argparse.Namespace, dbs: list[str]) -> None:
+    from bench import faults
+
+    results = [
+        (db, run)
+        for db in dbs
+        for run in faults.bench(
+            db,
+            args.pg_url,
+            race_leads=args.race_leads,
+            repeat=args.repeat,
+            rounds=args.rounds,
+            leads_per_round=args.leads_per_round,
+        )
+    ]
+    if args.record:
+        stamp, code, where = datetime.now(UTC).strftime("%Y-%m-%d"), commit(), machine()
+        record_lines(faults.TABLE, [faults.line(db, run, stamp, code, where) for db, run in results])
+    if any(run.problems for _, run in results):
+        raise SystemExit("some fault scenario failed its checks (see above)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--what", choices=["tick", "rescore"], default="tick")
+    parser.add_argument("--what", choices=["tick", "rescore", "dispatch", "dispatch-memory", "faults"], default="tick")
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--batch-size", type=int, default=5000)
@@ -211,8 +265,32 @@ def main() -> None:
         "--pg-url", default=os.environ.get("DRIPLINE_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
     )
     parser.add_argument("--record", action="store_true", help=f"append the results to {RESULTS.name}")
+    sending = parser.add_argument_group("dispatch, dispatch-memory")
+    sending.add_argument("--seconds", type=float, default=45.0, help="dispatch: about this long at the SMS rate")
+    sending.add_argument("--touches", type=int, default=100_000, help="dispatch-memory: due touches")
+    sending.add_argument("--sms-rate", type=float, help="texts per second (30; dispatch-memory 50)")
+    sending.add_argument("--email-rate", type=float, help="emails per second (100; dispatch-memory 150)")
+    sending.add_argument("--latency", type=float, default=0.15, help="seconds the fake providers take to answer")
+    sending.add_argument("--concurrency", type=int, help="requests in flight per lane (32; dispatch-memory 64)")
+    sending.add_argument("--dispatch-batch", type=int, default=2000, help="touches per claim (the default setting)")
+    sending.add_argument("--fake", choices=["process", "inline"], default="process")
+    faulty = parser.add_argument_group("faults")
+    faulty.add_argument("--race-leads", type=int, default=5000, help="leads (a text and an email each) per race")
+    faulty.add_argument("--repeat", type=int, default=1, help="races of 2, 3 and 4 dispatchers, this many times")
+    faulty.add_argument("--rounds", type=int, default=50, help="kill rounds")
+    faulty.add_argument("--leads-per-round", type=int, default=150)
     args = parser.parse_args()
     dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    if args.what in ("dispatch", "dispatch-memory"):
+        memory = args.what == "dispatch-memory"
+        args.sms_rate = args.sms_rate or (50.0 if memory else 30.0)
+        args.email_rate = args.email_rate or (150.0 if memory else 100.0)
+        args.concurrency = args.concurrency or (64 if memory else 32)
+        _dispatch(args, dbs)
+        return
+    if args.what == "faults":
+        _faults(args, dbs)
+        return
     rows = [run(db, args.leads, args.batch_size, args.pg_url, args.what) for db in dbs]
     if args.record:
         record(rows)

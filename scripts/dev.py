@@ -3,7 +3,7 @@
 
     python3 scripts/dev.py demo      # the whole job on a fresh SQLite database
     python3 scripts/dev.py test      # the test suite (PostgreSQL too when DRIPLINE_TEST_DATABASE_URL is set)
-    python3 scripts/dev.py bench     # the tick benchmark (see bench/README)
+    python3 scripts/dev.py bench     # the benchmarks (python -m bench --help; README "Benchmark")
     python3 scripts/dev.py lint      # ruff and mypy
     python3 scripts/dev.py lock      # re-resolve requirements.lock from pyproject.toml
 

@@ -1,14 +1,17 @@
 """Dispatch: send every due touch once, fast and politely, and know what became of each.
 
-A batch is claimed under a lease (``storage.outbox``). Its touches then go out in one lane per channel
-(texts, voicemail drops, email), each lane paced by its rate limit and keeping up to
-``dispatch_concurrency`` requests in flight on a thread pool. For every touch:
+Each channel (texts, voicemail drops, email) has a lane of its own that claims its own batches under a
+lease (``storage.outbox``) and sends them, paced by the channel's rate limit and keeping up to
+``dispatch_concurrency`` requests in flight on a thread pool. The lanes run side by side and never wait
+for each other: a fast channel is not held to a slow one's pace at every batch. For every touch:
 
-1. wait for the channel's rate limit;
-2. ``begin_send`` under the lead's lock: still ours? opted out meanwhile? then stamp the send as begun
-   and store the rendered content (what a person or the reconciler will compare with the provider);
+1. wait for a free request slot, then for the channel's rate limit;
+2. on the thread that then sends it, ``begin_send`` under the lead's lock: still ours? opted out
+   meanwhile? then stamp the send as begun and store the rendered content (what a person or the
+   reconciler will compare with the provider);
 3. the provider request, whose every error the adapter maps to one of three outcomes;
-4. the answer is recorded as soon as it comes (a lane records whatever finished, in small groups).
+4. the answer is recorded as soon as it comes (a lane's recorder thread stores whatever finished every
+   ``RECORD_EVERY`` seconds, in one transaction).
 
 A crash strands only the requests in flight; their leases run out and they become ``unknown``
 (``service.reconcile`` settles them from the provider's records). Nothing is ever resent blindly.
@@ -16,6 +19,7 @@ A crash strands only the requests in flight; their leases run out and they becom
 
 from __future__ import annotations
 
+import contextvars
 import os
 import queue
 import socket
@@ -39,9 +43,18 @@ from service.steps import Runner, inline
 from storage.lead_events import apply_event
 from storage.leases import begin_send, expire_leases
 from storage.locks import write_transaction
-from storage.outbox import MAX_ATTEMPTS, ClaimedTouch, Content, Delivery, claim_due_touches, record_deliveries
+from storage.outbox import (
+    MAX_ATTEMPTS,
+    ClaimedTouch,
+    Content,
+    Delivery,
+    claim_due_touches,
+    due_channels,
+    record_deliveries,
+)
 
 MAX_PAUSE = 60.0  # the longest a lane waits on a provider's Retry-After before going on
+RECORD_EVERY = 0.1  # seconds: how long a finished answer may wait to be recorded with the next ones
 
 
 def worker_id() -> str:
@@ -139,45 +152,81 @@ class _Lane:
         self.opted_out_at_provider: set[int] = set()
         self.pause_until = 0.0
         self.lock = threading.Lock()
+        self.error: BaseException | None = None  # begin_send failed (the database): the lane stops with it
 
     def run(self, touches: list[ClaimedTouch], contexts: dict[int, RenderContext]) -> DispatchStats:
-        with ThreadPoolExecutor(max_workers=max(1, self.p.settings.dispatch_concurrency)) as pool:
-            for touch in touches:
-                self._one(pool, touch, contexts[touch.lead_id])
+        stop = threading.Event()
+        recorder = threading.Thread(target=self._record_often, args=(stop,), name=f"record-{self.channel}")
+        recorder.start()
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, self.p.settings.dispatch_concurrency)) as pool:
+                for touch in touches:
+                    self._one(pool, touch, contexts[touch.lead_id])
+        finally:
+            stop.set()
+            recorder.join()
         self.record()
+        if self.error is not None:
+            raise self.error
         return self.stats
 
+    def _record_often(self, stop: threading.Event) -> None:
+        """Record what finished every ``RECORD_EVERY`` seconds until ``stop`` (then the lane records the rest).
+        A failure stops it: what it could not store waits for the lane's last ``record``, which raises if that
+        fails too."""
+        try:
+            while not stop.wait(RECORD_EVERY):
+                self.record()
+        except Exception:
+            return
+
     def _one(self, pool: ThreadPoolExecutor, touch: ClaimedTouch, ctx: RenderContext) -> None:
+        if self.error is not None:
+            raise self.error
         try:
             message = render(touch.channel, touch.template, ctx, templates_dir=self.p.settings.templates_dir)
         except Exception as exc:  # a template bug fails this touch, not the batch
             self._finish(touch, Delivery(touch.id, TouchStatus.FAILED, f"render error: {type(exc).__name__}: {exc}"))
             return
-        if (wait := self.pause_until - time.monotonic()) > 0:
-            time.sleep(wait)
-        self.pace.acquire(message)
+        # A free slot first, the rate limit last: a send leaves as soon as its turn comes (waiting for a slot
+        # after the turn would bunch sends up at the provider).
         self.slots.acquire()
-        self.record()
-        why = begin_send(
-            self.p.engine, touch_id=touch.id, lead_id=touch.lead_id, channel=touch.channel,
-            worker=self.worker, now=self.now, content=content_of(message), rules_table=self.p.policy.table.label,
-        )  # fmt: skip
-        if why:
+        try:
+            if (wait := self.pause_until - time.monotonic()) > 0:
+                time.sleep(wait)
+            self.pace.acquire(message)
+            pool.submit(self._send, touch, message)
+        except BaseException:
             self.slots.release()
-            if why.startswith("opted out"):
-                self.stats.blocked += 1
-            else:
-                self.stats.lost += 1
-            return
-        pool.submit(self._send, touch, message)
+            raise
 
     def _send(self, touch: ClaimedTouch, message: Message) -> None:
+        """Begin the send (under the lead's lock, right before the request, on this thread) and make it."""
         try:
+            try:
+                why = begin_send(
+                    self.p.engine, touch_id=touch.id, lead_id=touch.lead_id, channel=touch.channel,
+                    worker=self.worker, now=self.now, content=content_of(message),
+                    rules_table=self.p.policy.table.label,
+                )  # fmt: skip
+            except BaseException as exc:  # nothing was sent; the lane ends with this error, as the batch did
+                with self.lock:
+                    self.error = self.error or exc
+                return
+            if why:
+                with self.lock:
+                    if why.startswith("opted out"):
+                        self.stats.blocked += 1
+                    else:
+                        self.stats.lost += 1
+                return
             outcome = deliver(self.p, touch, message, self.now)
             if outcome.delivery.reason.startswith("opted out"):
-                self.opted_out_at_provider.add(touch.lead_id)
+                with self.lock:
+                    self.opted_out_at_provider.add(touch.lead_id)
             if outcome.pause:  # the provider asked this lane to slow down
-                self.pause_until = max(self.pause_until, time.monotonic() + min(MAX_PAUSE, outcome.pause))
+                with self.lock:
+                    self.pause_until = max(self.pause_until, time.monotonic() + min(MAX_PAUSE, outcome.pause))
             self._finish(touch, outcome.delivery)
         finally:
             self.slots.release()
@@ -188,22 +237,36 @@ class _Lane:
         self.done.put(d)
 
     def record(self) -> None:
-        """Store every answer that came since the last call, in one transaction."""
+        """Store every answer that came since the last call, in one transaction (one caller at a time: the
+        lane's recorder thread while it sends, then the lane)."""
         batch: list[Delivery] = []
         while True:
             try:
                 batch.append(self.done.get_nowait())
             except queue.Empty:
                 break
-        if batch:
+        if not batch:
+            return
+        try:
             flush(self.p.sender)  # a channel that writes behind: stored before it is recorded as sent
             record_deliveries(engine=self.p.engine, deliveries=batch, now=self.now, worker=self.worker)
+        except BaseException:
+            for d in batch:  # not stored: the next call tries again
+                self.done.put(d)
+            raise
 
 
 def dispatch_batch(
-    p: Pipeline, *, now: datetime, batch_size: int, worker: str | None = None, pace: Pace | None = None
+    p: Pipeline,
+    *,
+    now: datetime,
+    batch_size: int,
+    worker: str | None = None,
+    pace: Pace | None = None,
+    channel: str | None = None,
 ) -> DispatchStats:
-    """Claim up to ``batch_size`` due touches and send them, one lane per channel.
+    """Claim up to ``batch_size`` due touches (of ``channel`` only, when given) and send them, one lane per
+    channel.
 
     The claim checks every touch against the compliance gate; right before each send ``begin_send``
     looks at the lead's opt-outs again under the lead's lock, so an opt-out committed while the batch
@@ -212,7 +275,7 @@ def dispatch_batch(
     worker = worker or worker_id()
     claim = claim_due_touches(
         engine=p.engine, registry=p.registry, policy=p.policy, now=now, limit=batch_size, worker=worker,
-        lease=timedelta(seconds=p.settings.lease_seconds),
+        lease=timedelta(seconds=p.settings.lease_seconds), channel=channel,
     )  # fmt: skip
     stats = DispatchStats(
         claimed=len(claim.touches), cancelled=claim.cancelled, deferred=claim.deferred, blocked=claim.blocked
@@ -250,7 +313,8 @@ def dispatch(
     run: Runner = inline,
     pace: Pace | None = None,
 ) -> DispatchStats:
-    """Send every touch due at ``now``, batch by batch. A batch is never retried: it may have sent messages.
+    """Send every touch due at ``now``: each channel's lane claims and sends its own batches, side by side
+    with the others. A batch is never retried: it may have sent messages.
 
     First the leases of dead dispatchers that ran out are settled (planned again when their send never
     began, ``unknown`` when it did), and the ``unknown`` touches whose time has come are reconciled with the
@@ -262,9 +326,27 @@ def dispatch(
     total.expired = expired.planned_again + expired.unknown
     settled = run("reconcile-unknown", reconcile, p, now=now)
     total.reconciled = settled.sent + settled.not_sent
-    while True:
-        stats = run("dispatch-due-touches", dispatch_batch, p, now=now, batch_size=size, worker=worker, pace=pace)
-        total.add(stats)
-        total.batches += 1
-        if stats.claimed + stats.cancelled + stats.deferred + stats.blocked < size:
-            return total
+
+    def lane(channel: str) -> DispatchStats:
+        stats = DispatchStats()
+        while True:
+            batch = run(
+                f"dispatch-due-{channel}", dispatch_batch, p, now=now, batch_size=size, worker=worker, pace=pace,
+                channel=channel,
+            )  # fmt: skip
+            stats.add(batch)
+            stats.batches += 1
+            if batch.claimed + batch.cancelled + batch.deferred + batch.blocked < size:
+                return stats
+
+    channels = run("due-channels", due_channels, p.engine, now=now, retry=True)
+    if not channels:
+        return total
+    with ThreadPoolExecutor(max_workers=len(channels)) as pool:
+        # Each lane's thread runs in a copy of this context (a flow's runner finds its flow run there).
+        lanes = [pool.submit(contextvars.copy_context().run, lane, channel) for channel in channels]
+        for future in lanes:
+            stats = future.result()
+            total.add(stats)
+            total.batches += stats.batches
+    return total

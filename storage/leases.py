@@ -62,23 +62,20 @@ def begin_send(
     longer this worker's; nothing written) or ``"opted out: ..."`` (the touch is now ``blocked``, and its
     decision log says so under ``rules_table``, the compliance table's label).
     """
+    # Each write below requires the touch to be still ours (sending, claimed by this worker): one that is not
+    # is left as it is, and its send must not begin.
+    mine = sa.and_(_touch.c.id == touch_id, _touch.c.status == SENDING, _touch.c.claimed_by == worker)
+    lost = "lost: the claim ran out or was settled elsewhere"
     with write_transaction(engine) as conn:
         lock_leads(conn, [lead_id])
-        mine = conn.execute(
-            sa.select(_touch.c.id).where(
-                _touch.c.id == touch_id, _touch.c.status == SENDING, _touch.c.claimed_by == worker
-            )
-        ).first()
-        if mine is None:
-            return "lost: the claim ran out or was settled elsewhere"
         why = opted_out_now(conn, [lead_id]).get(lead_id, {}).get(Channel(channel))
         if why:
             decision = Decision("suppression", Ruling.BLOCK, f"opted out of {channel} after the claim: {why}")
             verdict = Verdict(Ruling.BLOCK, now, (decision,), rules_table)
             reason = verdict_reason(verdict)
-            conn.execute(
+            blocked = conn.execute(
                 _touch.update()
-                .where(_touch.c.id == touch_id)
+                .where(mine)
                 .values(
                     status=TouchStatus.BLOCKED.value,
                     reason=reason,
@@ -86,14 +83,12 @@ def begin_send(
                     decisions=_touch.c.decisions + "\n" + decision_line("send", verdict, now),
                     updated_at=now,
                 )
-            )
-            return f"opted out: {reason}"
-        conn.execute(
-            _touch.update()
-            .where(_touch.c.id == touch_id)
-            .values(send_started_at=now, updated_at=now, **dict(content or {}))
-        )
-    return ""
+            ).rowcount
+            return f"opted out: {reason}" if blocked == 1 else lost
+        begun = conn.execute(
+            _touch.update().where(mine).values(send_started_at=now, updated_at=now, **dict(content or {}))
+        ).rowcount
+    return "" if begun == 1 else lost
 
 
 def expire_leases(engine: Engine, *, now: datetime) -> Expired:

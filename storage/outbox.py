@@ -14,17 +14,17 @@ from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from nurture.actions import Channel, TouchStatus
-from nurture.gate import ContactRequest, Policy, Ruling, allowed_until, check
+from nurture.gate import ContactFacts, ContactRequest, Policy, Ruling, allowed_until, check
 from nurture.gate_plan import decision_line, verdict_reason
 from nurture.states import AUTOMATED
 from storage.cadences import CadenceRegistry
 from storage.compliance import contacts_since, load_facts, suppression_watermark
 from storage.locks import write_transaction
 from storage.models import CadencePosition, Lead, Touch, table
-from storage.sql import for_update
+from storage.sql import among, for_update
 
 _touch = table(Touch)
 _pos = table(CadencePosition)
@@ -91,14 +91,23 @@ def claim_due_touches(
     limit: int,
     worker: str,
     lease: timedelta = DEFAULT_LEASE,
+    channel: str | None = None,
 ) -> Claim:
-    """Claim up to ``limit`` planned touches due at ``now`` that the compliance gate allows now.
+    """Claim up to ``limit`` planned touches due at ``now`` (of ``channel`` only, when given) that the
+    compliance gate allows now.
 
     Touches of leads that left automation are cancelled. Every other due touch is
     checked again: one that may not go now is moved to the time the gate names
     (deferred or held) or blocked for good; each check is appended to its
     decision log. Claimed touches are leased to ``worker`` until ``now + lease``.
+
+    The frequency caps count every touch of the lead that is planned, sending, sent or unknown, in this
+    claim or another (another channel's lane claims the same leads at the same time): one in flight
+    counts from when its send began (or from now, when it has not yet), however long ago it was due.
     """
+    due = [_touch.c.status == TouchStatus.PLANNED.value, _touch.c.scheduled_for <= now]
+    if channel is not None:
+        due.append(_touch.c.channel == channel)
     with write_transaction(engine) as conn:
         query = (
             sa.select(
@@ -117,7 +126,7 @@ def claim_due_touches(
             )
             .join(_pos, _pos.c.lead_id == _touch.c.lead_id)
             .join(_lead, _lead.c.id == _touch.c.lead_id)
-            .where(_touch.c.status == TouchStatus.PLANNED.value, _touch.c.scheduled_for <= now)
+            .where(*due)
             .order_by(_touch.c.scheduled_for, _touch.c.id)
             .limit(limit)
         )
@@ -125,6 +134,7 @@ def claim_due_touches(
         automated = {s.value for s in AUTOMATED}
         live = [r for r in rows if r.cadence_status in automated]
         facts = load_facts(conn, {r.lead_id for r in live}, since=contacts_since(now))
+        _count_in_flight(conn, facts, now)
         watermark = suppression_watermark(conn)
         claimed: list[ClaimedTouch] = []
         cancel: list[dict[str, Any]] = []
@@ -225,6 +235,36 @@ def claim_due_touches(
             )
             claimed = [c for c in claimed if c.id in ours]
     return Claim(claimed, len(cancel), len(moves), len(blocks), watermark)
+
+
+def _count_in_flight(conn: Connection, facts: dict[int, ContactFacts], now: datetime) -> None:
+    """Add to ``facts`` the touches in flight (``sending``, ``unknown``) that ``load_facts`` left out because
+    they were due before the caps' look-back: they go (or may have gone) now, not when they were due."""
+    if not facts:
+        return
+    since = contacts_since(now)
+    rows = conn.execute(
+        sa.select(_touch.c.lead_id, _touch.c.channel, _touch.c.key, _touch.c.send_started_at).where(
+            among(conn, _touch.c.lead_id, sorted(facts)),
+            _touch.c.status.in_([TouchStatus.SENDING.value, TouchStatus.UNKNOWN.value]),
+            sa.func.coalesce(_touch.c.sent_at, _touch.c.scheduled_for) <= since,
+        )
+    )
+    for lead_id, channel, key, began in rows:
+        if (when := began or now) > since:
+            facts[lead_id] = facts[lead_id].with_contact(when, Channel(channel), key)
+
+
+def due_channels(engine: Engine, *, now: datetime) -> list[str]:
+    """The channels that have planned touches due at ``now`` (each gets a lane of its own)."""
+    query = (
+        sa.select(_touch.c.channel)
+        .where(_touch.c.status == TouchStatus.PLANNED.value, _touch.c.scheduled_for <= now)
+        .distinct()
+        .order_by(_touch.c.channel)
+    )
+    with engine.connect() as conn:
+        return [str(getattr(c, "value", c)) for c in conn.execute(query).scalars()]
 
 
 def record_deliveries(*, engine: Engine, deliveries: list[Delivery], now: datetime, worker: str) -> int:

@@ -16,26 +16,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
+from bench.world import LIVE
 from nurture.products import Product
 from nurture.states import Stage
 from storage.importer import COLUMNS
 from storage.models import Lead, LoanOfficer
 
 NOW = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)  # a Monday morning on the east coast
-# Settings the live channel accepts (service.settings.live_problems): no shipped placeholder left.
-LIVE_SETTINGS: dict[str, Any] = {
-    "channel": "live",
-    "signing_key": "unit-test-signing-key-0123456789abcdef",
-    "company_nmls_id": "1234567",
-    "company_address": "200 Harbor Way, Suite 400, Tampa, FL 33602",
-    "support_email": "help@harborlending.test",
-    "unsubscribe_base_url": "https://harborlending.test/unsubscribe",
-    "twilio_account_sid": "AC" + "1" * 32,
-    "twilio_auth_token": "token",
-    "twilio_from_number": "+15005550006",
-    "sendgrid_api_key": "SG.key",
-    "sendgrid_from_email": "loans@harborlending.test",
-}
+LIVE_SETTINGS: dict[str, Any] = dict(LIVE)  # settings the live channel accepts: no shipped placeholder left
 _seq = count(1)
 
 

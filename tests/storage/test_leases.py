@@ -9,6 +9,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bench.faults import pipeline
+from bench.ledger import LedgerSender, entries
+from bench.world import DUE, add_leads
 from channels.base import OutcomeUnknownError
 from channels.messages import Message, SendResult, TransientSendError
 from nurture.actions import TouchStatus
@@ -17,8 +20,6 @@ from service.pipeline import tick
 from storage.leases import NotUnknownError, begin_send, expire_leases, settle
 from storage.models import Touch, table
 from storage.outbox import claim_due_touches
-from tests.faults.ledger import LedgerSender, entries
-from tests.faults.world import DUE, add_leads, pipeline
 
 _touch = table(Touch)
 

@@ -1,4 +1,5 @@
-"""A fake provider that keeps its ledger in a file shared by every process: what each dispatcher handed it.
+"""A fake provider that keeps its ledger in a file shared by every process: what each dispatcher handed it
+(the fault tests and the reliability benchmark, ``bench/faults.py``).
 
 Each accepted message is one line appended with a single ``write`` on an ``O_APPEND`` descriptor (atomic
 for lines this short), written before the send returns: a dispatcher killed after that line is one whose
