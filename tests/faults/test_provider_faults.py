@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bench.fake_providers import Answer, FakeProviders
+from bench.world import CADENCE, DUE, add_leads, phone, settings
 from channels.base import RoutingSender
 from channels.sendgrid_channel import SendGridSender
 from channels.twilio_channel import TwilioSender
@@ -19,7 +20,6 @@ from service.dispatch import dispatch
 from service.pipeline import Pipeline, tick
 from storage.cadences import register_cadence
 from storage.models import Touch, table
-from tests.faults.world import CADENCE, DUE, add_leads, settings
 
 _touch = table(Touch)
 OURS = "+18005550100"
@@ -35,10 +35,6 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviders]:
 
 
 CLOCK = [DUE]
-
-
-def _phone(i: int) -> str:
-    return f"+1305555{i:04d}"
 
 
 # What the provider does with each lead's text, and the state its touch must end in after one dispatch.
@@ -67,14 +63,15 @@ def test_odd_provider_answers_each_end_as_documented_and_the_rest_is_sent(
     p = Pipeline(s, engine, register_cadence(engine=engine, cadence=CADENCE, now=DUE),
                  RoutingSender(sms=twilio, voicemail=twilio, email=sendgrid))  # fmt: skip
     for i, (answer, _) in TEXTS.items():
-        fake.always(answer, to=_phone(i))
+        fake.always(answer, to=phone(i))
     fake.always(Answer.error(503, "busy", retry_after="1"), to="lead7@example.com")
     tick(p, now=DUE)
     stats = dispatch(p, now=DUE)
 
     with engine.connect() as conn:
         rows = {r.key: r for r in conn.execute(sa.select(_touch))}
-    text = {int(r.to_address[-4:]) if r.to_address else None: r for r in rows.values() if r.channel == "sms"}
+    index = {phone(i): i for i in range(12)}
+    text = {index.get(r.to_address or ""): r for r in rows.values() if r.channel == "sms"}
     for i, (_, state) in TEXTS.items():
         assert text[i].status == state, (i, text[i].status, text[i].reason)
     assert text[2].scheduled_for >= DUE + timedelta(minutes=5), "backoff, and at least the Retry-After"
@@ -88,7 +85,7 @@ def test_odd_provider_answers_each_end_as_documented_and_the_rest_is_sent(
     # Later the provider is healthy again. The next dispatch settles the unknown texts from Twilio's own
     # list (the ones it kept are sent; the 500 it did not keep goes again) and retries the rest: still once each.
     for i in TEXTS:
-        fake.always(Answer.accept(), to=_phone(i))
+        fake.always(Answer.accept(), to=phone(i))
     fake.always(Answer.accept(), to="lead7@example.com")
     CLOCK[0] = DUE + timedelta(minutes=30)
     later = dispatch(p, now=CLOCK[0])
