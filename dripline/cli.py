@@ -262,6 +262,29 @@ def serve(
     serve_locally(settings(), every=interval, port=port)
 
 
+@app.command(rich_help_panel=ADMIN)
+def web(
+    host: Annotated[str | None, typer.Option(help="address to listen on (DRIPLINE_WEB_HOST, 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on (DRIPLINE_WEB_PORT, 8000)")] = None,
+) -> None:
+    """Run the web app: Twilio and SendGrid webhooks, unsubscribe links, lender feeds, /healthz and /readyz."""
+    import logging
+
+    import uvicorn
+
+    from web.app import create_app
+
+    # One JSON line per request on stderr (dripline.web.access), errors with their trace (dripline.web).
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logging.getLogger("dripline.web").addHandler(handler)
+    logging.getLogger("dripline.web").setLevel(logging.INFO)
+
+    checked_database()
+    s = settings()
+    uvicorn.run(create_app(s), host=host or s.web_host, port=port or s.web_port, log_level="warning")
+
+
 @app.command(rich_help_panel=MARKETING)
 def demo(
     out: Annotated[Path, typer.Option(help="folder for the demo database and outbox")] = Path("demo-output"),

@@ -86,7 +86,7 @@ def main(argv: list[str]) -> int:
         return (
             run(str(PY), "-m", "ruff", "check", ".")
             or run(str(PY), "-m", "ruff", "format", "--check", ".")
-            or run(str(PY), "-m", "mypy", "nurture", "storage", "channels", "service", "dripline", "flows")
+            or run(str(PY), "-m", "mypy", "nurture", "storage", "channels", "service", "dripline", "flows", "web")
         )
     if command == "dripline":
         return run(str(BIN / "dripline"), *rest)

@@ -102,6 +102,18 @@ class Settings(BaseSettings):
     )
     sendgrid_api_key: SecretStr = Field(SecretStr(""), description="SendGrid API key (live channel)")
     sendgrid_from_email: str = Field("", description="verified sender address for email")
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="the web app's address as Twilio and SendGrid reach it (signatures are checked against it)",
+    )
+    web_host: str = Field("127.0.0.1", description="where `dripline web` listens")
+    web_port: int = Field(8000, ge=1, le=65535, description="the port `dripline web` listens on")
+    web_max_body_bytes: int = Field(
+        1_000_000, ge=1024, description="the largest request body the web app reads (a larger one gets 413)"
+    )
+    web_rate_per_minute: int = Field(
+        6000, ge=0, description="requests per minute from one client address before 429 (0: no limit)"
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:

@@ -11,8 +11,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# highest first; the web app (when it lands) sits beside the CLI, above the flows
-LAYERS = ("dripline", "flows", "service", "channels", "storage", "nurture")
+# highest first; the web app sits under the CLI (which starts it) and above the flows (it emits their events)
+LAYERS = ("dripline", "web", "flows", "service", "channels", "storage", "nurture")
 RANK = {name: len(LAYERS) - i for i, name in enumerate(LAYERS)}
 
 
