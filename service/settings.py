@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     reconcile_for_hours: int = Field(
         72, ge=1, description="after this, an unknown touch is left to a person (`dripline outbox settle`)"
     )
+    twilio_api_base: str = Field(
+        "", description="staging or tests only: send Twilio's API requests here instead (empty: Twilio itself)"
+    )
+    sendgrid_api_host: str = Field(
+        "", description="staging or tests only: send SendGrid's API requests here instead (empty: SendGrid itself)"
+    )
 
     company_name: str = Field("Dripline Demo Mortgage", description="legal name shown in messages")
     company_nmls_id: str = Field("000000", description="company NMLS ID required in solicitations")

@@ -187,6 +187,19 @@ def test_make_sender_live_routes_texts_and_calls_to_twilio_and_email_to_sendgrid
     assert isinstance(routes[EmailMessage], SendGridSender)
 
 
+def test_make_sender_live_sends_to_the_configured_api_base_instead_of_the_providers() -> None:
+    """DRIPLINE_TWILIO_API_BASE and DRIPLINE_SENDGRID_API_HOST (staging, tests): the SDKs' own requests, elsewhere."""
+    from bench.fake_providers import FakeProviders
+
+    with FakeProviders() as fake:
+        sender = make_sender(_settings(**LIVE, twilio_api_base=fake.url, sendgrid_api_host=fake.url))
+        sms = sender.send(SMS, key=KEY)
+        mail = sender.send(EMAIL, key="7:default:v1:education:email")
+        texts, emails = fake.arrivals("sms"), fake.count_by_touch()
+    assert sms.provider == "twilio" and mail.provider == "sendgrid"
+    assert len(texts) == 1 and emails == {"7:default:v1:education:email": 1}
+
+
 def test_make_sender_live_names_every_missing_setting() -> None:
     blank = {"twilio_auth_token": SecretStr(""), "sendgrid_api_key": SecretStr(" "), "twilio_from_number": ""}
     settings = _settings(**LIVE).model_copy(update=blank)  # the settings class itself refuses these (tests/service)
