@@ -79,7 +79,7 @@ def load_snapshot(
                     lender=lender,
                     digest=digest(new),
                     programs=programs_json(new),
-                    changes=json.dumps([_change_dict(c) for c in changes]),
+                    changes=json.dumps([change_dict(c) for c in changes]),
                     previous_id=current.id if current is not None else None,
                     source=source[:300],
                     loaded_by=loaded_by[:120],
@@ -172,7 +172,7 @@ def programs_of(text: str) -> list[ProgramRules]:
     return parse_feed(text, format="json")
 
 
-def _change_dict(c: Change) -> dict[str, Any]:
+def change_dict(c: Change) -> dict[str, Any]:
     return {
         "lender": c.lender,
         "program": c.program.value,
