@@ -291,3 +291,26 @@ def test_an_event_prefect_does_not_take_is_re_scored_here_instead(client, engine
     with engine.connect() as conn:
         assert list(conn.execute(sa.select(_re.c.lead_id)).scalars()) == [fico_610]
     worker.drain()
+
+
+def test_the_same_feed_posted_four_times_at_once_stores_one_snapshot(engine):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from nurture.guidelines import parse_feed
+    from storage.guidelines import load_snapshot
+
+    feeds = [parse_feed(_february_json().decode(), format="json"), parse_feed(_june_csv().decode(), format="csv")]
+    for programs in feeds:
+        barrier = Barrier(4)
+
+        def load(programs=programs, barrier=barrier) -> int | None:
+            barrier.wait(30)
+            result = load_snapshot(engine=engine, programs=programs, source="race", loaded_by="test", now=NOW)
+            return result.lenders[0].snapshot_id
+
+        with ThreadPoolExecutor(4) as pool:
+            stored = [i for i in pool.map(lambda _: load(), range(4)) if i is not None]
+        assert len(stored) == 1
+    with engine.connect() as conn:
+        assert list(conn.execute(sa.select(_snap.c.previous_id).order_by(_snap.c.id)).scalars()) == [None, 1]
