@@ -314,3 +314,14 @@ def test_the_same_feed_posted_four_times_at_once_stores_one_snapshot(engine):
         assert len(stored) == 1
     with engine.connect() as conn:
         assert list(conn.execute(sa.select(_snap.c.previous_id).order_by(_snap.c.id)).scalars()) == [None, 1]
+
+
+def test_the_access_log_holds_neither_the_token_nor_the_feed(client, engine, token, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="dripline.web.access"):
+        _post(client, token, _june_csv(), CSV)
+        _post(client, token + "x", _june_csv(), CSV)
+    lines = [r.getMessage() for r in caplog.records if r.name == "dripline.web.access"]
+    assert [json.loads(line)["status"] for line in lines] == [200, 403]
+    assert all(token not in line and "Harbor Capital,bank_statement" not in line for line in lines)
