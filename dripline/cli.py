@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dripline import cli_compliance, cli_dnc, cli_guidelines, cli_leads, cli_roi, cli_templates
+from dripline import cli_compliance, cli_dnc, cli_feeds, cli_guidelines, cli_leads, cli_roi, cli_templates
 from dripline.cli_common import (
     AtOpt,
     JsonOpt,
@@ -40,6 +40,7 @@ app.add_typer(cli_guidelines.guidelines_app, name="guidelines", rich_help_panel=
 app.add_typer(cli_dnc.dnc_app, name="dnc", rich_help_panel=MARKETING)
 app.add_typer(cli_leads.officers_app, name="officers", rich_help_panel=ADMIN)
 app.add_typer(cli_compliance.consent_app, name="consent", rich_help_panel=ADMIN)
+app.add_typer(cli_feeds.feeds_app, name="feeds", rich_help_panel=ADMIN)
 app.add_typer(cli_compliance.inbound_app, name="inbound", rich_help_panel=ADMIN)
 app.command("email-event", rich_help_panel=ADMIN)(cli_compliance.email_event)
 
