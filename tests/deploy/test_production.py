@@ -38,7 +38,9 @@ import sqlalchemy as sa
 from bench.fake_providers import FakeProviders
 from bench.world import LIVE, START, add_leads
 from flows.local_server import free_port
+from nurture.guidelines import parse_feed
 from storage.db import make_engine, upgrade
+from storage.guidelines import load_snapshot
 from storage.models import Touch, table
 from tests.waiting import wait_for
 
@@ -165,6 +167,18 @@ def _state(env: dict[str, str], deployment: str, run_id: str) -> str | None:
     return next((r["state"] for r in _flow_runs(env, deployment) if r["id"] == run_id), None)
 
 
+def _post_feed(port: int, token: str, feed: bytes) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "text/csv"}
+    url = f"http://127.0.0.1:{port}/feeds/Harbor%20Capital"
+    request = urllib.request.Request(url, data=feed, method="POST", headers=headers)
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return json.loads(answer.read())
+
+
+def _runs_in(env: dict[str, str], deployment: str, state: str) -> list[dict[str, Any]]:
+    return [r for r in _flow_runs(env, deployment) if r["state"] == state]
+
+
 def _completed(env: dict[str, str], deployment: str, run_id: str) -> Callable[[], bool]:
     return lambda: _state(env, deployment, run_id) == "COMPLETED"
 
@@ -190,8 +204,11 @@ def test_two_workers_share_the_work_and_one_finishes_what_a_killed_one_left(data
     engine = make_engine(data_url)
     upgrade(engine)
     add_leads(engine, LEADS)  # each a text and an email on day 0, an officer's call first
+    baseline = (ROOT / "guidelines" / "examples" / "harbor-2026-02.json").read_text()
+    load_snapshot(engine=engine, programs=parse_feed(baseline, format="json"), source="baseline", loaded_by="test",
+                  now=START)  # fmt: skip
     engine.dispose()
-    port = free_port()
+    port, web_port = free_port(), free_port()
     texts_due = START + timedelta(hours=3)
     began = datetime.now(UTC)
     fake = FakeProviders(latency=0.3, clock=lambda: texts_due + (datetime.now(UTC) - began)).start()
@@ -225,6 +242,10 @@ def test_two_workers_share_the_work_and_one_finishes_what_a_killed_one_left(data
         wait_for("the Prefect server answers", lambda: _get(f"http://127.0.0.1:{port}/api/health"), BOOT)
         _run([str(BIN / "prefect"), "work-pool", "create", "dripline-process", "--type", "process"], env)
         _run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], env)
+
+        processes.start("web", [str(BIN / "dripline"), "web", "--port", str(web_port)], env)
+        ready = f"http://127.0.0.1:{web_port}/readyz"
+        wait_for("the web app is ready", lambda: (_get(ready) or {}).get("status") == "ready", 60)
 
         # 1. One worker: a tick plans the day's first call tasks and texts, a dispatch sends the texts due.
         processes.start("worker-1", [str(BIN / "prefect"), "worker", "start", "--pool", "dripline-process",
@@ -260,6 +281,18 @@ def test_two_workers_share_the_work_and_one_finishes_what_a_killed_one_left(data
         assert _statuses(data_url) == {"sent": LEADS}
         assert len(fake.arrivals("sms")) == LEADS > sent_by_the_dead
         assert fake.duplicates() == {}
+
+        # 3. A lender posts a loosening feed to the web app: its event starts the re-score deployment, once; the
+        # same upload again changes nothing and starts nothing.
+        token = _run([str(BIN / "dripline"), "feeds", "token", "create", "Harbor Capital"], env).split()[-1]
+        rows = (ROOT / "guidelines" / "examples" / "harbor-2026-06.csv").read_text().splitlines()
+        feed = "\n".join(r for i, r in enumerate(rows) if i == 0 or r.startswith("Harbor Capital,")).encode() + b"\n"
+        first, again = (_post_feed(web_port, token, feed) for _ in range(2))
+        assert first["status"] == "stored" and first["loosened"] and first["events"], first
+        assert again["status"] == "unchanged", again
+        done = wait_for("the event starts the re-score", lambda: _runs_in(env, "guideline-rescore", "COMPLETED"), 180)
+        time.sleep(3)  # a second run, if the event were handled twice, would be there by now
+        assert len(done) == len(_flow_runs(env, "guideline-rescore")) == 1
     finally:
         processes.stop_all()
         fake.stop()
