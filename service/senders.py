@@ -54,6 +54,7 @@ def make_sender(settings: Settings, *, outbox_dir: Path | None = None) -> Sender
         from_number=values["twilio_from_number"],
         voicemail_twiml_url=settings.twilio_voicemail_twiml_url,
         status_callback_url=settings.twilio_status_callback_url,
+        voice_url=settings.twilio_voice_url,
     )
     sendgrid = SendGridSender(
         api_key=values["sendgrid_api_key"],
