@@ -13,7 +13,8 @@
   settled from the callback (``service.reconcile.settle_from_provider``).
 - :func:`answer_call`: the breakup voicemail call, answered: after answering-machine detection a machine gets
   the script (after the beep), a person a short line that a loan officer will call, and that officer an
-  urgent call task (the lead is handed to them, automation stops).
+  urgent call task (the lead is handed to them, automation stops). A lead that opted out while the call rang
+  gets nothing: the call hangs up.
 """
 
 from __future__ import annotations
@@ -28,14 +29,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from channels.delivery import DeliveryOutcome, twilio_status_outcome
-from nurture.actions import TaskKind, TouchStatus
+from nurture.actions import Channel, TaskKind, TouchStatus
 from nurture.geo import normalize_phone
 from nurture.inbound import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 from nurture.states import Event
 from service.inbound import InboundResult, hand_to_officer, handle_inbound_sms
 from service.pipeline import Pipeline
 from service.reconcile import settle_from_provider
-from storage.compliance import ALL_CHANNELS
+from storage.compliance import ALL_CHANNELS, opted_out_now
 from storage.locks import lock_leads, write_transaction
 from storage.models import CallTask, table
 from storage.optouts import record_opt_out, with_people_locked
@@ -190,6 +191,7 @@ class Answered(StrEnum):
     MACHINE = "machine"  # the script plays after the beep
     PERSON = "person"  # a short line; the officer gets an urgent call task
     FAX = "fax"  # hang up
+    OPTED_OUT = "opted out"  # the lead opted out of voicemail while the call rang: hang up, say nothing
     NOTHING = "nothing"  # no voicemail touch has the key: hang up
 
 
@@ -206,10 +208,13 @@ def answer_call(p: Pipeline, *, fields: Mapping[str, str], touch_key: str | None
     by = fields.get("AnsweredBy", "").strip().lower()
     with p.engine.connect() as conn:
         touch = touch_for_callback(conn, touch_key) if touch_key else None
-    if touch is None or not is_voicemail(touch):
-        return CallAnswer(Answered.NOTHING, None)
+        if touch is None or not is_voicemail(touch):
+            return CallAnswer(Answered.NOTHING, None)
+        opted_out = Channel.VOICEMAIL in opted_out_now(conn, [touch.lead_id]).get(touch.lead_id, {})
     if by == "fax":
         return CallAnswer(Answered.FAX, None)
+    if opted_out:
+        return CallAnswer(Answered.OPTED_OUT, None)
     if by != "human":
         return CallAnswer(Answered.MACHINE, touch.body_text or None)
     sid = fields.get("CallSid", "")[:64] or str(touch_key)

@@ -221,3 +221,16 @@ def test_a_fax_or_an_unknown_touch_is_hung_up_on(app_env: Path, engine: Engine) 
     for answer in (fax, not_a_voicemail):
         assert answer.status_code == 200 and "<Hangup />" in answer.text and "<Say>" not in answer.text
     assert count(engine, "call_task") == 0
+
+
+def test_a_lead_that_opted_out_while_the_call_rang_hears_nothing(app_env: Path, engine: Engine) -> None:
+    lead = insert_lead(engine, phone=MARIA)
+    add_touch(engine, lead_id=lead, key=VOICEMAIL_KEY, channel="voicemail", status="sending", body=SCRIPT)
+    with twilio_client(twilio_answers_keywords=False) as client:
+        post(client, "/twilio/sms", {"MessageSid": "SM" + "5" * 32, "From": MARIA, "To": OURS, "Body": "STOP"})
+        machine = post(client, voice_path(), voice("machine_end_beep"))
+        person = post(client, voice_path(), voice("human", sid="CA" + "2" * 32))
+
+    for answer in (machine, person):
+        assert "<Hangup />" in answer.text and "<Say>" not in answer.text
+    assert count(engine, "call_task", lead_id=lead, status="open") == 0

@@ -3,7 +3,7 @@ touch to call back about, and a snapshot of every row in the database (a refused
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -14,6 +14,7 @@ from httpx import Response
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
+from starlette.types import Message, Receive, Scope, Send
 from twilio.request_validator import RequestValidator
 
 from service.settings import get_settings
@@ -27,11 +28,23 @@ OURS = "+18005550100"
 
 
 @contextmanager
-def twilio_client(*, at: datetime = NOW, **overrides: Any) -> Iterator[TestClient]:
-    """The web app on the test database (``app_env``), with Twilio's auth token and our public base URL."""
+def twilio_client(
+    *, at: datetime = NOW, on_answer: Callable[[], None] | None = None, **overrides: Any
+) -> Iterator[TestClient]:
+    """The web app on the test database (``app_env``), with Twilio's auth token and our public base URL.
+    ``on_answer`` runs as each answer's status line is about to leave, before the client can see it."""
     values: dict[str, Any] = {"twilio_auth_token": SecretStr(TOKEN), "public_base_url": BASE} | overrides
-    settings = get_settings().model_copy(update=values)
-    with TestClient(create_app(settings, clock=lambda: at), raise_server_exceptions=True) as client:
+    app = create_app(get_settings().model_copy(update=values), clock=lambda: at)
+
+    async def probed(scope: Scope, receive: Receive, send: Send) -> None:
+        async def answer(message: Message) -> None:
+            if message["type"] == "http.response.start" and on_answer is not None:
+                on_answer()
+            await send(message)
+
+        await app(scope, receive, answer)
+
+    with TestClient(probed) as client:
         yield client
 
 
