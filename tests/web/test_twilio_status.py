@@ -3,6 +3,7 @@ answering-machine detection): signed by the SDK, stored once, each effect counte
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -15,6 +16,7 @@ from nurture.cadence import load_cadence
 from service.pipeline import Pipeline
 from service.replay import replay
 from service.settings import get_settings
+from service.twilio_webhooks import StatusResult, receive_status
 from storage.cadences import register_cadence
 from storage.compliance import load_facts
 from storage.models import Lead, table
@@ -127,6 +129,30 @@ def test_texts_to_a_landline_are_blocked_by_the_gate_while_calls_and_voicemail_g
     assert texts and {t.status for t in texts} == {"blocked"}
     assert all(t.reason.startswith(f"blocked: textable: {MARIA} cannot take texts: Twilio error 30006") for t in texts)
     assert count(engine, "call_task", lead_id=lead) >= 3, "the officer's calls are not affected"
+
+
+def test_the_same_callback_delivered_at_once_by_several_threads_has_one_effect(app_env: Path, engine: Engine) -> None:
+    lead = insert_lead(engine, phone=MARIA)
+    add_touch(engine, lead_id=lead, key=KEY, provider_id=SID)
+    p = Pipeline.open(get_settings(), now=NOW, sender=RecordingSender())
+    barrier = threading.Barrier(6)
+    results: list[StatusResult] = []
+
+    def deliver() -> None:
+        barrier.wait(30)
+        results.append(receive_status(p, fields=callback("failed", error="21610"), touch_key=KEY, at=NOW))
+
+    threads = [threading.Thread(target=deliver) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    p.engine.dispose()
+
+    assert sorted(r.duplicate for r in results) == [False] + [True] * 5
+    assert {r.outcome for r in results} == {f"touch {KEY} failed: failed (error 21610); {MARIA} opted out (21610)"}
+    assert count(engine, "twilio_callback") == 1
+    assert count(engine, "suppression", lead_id=lead) == len(Channel)
 
 
 @pytest.mark.parametrize(("status", "settled_as"), [("delivered", "sent"), ("sent", "sent"), ("undelivered", "failed")])
