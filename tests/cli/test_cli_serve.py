@@ -91,6 +91,11 @@ def _answers(port: int) -> bool:
         return False
 
 
+def _get_json(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        return json.loads(answer.read())
+
+
 def _wait_for(what: str, condition: Callable[[], T], timeout: float, process: subprocess.Popen[bytes]) -> T:
     deadline = time.monotonic() + timeout
     while not (value := condition()):
@@ -115,10 +120,11 @@ def test_a_tick_finds_the_running_serve_and_stopping_serve_leaves_nothing_behind
     env = _env(tmp_path, database_url)
     subprocess.run([DRIPLINE, "init"], env=env, cwd=tmp_path, check=True, capture_output=True, timeout=120)
     log = tmp_path / "serve.log"
-    port = free_port()
+    port, web_port = free_port(), free_port()
     with log.open("wb") as out:
-        serve = subprocess.Popen([DRIPLINE, "serve", "--port", str(port)], env=env, cwd=tmp_path, stdout=out,
-                                 stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        command = [DRIPLINE, "serve", "--port", str(port), "--web-port", str(web_port)]
+        serve = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True)  # fmt: skip
     server = None
     try:
         marker = _wait_for("serve announces its API", lambda: list((tmp_path / "run").glob("dripline-serve-*")),
@@ -132,6 +138,8 @@ def test_a_tick_finds_the_running_serve_and_stopping_serve_leaves_nothing_behind
         monkeypatch.setenv("XDG_RUNTIME_DIR", env["XDG_RUNTIME_DIR"])
         monkeypatch.setenv("PREFECT_HOME", env["PREFECT_HOME"])
         assert api_url(database_url) == api, "the marker is found for this database"
+        ready = _get_json(f"http://127.0.0.1:{web_port}/readyz")
+        assert ready == {"status": "ready", "problems": []}, "the web app runs beside the deployments"
 
         tick = subprocess.run([DRIPLINE, "tick", "--at", "2026-06-17T19:00:00Z"], env=env, cwd=tmp_path,
                               capture_output=True, text=True, timeout=120)  # fmt: skip
@@ -154,6 +162,8 @@ def test_a_tick_finds_the_running_serve_and_stopping_serve_leaves_nothing_behind
         assert not list((tmp_path / "run").iterdir()), "the marker is withdrawn"
         assert api_url(database_url) is None
         _wait_for("the local Prefect server exits with serve", lambda: not _session(server[0]), 10, serve)
+        with pytest.raises(urllib.error.URLError):
+            _get_json(f"http://127.0.0.1:{web_port}/healthz")  # the same Ctrl-C stopped the web app
     finally:
         _stop(serve, server, log)
 
