@@ -106,6 +106,11 @@ class Settings(BaseSettings):
         "(PUBLIC_BASE_URL/twilio/voice; the touch key is added): a machine gets the script after the beep, a person "
         "a short line and their officer a call task. Empty: the script plays after detection whoever answers",
     )
+    twilio_next_auth_token: SecretStr = Field(
+        SecretStr(""),
+        description="during a rotation of the Twilio auth token, the new one: webhooks signed with either are "
+        "accepted (empty: only DRIPLINE_TWILIO_AUTH_TOKEN)",
+    )
     twilio_answers_keywords: bool = Field(
         True,
         description="Twilio answers STOP, START, HELP and its other keywords itself (its opt-out handling or Advanced "

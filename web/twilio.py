@@ -2,10 +2,11 @@
 callbacks, ``?touch=KEY``) and ``/twilio/voice`` (the breakup voicemail after answering-machine detection).
 
 Every request must carry a valid ``X-Twilio-Signature``, checked with the SDK's ``RequestValidator`` and the
-auth token against the URL Twilio called: ``public_base_url`` + the path + the query string as received.
-Anything else (unsigned, forged, another URL, altered fields, no auth token configured) gets 403 and nothing is
-read further or stored. Twilio's signature carries no time: an identical replay is a Twilio retry, and has no
-second effect (idempotent on the MessageSid, or the sid and status). The work is ``service.twilio_webhooks``.
+auth token (or, during a rotation, the next one) against the URL Twilio called: ``public_base_url`` + the path
++ the query string as received. Anything else (unsigned, forged, another URL, altered fields, no auth token
+configured) gets 403 and nothing is read further or stored. Twilio's signature carries no time: an identical
+replay is a Twilio retry, and has no second effect (idempotent on the MessageSid, or the sid and status). The
+work is ``service.twilio_webhooks``.
 """
 
 from __future__ import annotations
@@ -42,13 +43,15 @@ def signed_url(state: WebState, request: Request) -> str:
 
 async def twilio_fields(request: Request, state: Annotated[WebState, Depends(web_state)]) -> dict[str, str]:
     """The form Twilio posted, once its signature is proven; 403 otherwise (nothing else happens)."""
-    token = state.settings.twilio_auth_token.get_secret_value()
+    settings = state.settings
+    tokens = [t for t in (settings.twilio_auth_token, settings.twilio_next_auth_token) if t.get_secret_value()]
     signature = request.headers.get(SIGNATURE_HEADER, "")
     form = await request.form()
     algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER, ""))
-    if not token or not signature or not RequestValidator(token).validate(signed_url(state, request), form,
-                                                                           signature, algorithm):  # fmt: skip
-        log.warning("refused %s: %s", request.url.path, "no valid X-Twilio-Signature" if token else "no auth token")
+    url = signed_url(state, request)
+    if not signature or not any(RequestValidator(t.get_secret_value()).validate(url, form, signature, algorithm)
+                                for t in tokens):  # fmt: skip
+        log.warning("refused %s: %s", request.url.path, "no valid X-Twilio-Signature" if tokens else "no auth token")
         raise HTTPException(status_code=403, detail="invalid Twilio signature")
     return {name: value for name, value in form.multi_items() if isinstance(value, str)}
 

@@ -139,3 +139,14 @@ def test_a_replayed_signature_over_altered_fields_or_without_a_token_gets_403(ap
 )  # fmt: skip
 def test_twilio_answers_only_a_keyword_alone(body: str, answered: bool) -> None:
     assert twilio_keyword(body) is answered
+
+
+def test_during_a_token_rotation_either_token_is_accepted(app_env: Path, engine: Engine) -> None:
+    insert_lead(engine, phone=MARIA)
+    new = "the-next-twilio-auth-token-0123456"
+    with twilio_client(twilio_next_auth_token=SecretStr(new)) as client:
+        old_signed = post(client, "/twilio/sms", stop())
+        new_signed = post(client, "/twilio/sms", stop(sid="SM" + "e" * 32, body="hello"), token=new)
+        forged = post(client, "/twilio/sms", stop(sid="SM" + "f" * 32), token="neither-of-them-000000000000000")
+    assert (old_signed.status_code, new_signed.status_code, forged.status_code) == (200, 200, 403)
+    assert count(engine, "inbound_message") == 2
