@@ -111,19 +111,20 @@ def receive_status(p: Pipeline, *, fields: Mapping[str, str], touch_key: str | N
     repeats = p.settings.twilio_unreachable_repeats
 
     def work(conn: Connection, lead_ids: list[int]) -> tuple[StatusResult, bool]:
+        touch = touch_for_callback(conn, touch_key) if touch_key else None
+        ours = touch is not None and touch.provider_id in (None, sid)
+        # an unknown touch is settled after this commits; a retry tries again (the first may have died before)
+        unknown = touch is not None and ours and touch.status == TouchStatus.UNKNOWN.value
         callback = store_callback(conn, sid=sid, status=status, touch_key=touch_key, address=number,
                                   error_code=code, received_at=at)  # fmt: skip
         if callback is None:
-            return StatusResult(sid, status, callback_outcome(conn, sid=sid, status=status), duplicate=True), False
+            return StatusResult(sid, status, callback_outcome(conn, sid=sid, status=status), duplicate=True), unknown
         said: list[str] = []
-        unknown = False
-        touch = touch_for_callback(conn, touch_key) if touch_key else None
         if touch_key and touch is None:
             said.append(f"no touch has the key {touch_key!r}")
-        elif touch is not None and touch.provider_id not in (None, sid):
+        elif touch is not None and not ours:
             said.append(f"touch {touch_key} was sent as {touch.provider_id}, not {sid}: left as it is")
         elif touch is not None:
-            unknown = touch.status == TouchStatus.UNKNOWN.value
             said.append(_update_touch(conn, touch_key or "", touch.status, outcome, status, code, at))
         if message and number and code is not None:
             said.append(_act_on_error(conn, number, lead_ids, code, repeats, sid, at))
@@ -138,9 +139,8 @@ def receive_status(p: Pipeline, *, fields: Mapping[str, str], touch_key: str | N
             result, unknown = work(conn, [])
     if unknown and touch_key:
         settled = settle_from_provider(p, key=touch_key, outcome=outcome, provider_id=sid, now=at)
-        return StatusResult(
-            sid, status, result.outcome + ("; unknown touch settled" if settled else ""), settled=settled
-        )
+        said = result.outcome + ("; unknown touch settled" if settled else "")
+        return StatusResult(sid, status, said, duplicate=result.duplicate, settled=settled)
     return result
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from nurture.actions import Channel
@@ -19,7 +20,7 @@ from service.settings import get_settings
 from service.twilio_webhooks import StatusResult, receive_status
 from storage.cadences import register_cadence
 from storage.compliance import load_facts
-from storage.models import Lead, table
+from storage.models import Lead, Touch, table
 from tests.factories import NOW, insert_lead
 from tests.fakes import RecordingSender
 from tests.web.twilio_support import BASE, OURS, add_touch, count, post, snapshot, touch, touches, twilio_client
@@ -164,6 +165,21 @@ def test_a_callback_settles_an_unknown_touch(app_env: Path, engine: Engine, stat
 
     row = touch(engine, KEY)
     assert (row.status, row.provider_id) == (settled_as, SID)
+
+
+def test_a_retry_settles_an_unknown_touch_the_first_delivery_stored_but_did_not_settle(
+    app_env: Path, engine: Engine
+) -> None:
+    lead = insert_lead(engine, phone=MARIA)
+    add_touch(engine, lead_id=lead, key=KEY, status="unknown")
+    with twilio_client() as client:
+        post(client, status_path(), callback("delivered"))
+        with engine.begin() as conn:  # as if the first delivery had died between its commit and the settling
+            conn.execute(sa.update(table(Touch)).where(table(Touch).c.key == KEY).values(status="unknown"))
+        post(client, status_path(), callback("delivered"))
+
+    assert touch(engine, KEY).status == "sent"
+    assert count(engine, "twilio_callback") == 1
 
 
 def test_a_callback_for_another_message_leaves_the_touch_alone(app_env: Path, engine: Engine) -> None:
