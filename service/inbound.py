@@ -33,7 +33,7 @@ from channels.messages import OutcomeUnknownError, SendError
 from channels.render import LeadView, RenderContext, render_sms
 from nurture.actions import Channel, InboundKind, SuppressionAction, TaskKind, TaskStatus
 from nurture.geo import normalize_phone
-from nurture.inbound import classify
+from nurture.inbound import Classification, classify
 from nurture.products import Product
 from nurture.states import Event
 from service.pipeline import Pipeline, render_contexts, team_officer
@@ -96,7 +96,7 @@ class _Handled:
 
 def handle_inbound_sms(
     p: Pipeline, *, from_number: str, to_number: str, body: str, at: datetime, provider_id: str | None = None,
-    reply_via: ReplyVia = "sender", provider_answered: bool = False,
+    reply_via: ReplyVia = "sender", provider_answered: bool = False, provider_kind: InboundKind | None = None,
 ) -> InboundResult:  # fmt: skip
     """Record and act on one inbound text. Raises ``ValueError`` when ``from_number`` is not a phone number.
 
@@ -104,12 +104,16 @@ def handle_inbound_sms(
     ``InboundResult.reply``, for the caller to answer with (the Twilio webhook's TwiML ``<Message>``): either
     way at most once per stored message. ``provider_answered``: the provider has answered this message itself
     (Twilio's own STOP/START/HELP handling), so it is recorded and acted on but not answered by us.
+    ``provider_kind``: what that handling took the message for (Twilio's ``OptOutType``, which knows the account's
+    own keywords); it decides, except that a message we read as an opt-out stays one.
     """
     number = normalize_phone(from_number)
 
     def decide(conn: Connection, lead_ids: list[int]) -> _Handled | InboundResult:
         was_opted_out = sms_opted_out(conn, number, lead_ids)
         verdict = classify(body, opted_out=was_opted_out)
+        if provider_kind is not None and verdict.kind is not InboundKind.OPT_OUT:
+            verdict = Classification(provider_kind, f"the provider's {provider_kind.value} keyword")
         kind, template = verdict.kind, REPLY_TEMPLATES.get(verdict.kind)
         if kind is InboundKind.OPT_OUT and was_opted_out:
             template = None  # one confirmation per opt-out, never a second

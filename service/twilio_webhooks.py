@@ -5,7 +5,8 @@
 - :func:`receive_sms`: the same handling as ``dripline inbound sms`` (``service.inbound``), idempotent on the
   MessageSid. The reply is rendered for the webhook's TwiML answer, not sent through the API: one answer, in
   the response, and none on a retry. With ``twilio_answers_keywords`` on, Twilio answers its own keywords
-  (STOP, START, HELP, ...) itself, so those are recorded and acted on but not answered by us.
+  (STOP, START, HELP, ...) itself, so those are recorded and acted on but not answered by us; a keyword the
+  account added in Advanced Opt-Out arrives named in ``OptOutType`` and is honoured as what Twilio took it for.
 - :func:`receive_status`: a message's or call's status callback, stored once per (sid, status), its effects
   committed with it: a ``sent`` touch that failed is ``failed``; error 21610 opts the number out as a STOP
   does (every channel, no confirmation); 30006 (landline) marks the number not textable; 30003/30005 do so
@@ -29,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from channels.delivery import DeliveryOutcome, twilio_status_outcome
-from nurture.actions import Channel, TaskKind, TouchStatus
+from nurture.actions import Channel, InboundKind, TaskKind, TouchStatus
 from nurture.geo import normalize_phone
 from nurture.inbound import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 from nurture.states import Event
@@ -63,6 +64,8 @@ UNREACHABLE = (30003, 30005)  # unreachable handset, unknown or inactive number:
 # account answers them: with them here the worst case is no confirmation at all, never two.
 TWILIO_KEYWORDS = OPT_OUT_KEYWORDS | OPT_IN_KEYWORDS | {"yes", "help", "info"}
 _WORDS = re.compile(r"[^\W_]+")
+# Advanced Opt-Out names the keyword a message matched (the account's own keywords too) in ``OptOutType``.
+OPT_OUT_TYPES = {"STOP": InboundKind.OPT_OUT, "START": InboundKind.OPT_IN, "HELP": InboundKind.HELP}
 
 
 def twilio_keyword(body: str, keywords: Collection[str] = TWILIO_KEYWORDS) -> bool:
@@ -78,6 +81,7 @@ def receive_sms(
     (``result.reply``, unless ``result.duplicate``) is for the caller to answer with. Raises ``ValueError`` when
     ``From`` is not a phone number."""
     body = fields.get("Body", "")
+    kind = OPT_OUT_TYPES.get(fields.get("OptOutType", "").strip().upper())
     return handle_inbound_sms(
         p,
         from_number=fields.get("From", ""),
@@ -86,7 +90,8 @@ def receive_sms(
         at=at,
         provider_id=fields["MessageSid"][:100],
         reply_via="caller",
-        provider_answered=twilio_answers_keywords and twilio_keyword(body),
+        provider_answered=twilio_answers_keywords and (kind is not None or twilio_keyword(body)),
+        provider_kind=kind,
     )
 
 

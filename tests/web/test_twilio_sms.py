@@ -150,3 +150,21 @@ def test_during_a_token_rotation_either_token_is_accepted(app_env: Path, engine:
         forged = post(client, "/twilio/sms", stop(sid="SM" + "f" * 32), token="neither-of-them-000000000000000")
     assert (old_signed.status_code, new_signed.status_code, forged.status_code) == (200, 200, 403)
     assert count(engine, "inbound_message") == 2
+
+
+def test_an_account_keyword_twilio_names_in_opt_out_type_is_honoured_and_not_answered_twice(
+    app_env: Path, engine: Engine
+) -> None:
+    lead = insert_lead(engine, phone=MARIA)
+    with twilio_client() as client:
+        answer = post(client, "/twilio/sms", stop(body="ARRET") | {"OptOutType": "STOP"})
+    assert "<Message>" not in answer.text
+    assert count(engine, "suppression", lead_id=lead, action="opt_out") == len(Channel)
+    assert count(engine, "call_task") == 0, "not a reply for the officer"
+
+
+def test_a_plain_words_opt_out_stays_one_whatever_opt_out_type_says(app_env: Path, engine: Engine) -> None:
+    lead = insert_lead(engine, phone=MARIA)
+    with twilio_client() as client:
+        post(client, "/twilio/sms", stop(body="stop texting me") | {"OptOutType": "HELP"})
+    assert count(engine, "suppression", lead_id=lead, action="opt_out") == len(Channel)
