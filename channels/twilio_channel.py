@@ -157,7 +157,9 @@ class RedirectedHttpClient(TwilioHttpClient):
 class TwilioSender:
     """SMS via ``messages.create``; voicemail via ``calls.create`` that waits for the beep, then speaks.
 
-    ``voicemail_twiml_url`` replaces the spoken script with TwiML fetched from that URL.
+    ``voicemail_twiml_url`` replaces the spoken script with TwiML fetched from that URL. ``voice_url`` (the web
+    app's ``/twilio/voice``) is better still: Twilio fetches it as ``<url>?touch=<key>`` once answering-machine
+    detection has decided, so a machine gets the script after the beep and a person is not played a recording.
     ``status_callback_url``, when set, is given to every create as ``<url>?touch=<key>`` so Twilio's status
     callbacks name the touch. ``http_client_factory`` builds the SDK's HTTP client, one per thread (its own
     extension point: tests and the benchmark point it at a loopback fake). Safe to share between threads.
@@ -173,12 +175,14 @@ class TwilioSender:
         from_number: str,
         voicemail_twiml_url: str = "",
         status_callback_url: str = "",
+        voice_url: str = "",
         http_client_factory: Callable[[], HttpClient] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.from_number = from_number
         self.voicemail_twiml_url = voicemail_twiml_url
         self.status_callback_url = status_callback_url
+        self.voice_url = voice_url
         self._account_sid = account_sid
         self._auth_token = auth_token
         self._http_client_factory = http_client_factory or (lambda: TwilioHttpClient(timeout=timeout))
@@ -217,7 +221,9 @@ class TwilioSender:
             params["status_callback"] = status_callback(self.status_callback_url, key)
         if isinstance(message, SmsMessage):
             return params | {"body": message.body}
-        if self.voicemail_twiml_url:
+        if self.voice_url:  # our own TwiML endpoint, told the touch and what answered (AnsweredBy)
+            params["url"] = status_callback(self.voice_url, key)
+        elif self.voicemail_twiml_url:
             params["url"] = self.voicemail_twiml_url
         else:
             params["twiml"] = voicemail_twiml(message.script)

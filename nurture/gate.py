@@ -77,6 +77,7 @@ class ContactFacts:
     consents: tuple[tuple[str, str], ...] = ()  # (phone, seller) of each written-consent record
     opted_out: Mapping[Channel, str] = field(default_factory=dict)  # channel -> why
     contacts: tuple[tuple[datetime, Channel, str], ...] = ()  # (when, channel, key) of contacts sent or scheduled
+    not_textable: Mapping[str, str] = field(default_factory=dict)  # number -> why the carriers refuse texts to it
 
     @property
     def exposure(self) -> Exposure:
@@ -94,6 +95,7 @@ class ContactFacts:
             self.consents,
             self.opted_out,
             (*self.contacts, (at, channel, key)),
+            self.not_textable,
         )
 
 
@@ -135,6 +137,18 @@ def suppression(req: ContactRequest, facts: ContactFacts, policy: Policy) -> Dec
     if why is None:
         return _ALLOWED["suppression"]
     return Decision("suppression", Ruling.BLOCK, f"opted out of {req.channel.value}: {why}")
+
+
+def textable(req: ContactRequest, facts: ContactFacts, policy: Policy) -> Decision | None:
+    """No text to a number the carriers said cannot take one (a landline, or unreachable again and again);
+    calls and voicemail to it are not affected."""
+    if req.channel is not Channel.SMS:
+        return None
+    number = req.to or facts.phone
+    why = facts.not_textable.get(number) if number else None
+    if why is None:
+        return _ALLOWED["textable"]
+    return Decision("textable", Ruling.BLOCK, f"{number} cannot take texts: {why}")
 
 
 def sms_registration(req: ContactRequest, facts: ContactFacts, policy: Policy) -> Decision | None:
@@ -244,12 +258,13 @@ def global_cap(req: ContactRequest, facts: ContactFacts, policy: Policy) -> Deci
 
 
 _ALLOWED = {name: _allow(name) for name in (
-    "suppression", "sms_registration", "consent", "dnc_scrub", "cadence_window", "quiet_hours", "state_cap",
+    "suppression", "textable", "sms_registration", "consent", "dnc_scrub", "cadence_window", "quiet_hours", "state_cap",
     "global_cap",
 )}  # fmt: skip
 
 RULES: tuple[Rule, ...] = (
     suppression,
+    textable,
     sms_registration,
     consent,
     dnc_registry,

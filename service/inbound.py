@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -32,7 +33,7 @@ from channels.messages import OutcomeUnknownError, SendError
 from channels.render import LeadView, RenderContext, render_sms
 from nurture.actions import Channel, InboundKind, SuppressionAction, TaskKind, TaskStatus
 from nurture.geo import normalize_phone
-from nurture.inbound import classify
+from nurture.inbound import Classification, classify
 from nurture.products import Product
 from nurture.states import Event
 from service.pipeline import Pipeline, render_contexts, team_officer
@@ -60,6 +61,9 @@ REPLY_TEMPLATES = {
     InboundKind.OPT_IN: "opt_in_confirmation",
     InboundKind.HELP: "help",
 }
+ReplyVia = Literal["sender", "caller"]
+ANSWERED_BY_CALLER = "answered in the webhook's response (TwiML)"
+PROVIDER_ANSWERED = "answered by the provider itself (its own keyword handling); not by us"
 MAY_BE_OPT_OUT = "May be an opt-out: read it and confirm before any further contact."
 NO_REPLY = "no reply needed"
 
@@ -91,19 +95,32 @@ class _Handled:
 
 
 def handle_inbound_sms(
-    p: Pipeline, *, from_number: str, to_number: str, body: str, at: datetime, provider_id: str | None = None
-) -> InboundResult:
-    """Record and act on one inbound text. Raises ``ValueError`` when ``from_number`` is not a phone number."""
+    p: Pipeline, *, from_number: str, to_number: str, body: str, at: datetime, provider_id: str | None = None,
+    reply_via: ReplyVia = "sender", provider_answered: bool = False, provider_kind: InboundKind | None = None,
+) -> InboundResult:  # fmt: skip
+    """Record and act on one inbound text. Raises ``ValueError`` when ``from_number`` is not a phone number.
+
+    ``reply_via="sender"`` texts the reply through the pipeline's sender; ``"caller"`` only renders it, into
+    ``InboundResult.reply``, for the caller to answer with (the Twilio webhook's TwiML ``<Message>``): either
+    way at most once per stored message. ``provider_answered``: the provider has answered this message itself
+    (Twilio's own STOP/START/HELP handling), so it is recorded and acted on but not answered by us.
+    ``provider_kind``: what that handling took the message for (Twilio's ``OptOutType``, which knows the account's
+    own keywords); it decides, except that a message we read as an opt-out stays one.
+    """
     number = normalize_phone(from_number)
 
     def decide(conn: Connection, lead_ids: list[int]) -> _Handled | InboundResult:
         was_opted_out = sms_opted_out(conn, number, lead_ids)
         verdict = classify(body, opted_out=was_opted_out)
+        if provider_kind is not None and verdict.kind is not InboundKind.OPT_OUT:
+            verdict = Classification(provider_kind, f"the provider's {provider_kind.value} keyword")
         kind, template = verdict.kind, REPLY_TEMPLATES.get(verdict.kind)
         if kind is InboundKind.OPT_OUT and was_opted_out:
             template = None  # one confirmation per opt-out, never a second
         if kind is InboundKind.OPT_IN and not was_opted_out:
             template = None  # nothing to resume
+        if provider_answered and template:
+            template = None  # the provider's own answer is the one confirmation
         message_id = store_inbound(
             conn,
             provider_id=provider_id,
@@ -113,7 +130,7 @@ def handle_inbound_sms(
             received_at=at,
             kind=kind.value,
             lead_ids=",".join(map(str, lead_ids)),
-            reply_status=REPLY_PENDING if template else NO_REPLY,
+            reply_status=REPLY_PENDING if template else (PROVIDER_ANSWERED if provider_answered else NO_REPLY),
             created_at=at,
         )
         if message_id is None:  # the provider's retry of a message handled before
@@ -142,7 +159,7 @@ def handle_inbound_sms(
         return done
     reply, status = None, NO_REPLY
     if done.template and claim_reply(p.engine, done.message_id):
-        reply, status = _reply(p, done.template, number, list(done.lead_ids), done.message_id)
+        reply, status = _reply(p, done.template, number, list(done.lead_ids), done.message_id, reply_via)
         record_reply(p.engine, done.message_id, body=reply, status=status)
     elif not done.lead_ids and done.kind in (InboundKind.REPLY, InboundKind.AMBIGUOUS):
         status = "no lead has this number: nobody to hand it to"
@@ -154,24 +171,33 @@ def handle_inbound_sms(
 def _hand_to_officer(conn: Connection, lead_id: int, kind: InboundKind, body: str, at: datetime, message: str) -> int:
     """An urgent call task with the message for the lead's officer, keyed by the message (``message``: the
     provider's id, else our own), so any number of texts in one second each get their task."""
-    key = f"{lead_id}:reply:{message}"
     note = (f"{MAY_BE_OPT_OUT} " if kind is InboundKind.AMBIGUOUS else "") + f"They wrote: {body.strip()}"
-    result = apply_event(
-        conn,
-        lead_id=lead_id,
-        event=Event.INBOUND_REPLY,
-        at=at,
-        reason="texted back",
-        actor="borrower by text",
-        note=note,
-        strict=False,
-        task_key=key,
-    )
+    return hand_to_officer(conn, lead_id=lead_id, event=Event.INBOUND_REPLY, at=at, reason="texted back",
+                           actor="borrower by text", note=note, key=f"{lead_id}:reply:{message}",
+                           kind=TaskKind.REPLY, priority=30 if kind is InboundKind.AMBIGUOUS else 20)  # fmt: skip
+
+
+def hand_to_officer(
+    conn: Connection,
+    *,
+    lead_id: int,
+    event: Event,
+    at: datetime,
+    reason: str,
+    actor: str,
+    note: str,
+    key: str,
+    kind: TaskKind,
+    priority: int,
+) -> int:
+    """Apply ``event`` (which hands the lead to its officer: automation stops) and return the officer's call task
+    ``key``, with ``note`` and ``priority``. When the lead is already with a person (or closed) the event changes
+    nothing and the task is still put in front of them. Inside a transaction holding the lead's lock."""
+    result = apply_event(conn, lead_id=lead_id, event=event, at=at, reason=reason, actor=actor, note=note,
+                         strict=False, task_key=key)  # fmt: skip
     if result is not None and result.handoff_task_id is not None:
-        if kind is InboundKind.AMBIGUOUS:
-            conn.execute(_task.update().where(_task.c.id == result.handoff_task_id).values(priority=30))
+        conn.execute(_task.update().where(_task.c.id == result.handoff_task_id).values(priority=priority))
         return result.handoff_task_id
-    # the lead is already with a person (or closed): still put the message in front of them
     officer = conn.execute(sa.select(_lead.c.loan_officer_id).where(_lead.c.id == lead_id)).scalar()
     return conn.execute(
         _task.insert()
@@ -179,12 +205,12 @@ def _hand_to_officer(conn: Connection, lead_id: int, kind: InboundKind, body: st
             key=key,
             lead_id=lead_id,
             loan_officer_id=officer,
-            kind=TaskKind.REPLY.value,
+            kind=kind.value,
             step_id=None,
-            template=TaskKind.REPLY.value,
+            template=kind.value,
             due_at=at,
             expires_at=None,
-            priority=30 if kind is InboundKind.AMBIGUOUS else 20,
+            priority=priority,
             status=TaskStatus.OPEN.value,
             note=note[:1000],
             decisions="",
@@ -194,9 +220,13 @@ def _hand_to_officer(conn: Connection, lead_id: int, kind: InboundKind, body: st
     ).scalar_one()
 
 
-def _reply(p: Pipeline, template: str, number: str, lead_ids: list[int], message_id: int) -> tuple[str | None, str]:
+def _reply(
+    p: Pipeline, template: str, number: str, lead_ids: list[int], message_id: int, via: ReplyVia
+) -> tuple[str | None, str]:
     ctx = _context(p, number, lead_ids)
     message = render_sms(template, ctx, templates_dir=p.settings.templates_dir)
+    if via == "caller":
+        return message.body, ANSWERED_BY_CALLER
     try:
         result = p.sender.send(message, key=f"inbound:{message_id}:{template}")
         flush(p.sender)

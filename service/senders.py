@@ -56,6 +56,7 @@ def make_sender(settings: Settings, *, outbox_dir: Path | None = None) -> Sender
         voicemail_twiml_url=settings.twilio_voicemail_twiml_url,
         status_callback_url=settings.twilio_status_callback_url,
         http_client_factory=(lambda: RedirectedHttpClient(base)) if base else None,
+        voice_url=settings.twilio_voice_url,
     )
     sendgrid = SendGridSender(
         api_key=values["sendgrid_api_key"],

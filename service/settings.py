@@ -106,6 +106,28 @@ class Settings(BaseSettings):
     twilio_status_callback_url: str = Field(
         "", description="where Twilio reports each text's and call's fate (the touch key is added as ?touch=)"
     )
+    twilio_voice_url: str = Field(
+        "",
+        description="where Twilio fetches the breakup voicemail's TwiML once answering-machine detection has decided "
+        "(PUBLIC_BASE_URL/twilio/voice; the touch key is added): a machine gets the script after the beep, a person "
+        "a short line and their officer a call task. Empty: the script plays after detection whoever answers",
+    )
+    twilio_next_auth_token: SecretStr = Field(
+        SecretStr(""),
+        description="during a rotation of the Twilio auth token, the new one: webhooks signed with either are "
+        "accepted (empty: only DRIPLINE_TWILIO_AUTH_TOKEN)",
+    )
+    twilio_answers_keywords: bool = Field(
+        True,
+        description="Twilio answers STOP, START, HELP and its other keywords itself (its opt-out handling or Advanced "
+        "Opt-Out): dripline records and honours them but does not answer them too. Off: dripline answers them",
+    )
+    twilio_unreachable_repeats: int = Field(
+        3,
+        ge=1,
+        description="texts failing with 30003/30005 in a row (no delivery between) before a number is "
+        "treated as one that cannot take texts, like a landline (30006)",
+    )
     sendgrid_api_key: SecretStr = Field(SecretStr(""), description="SendGrid API key (live channel)")
     sendgrid_from_email: str = Field("", description="verified sender address for email")
     public_base_url: str = Field(

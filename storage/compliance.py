@@ -22,6 +22,7 @@ from nurture.actions import Channel, SuppressionAction, TaskStatus, TouchStatus
 from nurture.gate import ContactFacts
 from storage.models import CallTask, Consent, Lead, Suppression, Touch, table
 from storage.sql import among
+from storage.twilio_callbacks import not_textable
 
 _lead = table(Lead)
 _consent = table(Consent)
@@ -83,6 +84,7 @@ def _load_chunk(conn: Connection, ids: list[int], since: datetime) -> dict[int, 
     for lead_id, at, key in task_rows:
         contacts[lead_id].append((at, Channel.CALL, key))
     no_opt_outs: dict[Channel, str] = {}
+    refused = not_textable(conn, sorted({r.phone for r in leads if r.phone}))
     return {
         lead_id: ContactFacts(
             lead_id,
@@ -95,6 +97,7 @@ def _load_chunk(conn: Connection, ids: list[int], since: datetime) -> dict[int, 
             tuple(consents.get(lead_id, ())),
             opted_out.get(lead_id, no_opt_outs),
             tuple(contacts.get(lead_id, ())),
+            {phone: refused[phone]} if phone in refused else {},
         )
         for lead_id, timezone, state, phone, _alt, _email, inquiry_date, dnc_listed, scrubbed_on in leads
     }

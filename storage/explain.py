@@ -113,6 +113,7 @@ def explain_lead(*, engine: Engine, lead_id: int, policy: Policy, now: datetime)
             for c in consents
         ],
         "opted_out_now": {channel.value: why for channel, why in facts.opted_out.items()},
+        "not_textable": dict(facts.not_textable),  # numbers the carriers said cannot take texts, and why
         "suppression_log": [
             {
                 "at": _iso(s.at),

@@ -283,6 +283,34 @@ class EmailEvent(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class TwilioCallback(SQLModel, table=True):
+    """Every Twilio status callback (message or call), once per sid and status: a retry inserts nothing."""
+
+    __tablename__ = "twilio_callback"
+    __table_args__ = (sa.UniqueConstraint("sid", "status", name="uq_twilio_callback_sid_status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sid: str = Field(max_length=64)  # MessageSid or CallSid
+    status: str = Field(max_length=32)  # MessageStatus or CallStatus
+    touch_key: str | None = Field(default=None, max_length=200)  # from the callback URL's ?touch=
+    address: str | None = Field(default=None, max_length=20, index=True)  # the number we sent to (E.164)
+    error_code: int | None = Field(default=None)  # Twilio's ErrorCode, when it gave one
+    received_at: datetime = _ts()
+    outcome: str = Field(default="", max_length=500)  # what it changed, in words
+
+
+class PhoneFact(SQLModel, table=True):
+    """What the carriers told us about a number: one that cannot take texts (a landline, error 30006, or too
+    many unreachable errors) is not texted again; calls and voicemail are not affected."""
+
+    __tablename__ = "phone_fact"
+
+    number: str = Field(primary_key=True, max_length=20)  # E.164
+    textable: bool = Field(default=True)
+    reason: str = Field(default="", max_length=300)
+    updated_at: datetime = _ts()
+
+
 class GuidelineSnapshot(SQLModel, table=True):
     """One lender's programs as loaded from a feed. Every snapshot is kept; the newest per lender is in force."""
 

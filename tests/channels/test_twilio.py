@@ -85,6 +85,18 @@ def test_voicemail_uses_the_twiml_url_when_configured(fake: FakeProviders) -> No
     assert "Twiml" not in form
 
 
+def test_voicemail_asks_our_voice_url_with_the_touch_once_detection_has_decided(fake: FakeProviders) -> None:
+    sender = TwilioSender(account_sid=SID, auth_token=TOKEN, from_number=FROM, voicemail_twiml_url="https://x.test/a",
+                          voice_url="https://hooks.example.com/twilio/voice",
+                          http_client_factory=lambda: RedirectedHttpClient(fake.url, timeout=2.0))  # fmt: skip
+    sender.send(VOICEMAIL, key="7:default:v1:breakup:voicemail")
+
+    form = fake.requests[0].form()
+    assert form["Url"] == "https://hooks.example.com/twilio/voice?touch=7%3Adefault%3Av1%3Abreakup%3Avoicemail"
+    assert form["MachineDetection"] == "DetectMessageEnd"
+    assert "Twiml" not in form
+
+
 @pytest.mark.parametrize("message", [SMS, VOICEMAIL], ids=["sms", "voicemail"])
 def test_the_status_callback_names_the_touch_url_encoded(fake: FakeProviders, message: Any) -> None:
     key = "7:default:v1:intro & more/é?"

@@ -28,6 +28,7 @@ from nurture.gate import (
     sms_registration,
     state_cap,
     suppression,
+    textable,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,6 +116,21 @@ def test_suppression_blocks_only_the_opted_out_channel():
     assert blocked is not None and blocked.ruling is Ruling.BLOCK and "STOP" in blocked.reason
     email = suppression(ContactRequest(Channel.EMAIL, utc(2026, 6, 10, 15)), f, POLICY)
     assert email is not None and email.ruling is Ruling.ALLOW
+
+
+def test_textable_blocks_texts_to_a_number_the_carriers_refuse_and_nothing_else():
+    at = utc(2026, 6, 10, 15)
+    f = facts(not_textable={NYC: "Twilio error 30006 on SM1: a landline"})
+    blocked = check(sms(at), f, POLICY)
+    assert (blocked.ruling, blocked.reason) == (Ruling.BLOCK, f"textable: {NYC} cannot take texts: "
+                                                "Twilio error 30006 on SM1: a landline")  # fmt: skip
+    assert textable(ContactRequest(Channel.CALL, at, human=True, to=NYC), f, POLICY) is None
+    assert textable(ContactRequest(Channel.VOICEMAIL, at, to=NYC), f, POLICY) is None
+    assert check(ContactRequest(Channel.VOICEMAIL, at, to=NYC), f, POLICY).ruling is Ruling.ALLOW
+    other = textable(sms(at, "+12125550199"), f, POLICY)
+    assert other is not None and other.ruling is Ruling.ALLOW
+    assert check(sms(at), facts(), POLICY).ruling is Ruling.ALLOW
+    assert f.with_contact(at, Channel.SMS, "k").not_textable == f.not_textable
 
 
 def test_consent_must_name_us_and_the_exact_number():

@@ -1,7 +1,7 @@
 """feed tokens
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0013
 Create Date: 2026-11-30
 
 A lender posts its guideline feed to the web app (``POST /feeds/{lender}``) with a bearer token of its own.
@@ -15,7 +15,7 @@ import storage.types
 
 
 revision = '0015'
-down_revision = '0011'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
