@@ -86,7 +86,9 @@ class Settings(BaseSettings):
     company_phone: str = Field("+18005550100", description="callback number in voicemails and texts")
     support_email: str = Field("support@example.com", description="where HELP replies point")
     unsubscribe_base_url: str = Field(
-        "https://example.com/unsubscribe", description="one-click unsubscribe endpoint; the token is appended"
+        "https://example.com/unsubscribe",
+        description="the unsubscribe page the links point at (?token= is appended); when not set, "
+        "public_base_url + /unsubscribe",
     )
 
     signing_key: SecretStr = Field(
@@ -102,6 +104,23 @@ class Settings(BaseSettings):
     )
     sendgrid_api_key: SecretStr = Field(SecretStr(""), description="SendGrid API key (live channel)")
     sendgrid_from_email: str = Field("", description="verified sender address for email")
+    sendgrid_reply_to: str = Field(
+        "", description="Reply-To of every email: an address at the domain SendGrid Inbound Parse receives for"
+    )
+    sendgrid_webhook_public_key: str = Field(
+        "", description="the Event Webhook's verification key (base64, from SendGrid); empty: every event is refused"
+    )
+    sendgrid_webhook_max_age_seconds: int = Field(
+        300, ge=10, description="a signed Event Webhook request older (or further ahead) than this is refused"
+    )
+    sendgrid_inbound_secret: SecretStr = Field(
+        SecretStr(""),
+        description="the secret last path segment of the Inbound Parse URL (SendGrid does not sign Inbound Parse); "
+        "empty: the endpoint is off",
+    )
+    unsubscribe_token_days: int = Field(
+        90, ge=1, description="an unsubscribe link older than this asks for a confirmation click before it acts"
+    )
     public_base_url: str = Field(
         "http://127.0.0.1:8000",
         description="the web app's address as Twilio and SendGrid reach it (signatures are checked against it)",
