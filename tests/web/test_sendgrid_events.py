@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.engine import Engine
 
+from service.dispatch import dispatch
+from service.pipeline import Pipeline, tick
 from service.settings import Settings
 from storage.models import EmailEvent, table
 from tests.factories import insert_lead
@@ -214,3 +216,24 @@ def test_the_stale_limit_is_a_setting(app_env: Path, monkeypatch: pytest.MonkeyP
     with client_for(settings, now=NOW + timedelta(minutes=10)) as client:
         answer = client.post("/sendgrid/events", content=body, headers=signed(body, at=stamp()))
     assert answer.status_code == 200 and email_opted_out(engine, address="sam@borrower.test") == ["email_unsubscribe"]
+
+
+@pytest.mark.parametrize("kind", ["bounce", "spamreport", "unsubscribe", "group_unsubscribe", "dropped", "delivered"])
+def test_no_email_goes_after_the_event(settings: Settings, engine: Engine, app_env: Path, kind: str) -> None:
+    insert_lead(engine, email="sam@borrower.test")
+    p = Pipeline.open(settings, now=NOW)
+    due = NOW + timedelta(days=1, hours=2)
+    tick(p, now=NOW)
+    tick(p, now=due)
+    assert row_counts(engine)["touch statuses"].get("planned", 0) >= 1
+    body = json.dumps([event(kind, "sam@borrower.test", 1)]).encode()
+    with client_for(settings, now=due) as client:
+        at = int(due.timestamp())
+        assert client.post("/sendgrid/events", content=body, headers=signed(body, at=at)).status_code == 200
+    dispatch(p, now=due)
+    dispatch(p, now=due + timedelta(days=30))
+    emails = list((app_env / "email").glob("*.txt")) if (app_env / "email").exists() else []
+    if kind == "delivered":  # the control: without a stopping event the email goes
+        assert emails
+    else:
+        assert emails == [], "nothing reached the outbox for the address"

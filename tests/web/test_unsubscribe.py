@@ -16,6 +16,7 @@ from itsdangerous import URLSafeSerializer
 from sqlalchemy.engine import Engine
 
 from channels.render import render_email
+from service.dispatch import dispatch
 from service.pipeline import Pipeline, render_contexts, tick
 from service.settings import Settings
 from service.unsubscribe import BadToken, make_token, read_token, unsubscribe_endpoint, unsubscribe_url
@@ -63,6 +64,27 @@ def test_one_click_from_the_list_unsubscribe_header_of_a_rendered_email(settings
     assert again.status_code == 200
     assert email_opted_out(engine, address="maria@borrower.test") == ["email_unsubscribe"]
     assert row_counts(engine)["suppression"] == before["suppression"]
+
+
+def test_one_click_from_a_dispatched_email_in_the_outbox(settings: Settings, engine: Engine, app_env: Path) -> None:
+    """The demo's path: tick, dispatch through the local outbox, read the email's file as a mail program would."""
+    lead = insert_lead(engine, email="maria@borrower.test")
+    p = Pipeline.open(settings, now=NOW)
+    sent_at = NOW + timedelta(days=1, hours=2)
+    tick(p, now=NOW)
+    tick(p, now=sent_at)
+    assert dispatch(p, now=sent_at).sent >= 1
+    (message,) = [f for f in (app_env / "email").glob("*.txt") if "To: maria@borrower.test" in f.read_text()]
+    headers = dict(line.split(": ", 1) for line in message.read_text().split("\n\n", 1)[0].splitlines())
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    (url,) = re.findall(r"<([^>]+)>", headers["List-Unsubscribe"])
+    token = parse_qs(urlsplit(url).query)["token"][0]
+    assert read_token(settings, token, today=sent_at.date()).issued == sent_at.date(), "dated the day it went"
+
+    with client_for(settings, now=sent_at + timedelta(days=200)) as client:  # old, and still one click
+        answer = client.post(url, data={"List-Unsubscribe": "One-Click"})
+    assert answer.status_code == 200, answer.text
+    assert email_opted_out(engine, lead_id=lead) == ["email_unsubscribe"]
 
 
 def test_a_current_link_unsubscribes_on_the_visit(settings: Settings, engine: Engine) -> None:
