@@ -34,6 +34,7 @@ from service.inbound import hand_to_officer
 from service.pipeline import Pipeline
 from service.reconcile import settle_from_provider
 from storage.compliance import ALL_CHANNELS
+from storage.leases import unknown_keys
 from storage.optouts import (
     email_event_by_provider_id,
     record_opt_out,
@@ -74,6 +75,8 @@ def handle_sendgrid_events(p: Pipeline, *, events: list[Any], at: datetime) -> E
     """Act on one Event Webhook batch (already verified), each event at most once."""
     result = EventsResult(received=len(events))
     seen: set[str] = set()
+    # most events name a touch already settled by its dispatcher: one read finds the few worth a settle
+    unknown = unknown_keys(p.engine, {str(e.get(TOUCH_KEY_ARG) or "").strip() for e in events if isinstance(e, dict)})
     for event in events:
         if not isinstance(event, dict):
             result.invalid += 1
@@ -107,10 +110,11 @@ def handle_sendgrid_events(p: Pipeline, *, events: list[Any], at: datetime) -> E
         if kind in SUPPRESSING and str(event.get("type") or "").lower() == "blocked":
             result.ignored += 1  # counted as not acted on, yet it still settles the touch below
         key = str(event.get(TOUCH_KEY_ARG) or "").strip()
-        if key and len(key) <= 200:
+        if key in unknown:
             message_id = str(event.get("sg_message_id") or "").split(".", 1)[0] or None
             if settle_from_provider(p, key=key, outcome=outcome, provider_id=message_id, now=at):
                 result.settled += 1
+                unknown.discard(key)
     return result
 
 
