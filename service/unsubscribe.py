@@ -1,6 +1,6 @@
 """Unsubscribe links: signed tokens that name a lead and the day the link was made, and the unsubscribe itself.
 
-A token is ``itsdangerous``'s URL-safe signed JSON of ``[lead id, "YYYY-MM-DD"]`` under the signing key
+A token is ``itsdangerous``'s URL-safe signed JSON (HMAC-SHA256) of ``[lead id, "YYYY-MM-DD"]`` under the signing key
 (``DRIPLINE_SIGNING_KEY``), salted for this one use. It is not encrypted: it shows a lead id and a date, no
 address. The date is the caller's ``now`` (nothing here reads the clock). A token older than
 ``unsubscribe_token_days`` is still genuine: it unsubscribes after a confirmation click instead of at once,
@@ -12,6 +12,7 @@ are opted out of email, through the same handler as a provider's unsubscribe eve
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -57,7 +58,9 @@ def unsubscribe_endpoint(settings: Settings) -> str:
 
 
 def _serializer(settings: Settings) -> URLSafeSerializer:
-    return URLSafeSerializer(settings.signing_key.get_secret_value(), salt=SALT)
+    return URLSafeSerializer(
+        settings.signing_key.get_secret_value(), salt=SALT, signer_kwargs={"digest_method": hashlib.sha256}
+    )
 
 
 def make_token(settings: Settings, lead_id: int, issued: date | None) -> str:

@@ -5,6 +5,7 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date, timedelta
 from pathlib import Path
@@ -118,6 +119,8 @@ def _forged_tokens(settings: Settings, lead: int) -> list[str]:
     good = make_token(settings, lead, NOW.date())
     other_key = URLSafeSerializer("another-key-entirely-0123456789abcdef", salt="dripline-unsubscribe")
     other_salt = URLSafeSerializer(settings.signing_key.get_secret_value(), salt="something-else")
+    ours = URLSafeSerializer(settings.signing_key.get_secret_value(), salt="dripline-unsubscribe",
+                             signer_kwargs={"digest_method": hashlib.sha256})  # fmt: skip
     return [
         "",
         "nonsense",
@@ -125,7 +128,9 @@ def _forged_tokens(settings: Settings, lead: int) -> list[str]:
         good.replace(good.split(".")[0], make_token(settings, lead + 1, NOW.date()).split(".")[0]),
         str(other_key.dumps([lead, NOW.date().isoformat()])),
         str(other_salt.dumps([lead, NOW.date().isoformat()])),
-        str(URLSafeSerializer(settings.signing_key.get_secret_value(), salt="dripline-unsubscribe").dumps({"x": 1})),
+        str(ours.dumps({"x": 1})),  # our own signature over something that is not a token
+        str(ours.dumps([lead, "not a date"])),
+        str(URLSafeSerializer(settings.signing_key.get_secret_value(), salt="dripline-unsubscribe").dumps([lead, ""])),
     ]
 
 
