@@ -115,8 +115,14 @@ class Settings(BaseSettings):
     )
     sendgrid_inbound_secret: SecretStr = Field(
         SecretStr(""),
-        description="the secret last path segment of the Inbound Parse URL (SendGrid does not sign Inbound Parse); "
+        description="the secret ?secret= of the Inbound Parse URL (SendGrid does not sign Inbound Parse); "
         "empty: the endpoint is off",
+    )
+    sendgrid_inbound_max_bytes: int = Field(
+        30_000_000,
+        ge=1024,
+        description="the largest Inbound Parse post read (SendGrid's own limit is 30 MB with attachments): a reply "
+        "that asks to stop must not be lost to the general body limit",
     )
     unsubscribe_token_days: int = Field(
         90, ge=1, description="an unsubscribe link older than this asks for a confirmation click before it acts"

@@ -29,6 +29,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(
-        Guards, max_body_bytes=settings.web_max_body_bytes, per_client_per_minute=settings.web_rate_per_minute
+        Guards,
+        max_body_bytes=settings.web_max_body_bytes,
+        per_client_per_minute=settings.web_rate_per_minute,
+        body_limits={sendgrid.INBOUND_PATH: settings.sendgrid_inbound_max_bytes},
     )
     return app

@@ -32,6 +32,7 @@ from web.state import WebState, web_state
 
 log = logging.getLogger("dripline.web.sendgrid")
 router = APIRouter()
+INBOUND_PATH = "/sendgrid/inbound"  # its body limit is its own (web.app): replies carry attachments
 SIGNATURE = EventWebhookHeader.SIGNATURE
 TIMESTAMP = EventWebhookHeader.TIMESTAMP
 
@@ -124,16 +125,17 @@ async def sendgrid_events(request: Request, state: Annotated[WebState, Depends(w
     return JSONResponse(counts)
 
 
-@router.post("/sendgrid/inbound")
+@router.post(INBOUND_PATH)
 async def sendgrid_inbound(request: Request, state: Annotated[WebState, Depends(web_state)]) -> JSONResponse:
     expected = state.settings.sendgrid_inbound_secret.get_secret_value()
     given = request.query_params.get("secret", "")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         log.warning("sendgrid inbound parse refused: %s", "no secret configured" if not expected else "wrong secret")
         return JSONResponse({"error": "refused"}, status_code=403)
-    form = await request.form()
-    fields = {name: value for name in ("from", "subject", "text", "html", "headers")
-              if isinstance(value := form.get(name), str)}  # fmt: skip
+    # attachments are spooled to disk and closed at the end of the block; a long html part is read whole
+    async with request.form(max_part_size=state.settings.sendgrid_inbound_max_bytes) as form:
+        fields = {name: value for name in ("from", "subject", "text", "html", "headers")
+                  if isinstance(value := form.get(name), str)}  # fmt: skip
     headers = HeaderParser().parsestr(fields.get("headers", ""), headersonly=True)
     message_id = str(headers.get("Message-ID") or headers.get("Message-Id") or "")
     at = state.clock()

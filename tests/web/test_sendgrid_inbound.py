@@ -110,6 +110,22 @@ def test_an_email_from_an_unknown_address_is_stored_and_nothing_else(settings: S
     }
 
 
+def test_a_reply_with_large_attachments_is_read(settings: Settings, engine: Engine) -> None:
+    """The general body limit (1 MB) would lose a reply with a scanned statement; Inbound Parse has its own."""
+    lead = insert_lead(engine, email="maria@borrower.test")
+    form = parse_form("maria@borrower.test", "Statements attached. Stop emailing me.")
+    files = {k: (None, v) for k, v in form.items()}
+    statement = b"%PDF-1.7 " + b"x" * 3_000_000
+    with client_for(settings) as client:
+        answer = client.post("/sendgrid/inbound", params={"secret": SECRET},
+                             files=files | {"attachment1": ("statement.pdf", statement, "application/pdf")},
+                             data={"html": "<p>" + "y" * 1_500_000 + "</p>"})  # fmt: skip
+        elsewhere = client.post("/unsubscribe", content=statement)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["kind"] == "opt_out" and _state(engine, lead)[0] == []
+    assert elsewhere.status_code == 413
+
+
 @pytest.mark.parametrize("secret", ["", "wrong", SECRET[:-1]])
 def test_without_the_secret_nothing_changes(settings: Settings, engine: Engine, secret: str) -> None:
     insert_lead(engine, email="maria@borrower.test")
