@@ -136,10 +136,11 @@ class EmailReplyResult:
 
 
 def handle_email_reply(
-    p: Pipeline, *, sender: str, subject: str, text: str, html: str, message_id: str, at: datetime
+    p: Pipeline, *, sender: str, subject: str, text: str, html: str, message_id: str, at: datetime, spf: str = ""
 ) -> EmailReplyResult:
-    """Act on one email a person sent to the Reply-To address. ``sender`` is the From header. Raises
-    :class:`NoSender` when it holds no email address."""
+    """Act on one email a person sent to the Reply-To address. ``sender`` is the From header; ``spf`` the receiving
+    server's SPF verdict on it (a verdict other than ``pass`` is put on the task: the sender may be someone else).
+    Raises :class:`NoSender` when it holds no email address."""
     address = parseaddr(sender)[1].strip().lower()
     if "@" not in address or len(address) > MAX_ADDRESS:
         raise NoSender("the email has no sender address")
@@ -149,6 +150,8 @@ def handle_email_reply(
     verdict = classify(words, opted_out=False)
     kind = verdict.kind if verdict.kind in (InboundKind.OPT_OUT, InboundKind.AMBIGUOUS) else InboundKind.REPLY
     said = f"(email, subject {subject.strip()[:120]!r}) {words}" if subject.strip() else f"(email) {words}"
+    if spf.strip() and spf.strip().lower() != "pass":
+        said = f"[sender not verified: SPF {spf.strip()[:20]}; it may not be them] {said}"
 
     def work(conn: Connection, lead_ids: list[int]) -> EmailReplyResult:
         event_id = store_email_event(conn, provider_id=provider_id, event="reply", address=address, received_at=at,

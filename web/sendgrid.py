@@ -134,7 +134,7 @@ async def sendgrid_inbound(request: Request, state: Annotated[WebState, Depends(
         return JSONResponse({"error": "refused"}, status_code=403)
     # attachments are spooled to disk and closed at the end of the block; a long html part is read whole
     async with request.form(max_part_size=state.settings.sendgrid_inbound_max_bytes) as form:
-        fields = {name: value for name in ("from", "subject", "text", "html", "headers")
+        fields = {name: value for name in ("from", "subject", "text", "html", "headers", "SPF")
                   if isinstance(value := form.get(name), str)}  # fmt: skip
     headers = HeaderParser().parsestr(fields.get("headers", ""), headersonly=True)
     message_id = str(headers.get("Message-ID") or headers.get("Message-Id") or "")
@@ -149,6 +149,7 @@ async def sendgrid_inbound(request: Request, state: Annotated[WebState, Depends(
             html=fields.get("html", ""),
             message_id=message_id,
             at=at,
+            spf=fields.get("SPF", ""),
         )
         return {"leads": len(done.lead_ids), "tasks": len(done.task_ids), "kind": done.kind.value,
                 "duplicate": done.duplicate}  # fmt: skip

@@ -83,6 +83,15 @@ def test_an_email_reply_reaches_the_officer_and_stops_automation_once(settings: 
     assert "planned" not in touches and status != "active", "the automated steps stopped"
 
 
+def test_an_unverified_sender_is_flagged_on_the_task(settings: Settings, engine: Engine) -> None:
+    lead = insert_lead(engine, email="maria@borrower.test")
+    with client_for(settings) as client:
+        answer = _post(client, parse_form("maria@borrower.test", "Call me") | {"SPF": "softfail"})
+    assert answer.status_code == 200
+    ((_, _, note),) = _state(engine, lead)[0]
+    assert "sender not verified: SPF softfail" in note and note.endswith("Call me")
+
+
 def test_an_email_asking_to_stop_opts_out_everywhere(settings: Settings, engine: Engine) -> None:
     lead = insert_lead(engine, email="maria@borrower.test")
     with client_for(settings) as client:
