@@ -13,6 +13,7 @@ are opted out of email, through the same handler as a provider's unsubscribe eve
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -72,8 +73,14 @@ def unsubscribe_url(settings: Settings, lead_id: int, issued: date | None) -> st
     return f"{unsubscribe_endpoint(settings)}?token={make_token(settings, lead_id, issued)}"
 
 
-def read_token(settings: Settings, token: str, *, today: date) -> Token:
-    """The lead and issue day a token names. Raises :class:`BadToken` when we did not sign it."""
+def read_token(settings: Settings, token: str, *, today: date, lead: str | None = None) -> Token:
+    """The lead and issue day a token names. Raises :class:`BadToken` when we did not sign it.
+
+    ``lead`` comes with the links of emails sent before these tokens (``?lead=ID&token=HEX``, an HMAC of the lead id
+    under the same key): they still work, as old links (a confirmation click), since an unsubscribe link must keep
+    working after the email went."""
+    if lead is not None:
+        return _legacy(settings, lead, token)
     try:
         value = _serializer(settings).loads(token)
     except BadData as exc:
@@ -86,6 +93,16 @@ def read_token(settings: Settings, token: str, *, today: date) -> Token:
         raise BadToken("a token with no readable date") from exc
     expired = issued is None or today - issued > timedelta(days=settings.unsubscribe_token_days)
     return Token(lead_id=value[0], issued=issued, expired=expired)
+
+
+def _legacy(settings: Settings, lead: str, token: str) -> Token:
+    key = settings.signing_key.get_secret_value().encode()
+    if not lead.isdigit() or len(lead) > 18:
+        raise BadToken("not a lead id")
+    expected = hmac.new(key, f"unsubscribe:{int(lead)}".encode(), hashlib.sha256).hexdigest()[:24]
+    if not hmac.compare_digest(expected.encode(), token.encode()):
+        raise BadToken("not a link we made")
+    return Token(lead_id=int(lead), issued=None, expired=True)
 
 
 def unsubscribe_lead(*, engine: Engine, lead_id: int, at: datetime) -> Unsubscribed:

@@ -22,8 +22,10 @@ router = APIRouter()
 
 
 @router.get("/unsubscribe")
-def unsubscribe_page(state: Annotated[WebState, Depends(web_state)], token: str = "") -> HTMLResponse:
-    found = _token(state, token)
+def unsubscribe_page(
+    state: Annotated[WebState, Depends(web_state)], token: str = "", lead: str | None = None
+) -> HTMLResponse:
+    found = _token(state, token, lead)
     if isinstance(found, HTMLResponse):
         return found
     if found.expired:
@@ -38,15 +40,15 @@ async def unsubscribe_post(request: Request, state: Annotated[WebState, Depends(
         form = await request.form()
         value = form.get("token")
         token = value if isinstance(value, str) else ""
-    found = _token(state, token)
+    found = _token(state, token, request.query_params.get("lead"))
     if isinstance(found, HTMLResponse):
         return found
     return _done_page(state, await run_in_threadpool(_unsubscribe, state, found))
 
 
-def _token(state: WebState, token: str) -> Token | HTMLResponse:
+def _token(state: WebState, token: str, lead: str | None) -> Token | HTMLResponse:
     try:
-        return read_token(state.settings, token, today=state.clock().date())
+        return read_token(state.settings, token, today=state.clock().date(), lead=lead)
     except BadToken:
         return HTMLResponse(
             _page(state, "This link does not work",

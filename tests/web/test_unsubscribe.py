@@ -6,6 +6,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from datetime import date, timedelta
 from pathlib import Path
@@ -165,3 +166,21 @@ def test_the_link_points_at_the_web_app_unless_an_address_is_set(settings: Setti
     url = unsubscribe_url(explicit, 7, NOW.date())
     assert url.startswith("https://u.harbor.test/out?token=")
     assert list(parse_qs(urlsplit(url).query)) == ["token"]
+
+
+def test_a_link_from_before_these_tokens_still_works_after_a_click(settings: Settings, engine: Engine) -> None:
+    """Emails already sent carry ``?lead=ID&token=HEX`` (an HMAC of the lead id): an unsubscribe link must keep
+    working after the email went, so they are read as old links."""
+    lead = insert_lead(engine, email="maria@borrower.test")
+    key = settings.signing_key.get_secret_value().encode()
+    digest = hmac.new(key, f"unsubscribe:{lead}".encode(), hashlib.sha256).hexdigest()[:24]
+    url = f"https://mail.harbor.test/unsubscribe?lead={lead}&token={digest}"
+    before = row_counts(engine)
+    with client_for(settings) as client:
+        for forged in (f"?lead={lead}&token={'0' * 24}", f"?lead={lead + 1}&token={digest}", f"?lead=x&token={digest}"):
+            assert client.get("/unsubscribe" + forged).status_code == 403
+            assert client.post("/unsubscribe" + forged, data={"List-Unsubscribe": "One-Click"}).status_code == 403
+        page = client.get(url)
+        assert page.status_code == 200 and '<form method="post">' in page.text and row_counts(engine) == before
+        assert client.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert email_opted_out(engine, lead_id=lead) == ["email_unsubscribe"]
