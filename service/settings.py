@@ -124,6 +124,11 @@ class Settings(BaseSettings):
         description="the largest Inbound Parse post read (SendGrid's own limit is 30 MB with attachments): a reply "
         "that asks to stop must not be lost to the general body limit",
     )
+    previous_signing_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="former DRIPLINE_SIGNING_KEY values whose unsubscribe links still work (a JSON list); keep each "
+        "for months after a rotation: links in old emails must keep working",
+    )
     unsubscribe_token_days: int = Field(
         90, ge=1, description="an unsubscribe link older than this asks for a confirmation click before it acts"
     )
@@ -166,6 +171,9 @@ def live_problems(settings: Settings) -> list[str]:
     elif len(key) < MIN_SIGNING_KEY_CHARS:
         problems.append(f"DRIPLINE_SIGNING_KEY is {len(key)} characters: set a random value of at least "
                         f"{MIN_SIGNING_KEY_CHARS}")  # fmt: skip
+    if any(k.get_secret_value() in (DEV_SIGNING_KEY, *PLACEHOLDERS) for k in settings.previous_signing_keys):
+        problems.append("DRIPLINE_PREVIOUS_SIGNING_KEYS holds the public development default or a placeholder, "
+                        "which anyone can forge unsubscribe links with: remove it")  # fmt: skip
     nmls = settings.company_nmls_id.strip()
     if not nmls.isdigit() or not nmls.strip("0"):
         problems.append(f"DRIPLINE_COMPANY_NMLS_ID is {nmls!r}, not an NMLS ID: set the company's")

@@ -1,10 +1,11 @@
 """Unsubscribe links: signed tokens that name a lead and the day the link was made, and the unsubscribe itself.
 
-A token is ``itsdangerous``'s URL-safe signed JSON (HMAC-SHA256) of ``[lead id, "YYYY-MM-DD"]`` under the signing key
-(``DRIPLINE_SIGNING_KEY``), salted for this one use. It is not encrypted: it shows a lead id and a date, no
-address. The date is the caller's ``now`` (nothing here reads the clock). A token older than
-``unsubscribe_token_days`` is still genuine: it unsubscribes after a confirmation click instead of at once,
-so an old link forwarded or scanned never fails to stop email, yet is not acted on by a bare visit.
+A token is ``itsdangerous``'s URL-safe signed JSON (HMAC-SHA256) of ``[lead id, "YYYY-MM-DD"]`` under the
+signing key (``DRIPLINE_SIGNING_KEY``; links signed with one of ``previous_signing_keys`` still read), salted for
+this one use. It is not encrypted: it shows a lead id and a date, no address. The date is the caller's ``now``
+(nothing here reads the clock). A token older than ``unsubscribe_token_days`` is still genuine: it unsubscribes
+after a confirmation click instead of at once, so an old link forwarded or scanned never fails to stop email, yet
+is not acted on by a bare visit.
 
 :func:`unsubscribe_lead` commits the suppression before it returns: the lead's address and the lead itself
 are opted out of email, through the same handler as a provider's unsubscribe event.
@@ -58,10 +59,13 @@ def unsubscribe_endpoint(settings: Settings) -> str:
     return settings.public_base_url.rstrip("/") + "/unsubscribe"
 
 
+def _keys(settings: Settings) -> list[str]:
+    """Every key a link may be signed with, the one new links are signed with last."""
+    return [k.get_secret_value() for k in settings.previous_signing_keys] + [settings.signing_key.get_secret_value()]
+
+
 def _serializer(settings: Settings) -> URLSafeSerializer:
-    return URLSafeSerializer(
-        settings.signing_key.get_secret_value(), salt=SALT, signer_kwargs={"digest_method": hashlib.sha256}
-    )
+    return URLSafeSerializer(_keys(settings), salt=SALT, signer_kwargs={"digest_method": hashlib.sha256})
 
 
 def make_token(settings: Settings, lead_id: int, issued: date | None) -> str:
@@ -96,13 +100,13 @@ def read_token(settings: Settings, token: str, *, today: date, lead: str | None 
 
 
 def _legacy(settings: Settings, lead: str, token: str) -> Token:
-    key = settings.signing_key.get_secret_value().encode()
     if not lead.isdigit() or len(lead) > 18:
         raise BadToken("not a lead id")
-    expected = hmac.new(key, f"unsubscribe:{int(lead)}".encode(), hashlib.sha256).hexdigest()[:24]
-    if not hmac.compare_digest(expected.encode(), token.encode()):
-        raise BadToken("not a link we made")
-    return Token(lead_id=int(lead), issued=None, expired=True)
+    for key in _keys(settings):
+        expected = hmac.new(key.encode(), f"unsubscribe:{int(lead)}".encode(), hashlib.sha256).hexdigest()[:24]
+        if hmac.compare_digest(expected.encode(), token.encode()):
+            return Token(lead_id=int(lead), issued=None, expired=True)
+    raise BadToken("not a link we made")
 
 
 def unsubscribe_lead(*, engine: Engine, lead_id: int, at: datetime) -> Unsubscribed:
