@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -237,3 +238,20 @@ def test_no_email_goes_after_the_event(settings: Settings, engine: Engine, app_e
         assert emails
     else:
         assert emails == [], "nothing reached the outbox for the address"
+
+
+def test_the_same_batch_posted_at_once_by_many_has_one_effect(settings: Settings, engine: Engine) -> None:
+    """SendGrid's retry can overlap the first delivery still in progress: the events act once all the same."""
+    insert_lead(engine, email="sam@borrower.test")
+    insert_lead(engine, email="ann@borrower.test", phone="+13055550148")
+    body = json.dumps([event("bounce", "sam@borrower.test", 1), event("spamreport", "ann@borrower.test", 2)]).encode()
+    with client_for(settings) as client:
+        client.get("/healthz")
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            answers = list(pool.map(lambda n: client.post("/sendgrid/events", content=body,
+                                                          headers=signed(body, at=stamp(-n))), range(6)))  # fmt: skip
+    assert [a.status_code for a in answers] == [200] * 6
+    assert sum(a.json()["suppressed"] for a in answers) == 2
+    assert sum(a.json()["duplicates"] for a in answers) == 10
+    counts = row_counts(engine)
+    assert (counts["email_event"], counts["suppression"]) == (2, 2)
