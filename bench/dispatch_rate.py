@@ -35,13 +35,13 @@ import sqlalchemy as sa
 from rich.console import Console
 
 from bench.databases import OUT, fresh_database
-from bench.fake_providers import FakeProviders, LoopbackTwilioHttpClient, max_in_window
+from bench.fake_providers import FakeProviders, max_in_window
 from bench.fake_server import report
 from bench.world import CADENCE, DUE, LIVE, START, add_leads, settings
 from channels.base import RoutingSender
 from channels.local import LocalOutbox
 from channels.sendgrid_channel import SendGridSender
-from channels.twilio_channel import TwilioSender
+from channels.twilio_channel import RedirectedHttpClient, TwilioSender
 from service.dispatch import dispatch
 from service.pipeline import Pipeline, tick
 from service.senders import make_pace
@@ -102,7 +102,7 @@ def live_sender(s: Settings, base_url: str, *, timeout: float = 10.0) -> Routing
         auth_token=s.twilio_auth_token.get_secret_value(),
         from_number=s.twilio_from_number,
         status_callback_url=s.twilio_status_callback_url,
-        http_client_factory=lambda: LoopbackTwilioHttpClient(base_url, timeout=timeout),
+        http_client_factory=lambda: RedirectedHttpClient(base_url, timeout=timeout),
         timeout=timeout,
     )
     sendgrid = SendGridSender(

@@ -35,8 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from twilio.http.http_client import TwilioHttpClient
-from twilio.http.response import Response
+from channels.twilio_channel import RedirectedHttpClient
 
 Channel = Literal["sms", "voicemail", "email"]
 _TWILIO_PREFIX = "/2010-04-01/Accounts/"
@@ -216,9 +215,9 @@ class FakeProviders:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def twilio_http_client(self, timeout: float = 5.0) -> LoopbackTwilioHttpClient:
+    def twilio_http_client(self, timeout: float = 5.0) -> RedirectedHttpClient:
         """A Twilio SDK HTTP client that talks to this fake (pass ``fake.twilio_http_client`` as the factory)."""
-        return LoopbackTwilioHttpClient(self.url, timeout=timeout)
+        return RedirectedHttpClient(self.url, timeout=timeout)
 
     # --- behaviour --------------------------------------------------------------------------------------
     def reply(self, *replies: Reply) -> None:
@@ -429,21 +428,6 @@ class FakeProviders:
 
 def _snake(name: str) -> str:
     return {"DateSent": "date_sent", "StartTime": "start_time"}[name]
-
-
-class LoopbackTwilioHttpClient(TwilioHttpClient):
-    """The SDK's real requests-based HTTP client, with every Twilio origin swapped for ``base_url``."""
-
-    def __init__(self, base_url: str, *, timeout: float = 2.0) -> None:
-        super().__init__(timeout=timeout)
-        self.base_url = base_url.rstrip("/")
-        if self.session is not None:
-            self.session.trust_env = False  # no proxies from the environment for loopback
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
-        parts = urlsplit(url)
-        local = self.base_url + parts.path + (f"?{parts.query}" if parts.query else "")
-        return super().request(method, local, *args, **kwargs)
 
 
 def closed_port_url() -> str:

@@ -2,7 +2,8 @@
 
 Layout: ``<folder>/<channel>/<safe-key>.txt`` (headers, a blank line, the body); email also writes
 ``<safe-key>.html``. One key is one delivery: sending a key again replaces its files, returns the same
-provider id, logs a warning and is counted in ``LocalOutbox.resends``.
+provider id, logs a warning, is counted in ``LocalOutbox.resends`` and gets a line in ``<folder>/resends.log``
+(also when another process sent it first: the file is put in place only if none is there yet, atomically).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from channels.messages import (
 )
 
 log = logging.getLogger(__name__)
+RESENDS_LOG = "resends.log"  # one line per message sent again under a key already in the outbox
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_STEM = 120
@@ -63,16 +65,27 @@ def _render(message: Message, *, key: str, pid: str) -> tuple[str, str | None]:
     return "\n".join([*lines, "", body, ""]), html
 
 
-def _write_atomically(path: Path, content: str) -> None:
+def _write_atomically(path: Path, content: str, *, first: bool = False) -> bool:
     """Write to a temporary name beside ``path``, then rename: a reader never sees half a file.
 
-    The temporary name is this process's and thread's own, so writers never share one.
+    The temporary name is this process's and thread's own, so writers never share one. With ``first`` the file
+    is linked into place only when no file has that name yet (atomic across processes, where a look before the
+    write would race); when one has, it is replaced and False is returned.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(tmp, "wb") as f:
             f.write(content.encode("utf-8"))
+        if first:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                os.replace(tmp, path)
+                return False
+            tmp.unlink()
+            return True
         os.replace(tmp, path)
+        return True
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -142,9 +155,12 @@ class LocalOutbox:
             if target.parent not in self._folders:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 self._folders.add(target.parent)
-            if target.exists():
-                self.resends[key] += 1
-                log.warning("outbox: key %s sent again; replacing %s", key, target)
             if html is not None:
                 _write_atomically(target.with_suffix(".html"), html)
-            _write_atomically(target, text)
+            if not _write_atomically(target, text, first=True):
+                self.resends[key] += 1
+                log.warning("outbox: key %s sent again; replacing %s", key, target)
+                # Kept for anyone checking afterwards, whichever process sent it again (appends of one short
+                # line are atomic on a local file system).
+                with open(self.folder / RESENDS_LOG, "a", encoding="utf-8") as f:
+                    f.write(f"{key}\t{os.getpid()}\n")

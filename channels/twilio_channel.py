@@ -138,6 +138,22 @@ def _snippet(text: str) -> str:
     return repr(flat[:80] + ("..." if len(flat) > 80 else ""))
 
 
+class RedirectedHttpClient(TwilioHttpClient):
+    """The SDK's own requests-based HTTP client with every Twilio origin swapped for ``base_url``: a staging
+    proxy or a test double (``DRIPLINE_TWILIO_API_BASE``). The SDK builds and signs each request as usual."""
+
+    def __init__(self, base_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        super().__init__(timeout=timeout)
+        self.base_url = base_url.rstrip("/")
+        if self.session is not None and urlsplit(self.base_url).hostname in ("127.0.0.1", "localhost", "::1"):
+            self.session.trust_env = False  # no proxies from the environment for loopback
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        parts = urlsplit(url)
+        moved = self.base_url + parts.path + (f"?{parts.query}" if parts.query else "")
+        return super().request(method, moved, *args, **kwargs)
+
+
 class TwilioSender:
     """SMS via ``messages.create``; voicemail via ``calls.create`` that waits for the beep, then speaks.
 

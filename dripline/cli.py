@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dripline import cli_compliance, cli_dnc, cli_guidelines, cli_leads, cli_roi, cli_templates
+from dripline import cli_compliance, cli_dnc, cli_feeds, cli_guidelines, cli_leads, cli_roi, cli_templates
 from dripline.cli_common import (
     AtOpt,
     JsonOpt,
@@ -24,7 +24,7 @@ from dripline.cli_common import (
     record_id,
     settings,
 )
-from dripline.cli_errors import ADMIN, MARKETING, OFFICER, DriplineGroup
+from dripline.cli_errors import ADMIN, MARKETING, OFFICER, DriplineGroup, fail
 from service.settings import get_settings
 
 app = typer.Typer(
@@ -40,6 +40,7 @@ app.add_typer(cli_guidelines.guidelines_app, name="guidelines", rich_help_panel=
 app.add_typer(cli_dnc.dnc_app, name="dnc", rich_help_panel=MARKETING)
 app.add_typer(cli_leads.officers_app, name="officers", rich_help_panel=ADMIN)
 app.add_typer(cli_compliance.consent_app, name="consent", rich_help_panel=ADMIN)
+app.add_typer(cli_feeds.feeds_app, name="feeds", rich_help_panel=ADMIN)
 app.add_typer(cli_compliance.inbound_app, name="inbound", rich_help_panel=ADMIN)
 app.command("email-event", rich_help_panel=ADMIN)(cli_compliance.email_event)
 
@@ -242,8 +243,11 @@ app.command("roi", rich_help_panel=MARKETING)(cli_roi.roi)
 def serve(
     every: Annotated[str | None, typer.Option(help="override the interval schedules of prefect.yaml, e.g. 1m")] = None,
     port: Annotated[int, typer.Option(help="port for the local Prefect server if none is configured")] = 4200,
+    with_web: Annotated[bool, typer.Option("--web/--no-web", help="also run the web app (webhooks, feeds)")] = True,
+    web_port: Annotated[int | None, typer.Option(help="port for the web app (DRIPLINE_WEB_PORT, 8000)")] = None,
 ) -> None:
-    """Run every deployment of prefect.yaml with serve() (no work pool); other commands report their runs to it."""
+    """Run every deployment of prefect.yaml with serve() (no work pool) and the web app; one Ctrl-C stops both.
+    Other commands report their runs to it."""
     from datetime import timedelta
 
     from dripline.cli_common import quiet_prefect
@@ -259,7 +263,20 @@ def serve(
     from flows.serve import serve_locally
 
     checked_database()
-    serve_locally(settings(), every=interval, port=port)
+    s = settings()
+    if not with_web:
+        serve_locally(s, every=interval, port=port)
+        return
+    from web.app import create_app
+    from web.server import Background, WebServerError, log_requests
+
+    log_requests()
+    try:
+        with Background(create_app(s), s.web_host, web_port or s.web_port) as running_web:
+            print(f"web app at {running_web.where} (webhooks, unsubscribe, lender feeds)", flush=True)
+            serve_locally(s, every=interval, port=port)
+    except WebServerError as exc:
+        fail(str(exc), 1)
 
 
 @app.command(rich_help_panel=ADMIN)
@@ -268,21 +285,15 @@ def web(
     port: Annotated[int | None, typer.Option(help="port to listen on (DRIPLINE_WEB_PORT, 8000)")] = None,
 ) -> None:
     """Run the web app: Twilio and SendGrid webhooks, unsubscribe links, lender feeds, /healthz and /readyz."""
-    import logging
-
     import uvicorn
 
     from web.app import create_app
-
-    # One JSON line per request on stderr (dripline.web.access), errors with their trace (dripline.web).
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logging.getLogger("dripline.web").addHandler(handler)
-    logging.getLogger("dripline.web").setLevel(logging.INFO)
+    from web.server import config, log_requests
 
     checked_database()
     s = settings()
-    uvicorn.run(create_app(s), host=host or s.web_host, port=port or s.web_port, log_level="warning")
+    log_requests()
+    uvicorn.Server(config(create_app(s), host or s.web_host, port or s.web_port)).run()
 
 
 @app.command(rich_help_panel=MARKETING)

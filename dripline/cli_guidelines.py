@@ -47,7 +47,7 @@ def load(
     if rescore not in ("auto", "event", "inline", "none"):
         raise typer.BadParameter(f"{rescore!r} is not auto, event, inline or none", param_hint="--rescore")
     now = parse_time(at, option="--at")
-    _check_feed_file(file)
+    _check_feed_file(file)  # before the database is opened
     p = open_pipeline(now)
     api = prefect_api()
     mode = ("event" if api else "inline") if rescore == "auto" else rescore
@@ -104,17 +104,13 @@ def load(
 
 def _check_feed_file(file: Path) -> None:
     """Refuse, in one line, a feed that is not UTF-8 text (binary, UTF-16, latin-1) before anything is opened."""
-    data = file.read_bytes()
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        fail(f"{file}: refused, nothing loaded: the file is UTF-16 text; save it as UTF-8")
-    if b"\x00" in data[:65536]:
-        fail(f"{file}: refused, nothing loaded: not a text file (it holds NUL bytes); a feed is .json or .csv text")
+    from nurture.guidelines import FeedError
+    from service.guideline_load import decode_feed
+
     try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        fail(f"{file}: refused, nothing loaded: not UTF-8 text (line {line}, byte 0x{data[exc.start]:02x}); "
-             "save it as UTF-8")  # fmt: skip
+        decode_feed(file.read_bytes())
+    except FeedError as exc:
+        fail(f"{file}: refused, nothing loaded: {exc.errors[0]}")
 
 
 def _print_rescored(head: str, stats: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from dripline.report_view import print_report
+from dripline.report_view import print_report, print_scrubs
 from flows.local_server import LocalServer
 from nurture.guidelines import parse_feed
 from service.report import report_payload
@@ -29,6 +29,7 @@ GUIDELINES_IN_FORCE = shipped("guidelines") / "examples" / "harbor-2026-02.json"
 GUIDELINE_FEEDS = (
     (datetime(2026, 6, 2, 13, 30, tzinfo=UTC), shipped("guidelines") / "examples" / "harbor-2026-06.csv"),
 )
+SCRUB_EVERY_DAYS = 7  # marketing ops send the numbers waiting on a DNC scrub to the vendor every Monday
 OFFICERS = (
     ("Dana Whitfield", "dana.whitfield@example.com", "1456789"),
     ("Luis Carranza", "luis.carranza@example.com", "1876543"),
@@ -93,9 +94,11 @@ def run_demo(
         days=days,
         seed=seed,
         guideline_feeds=feeds,
+        scrub_every_days=SCRUB_EVERY_DAYS,
     )
     payload = report_payload(engine, cost_per_lead=cost_per_lead)
     print_report(payload, console, guideline_loads=result["guideline_loads"])
+    print_scrubs(result["dnc_scrubs"], console)
     end = DEMO_START + timedelta(days=days)
     console.print(
         f"\n{result['sent']} messages sent through the local outbox, {result['call_tasks']} call tasks, "

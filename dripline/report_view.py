@@ -156,6 +156,29 @@ def print_reengagement(counts: dict[str, Any], console: Console) -> None:
             f"{counts.get('cadence_ended', 0)}. Call tasks: {_by_status(calls)}.",
             soft_wrap=True,
         )
+    contact = counts.get("contact") or {}
+    if contact.get("made"):
+        low, high = contact["benchmark"]
+        console.print(
+            f"Re-engagement calls logged: {contact['made']}, spoke with the borrower on {contact['reached']} "
+            f"({contact['rate']:.0%}; benchmark contact rate for these products {low:.0%}-{high:.0%}).",
+            soft_wrap=True,
+        )
+
+
+def print_scrubs(scrubs: Sequence[dict[str, Any]], console: Console) -> None:
+    """The demo's weekly DNC re-scrubs: files out and back, and what each released or blocked."""
+    if not scrubs:
+        return
+    total = {k: sum(s[k] for s in scrubs) for k in ("numbers", "released_tasks", "released_touches",
+                                                    "blocked_tasks", "blocked_touches", "still_held")}  # fmt: skip
+    console.print(
+        f"DNC re-scrub: {len(scrubs)} weekly imports of {total['numbers']} numbers (`dnc due --csv` out, "
+        f"`dnc import` back; files in dnc/): released {total['released_tasks']} call tasks and "
+        f"{total['released_touches']} texts or voicemails, blocked {total['blocked_tasks']} calls and "
+        f"{total['blocked_touches']} messages to newly listed numbers, {total['still_held']} still held.",
+        soft_wrap=True,
+    )
 
 
 def _by_status(counts: dict[str, int]) -> str:

@@ -7,14 +7,19 @@ import re
 from datetime import datetime
 
 from prefect.events import emit_event
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from storage.guidelines import LenderLoad
 
 EVENT = "lender.guideline.loosened"
 
 
-def emit_loosened(load: LenderLoad, now: datetime) -> str:
-    """Emit ``lender.guideline.loosened`` for one stored loosening; returns the event id."""
+def emit_loosened(load: LenderLoad, now: datetime, *, api: str | None = None) -> str:
+    """Emit ``lender.guideline.loosened`` for one stored loosening; returns the event id. ``api``: the Prefect API
+    to send it to, when it is not this process's own setting (a long-running web app finds it per request)."""
+    if api is not None:
+        with temporary_settings(updates={PREFECT_API_URL: api}):
+            return emit_loosened(load, now)
     slug = re.sub(r"[^a-z0-9]+", "-", load.lender.lower()).strip("-")
     event = emit_event(
         event=EVENT,

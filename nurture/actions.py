@@ -54,6 +54,12 @@ class Outcome(enum.StrEnum):
     DO_NOT_CALL = "do_not_call"
 
 
+# Outcomes of a call in which the loan officer spoke with the borrower (a contact, for the contact rate).
+LIVE_OUTCOMES = frozenset(
+    {Outcome.REACHED, Outcome.EDUCATED, Outcome.DOCS_REQUESTED, Outcome.NOT_INTERESTED, Outcome.DO_NOT_CALL}
+)
+
+
 class SuppressionAction(enum.StrEnum):
     OPT_OUT = "opt_out"
     OPT_IN = "opt_in"  # only the consumer re-subscribes (START, UNSTOP, YES), and only to SMS

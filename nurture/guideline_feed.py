@@ -71,11 +71,28 @@ class ProgramRules:
         return (self.lender, self.program)
 
 
-class FeedError(ValueError):
-    """The feed is not valid and was rejected whole; ``errors`` names every problem and where it is."""
+@dataclass(frozen=True, slots=True)
+class FeedProblem:
+    """One problem of a feed and where it is: the CSV file line (the header is line 1; a JSON syntax error's line
+    too), the field (a CSV column, a place in the JSON document such as ``lenders[0].programs[1].min_fico``), either
+    one None when the problem has no such place."""
 
-    def __init__(self, errors: Sequence[str]) -> None:
-        self.errors = list(errors)
+    message: str
+    line: int | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = ([f"line {self.line}"] if self.line is not None else []) + ([self.field] if self.field else [])
+        return ": ".join([*where, self.message])
+
+
+class FeedError(ValueError):
+    """The feed is not valid and was rejected whole; ``problems`` names every problem and where it is, ``errors``
+    says each in one line."""
+
+    def __init__(self, errors: Sequence[str | FeedProblem]) -> None:
+        self.problems = [e if isinstance(e, FeedProblem) else FeedProblem(e) for e in errors]
+        self.errors = [str(p) for p in self.problems]
         lines = "\n".join(f"- {e}" for e in self.errors)
         super().__init__(f"guideline feed rejected, {len(self.errors)} error(s):\n{lines}")
 
@@ -84,7 +101,8 @@ def _show(value: object) -> str:
     return "blank" if value == "" else shown(value, lambda v: json.dumps(v, allow_nan=True))
 
 
-def _lender(value: str) -> str:
+def lender_name(value: str) -> str:
+    """A lender's name as feeds and tokens hold it (runs of spaces made one); ``ValueError`` says what is wrong."""
     name = " ".join(value.split())
     if not name:
         raise ValueError("must not be blank")
@@ -145,7 +163,7 @@ def _states(value: object) -> frozenset[str] | None:
 
 _EVENTS = {e.value: e for e in CreditEventType}
 LENDER_MAX_CHARS = 120
-LenderName = Annotated[StrictStr, AfterValidator(_lender)]
+LenderName = Annotated[StrictStr, AfterValidator(lender_name)]
 Months = Annotated[int, Field(strict=True, ge=0, le=240)]
 Percent = Annotated[float, Field(strict=True, ge=0, le=100, allow_inf_nan=False), AfterValidator(_hundredths)]
 
@@ -220,8 +238,9 @@ _RANGE = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 _KEY = TypeAdapter(tuple[LenderName, Annotated[Product, PlainValidator(_program)]])
 
 
-def parse_feed(text: str, *, format: str) -> list[ProgramRules]:
-    """Every program in a feed's text (``format`` "json" or "csv"), in feed order.
+def parse_feed(text: str, *, format: str, lender: str | None = None) -> list[ProgramRules]:
+    """Every program in a feed's text (``format`` "json" or "csv"), in feed order; with ``lender`` (a feed one
+    lender sent about itself), a row of any other lender is a problem.
 
     Raises :class:`FeedError` listing every problem if there is any, and :class:`ValueError` for an unknown
     ``format``.
@@ -230,9 +249,9 @@ def parse_feed(text: str, *, format: str) -> list[ProgramRules]:
         raise ValueError(f"format must be 'json' or 'csv', not {format!r}")
     if not text.strip():
         raise FeedError(["the feed is empty"])
-    errors, programs = (_read_json if format == "json" else _read_csv)(text)
+    errors, programs = (_read_json if format == "json" else _read_csv)(text, _Sender(lender))
     if not errors and not programs:
-        errors.append("the feed has no programs")
+        errors.append(FeedProblem("the feed has no programs"))
     if errors:
         raise FeedError(errors)
     return programs
@@ -259,21 +278,22 @@ def _words(err: ErrorDetails) -> str:
     return f"{_show(value)}: {err['msg']}"
 
 
-def _where(loc: Loc) -> str:
-    return place(tuple(p if isinstance(p, int) else shown(p, str) for p in loc)) or "the feed"
+def _where(loc: Loc) -> str | None:
+    """A place in the JSON document (``lenders[0].programs[1].min_fico``); None for the document itself."""
+    return place(tuple(p if isinstance(p, int) else shown(p, str) for p in loc)) or None
 
 
-def _json_error(err: ErrorDetails) -> str:
+def _json_error(err: ErrorDetails) -> FeedProblem:
     loc, kind = err["loc"], err["type"]
     if kind == "missing":
         hint = _HINTS.get(str(loc[-1]), "null for no limit" if loc[-1] in LIMITS else "")
-        return f"{_where(loc[:-1])}: missing {loc[-1]}" + (f" (give {hint})" if hint else "")
+        return FeedProblem(f"missing {loc[-1]}" + (f" (give {hint})" if hint else ""), field=_where(loc[:-1]))
     if kind == "model_type":
         required = [n for n, f in _MODELS[len(loc)].model_fields.items() if f.is_required()]
-        return f"{_where(loc)}: expected an object with {', '.join(required)}"
+        return FeedProblem(f"expected an object with {', '.join(required)}", field=_where(loc))
     if kind == "extra_forbidden":
-        return f"{_where(loc)}: {unknown(str(loc[-1]), _MODELS[len(loc) - 1].model_fields)}"
-    return f"{_where(loc)}: {_words(err)}"
+        return FeedProblem(unknown(str(loc[-1]), _MODELS[len(loc) - 1].model_fields), field=_where(loc))
+    return FeedProblem(_words(err), field=_where(loc))
 
 
 class _Object(dict[str, Any]):
@@ -307,36 +327,62 @@ def _row(loc: Loc) -> tuple[int, int]:
     return (i, j)
 
 
+class _Sender:
+    """The one lender a feed may name, when it is given; a name that is not valid is left to the validation."""
+
+    def __init__(self, lender: str | None) -> None:
+        self.lender = lender
+
+    def other(self, name: object, *, line: int | None = None, field: str = "lender") -> list[FeedProblem]:
+        if self.lender is None or not isinstance(name, str):
+            return []
+        try:
+            given = lender_name(name)
+        except ValueError:
+            return []
+        if given == self.lender:
+            return []
+        return [FeedProblem(f"{_show(given)} is not {self.lender}, whose feed this is", line, field)]
+
+
 class _FirstSeen:
     """Flags a lender and program given again; a row with other errors still counts if these two are valid."""
 
     def __init__(self) -> None:
         self.first: dict[tuple[str, Product], str] = {}
 
-    def again(self, where: str, lender: object, program: object) -> list[str]:
+    def again(self, lender: object, program: object, *, line: int | None = None, field: str = "") -> list[FeedProblem]:
+        """The row is CSV ``line`` or the JSON place ``field``."""
         try:
             key = _KEY.validate_python((lender, program))
         except ValidationError:
             return []
+        where = f"line {line}" if line is not None else field
         first = self.first.setdefault(key, where)
-        return [] if first == where else [f"{where}: {key[0]} / {key[1].value} is already given at {first}"]
+        if first == where:
+            return []
+        return [FeedProblem(f"{key[0]} / {key[1].value} is already given at {first}", line, field)]
 
 
-def _read_json(text: str) -> tuple[list[str], list[ProgramRules]]:
+def _read_json(text: str, sender: _Sender) -> tuple[list[FeedProblem], list[ProgramRules]]:
     try:
         data = json.loads(text, object_pairs_hook=_Object.from_pairs)
     except RecursionError:
-        return ["not valid JSON: nested too deeply"], []
-    except ValueError as exc:  # also a number of more than 4300 digits
-        return [f"not valid JSON: {str(exc).split(': value has')[0]}"], []
-    found = [(_row(loc), f"{_where(loc)}: given more than once") for loc in _repeated(data)]
+        return [FeedProblem("not valid JSON: nested too deeply")], []
+    except json.JSONDecodeError as exc:
+        return [FeedProblem(f"not valid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno)], []
+    except ValueError as exc:  # a number of more than 4300 digits
+        return [FeedProblem(f"not valid JSON: {str(exc).split(': value has')[0]}")], []
+    found = [(_row(loc), FeedProblem("given more than once", field=_where(loc))) for loc in _repeated(data)]
     seen = _FirstSeen()
     lenders = data.get("lenders") if isinstance(data, dict) else None
     for i, entry in enumerate(lenders if isinstance(lenders, list) else ()):
+        if isinstance(entry, dict):
+            found += [((i, -1), msg) for msg in sender.other(entry.get("lender"), field=f"lenders[{i}].lender")]
         programs = entry.get("programs") if isinstance(entry, dict) else None
         for j, item in enumerate(programs if isinstance(programs, list) else ()):
             if isinstance(item, dict):
-                again = seen.again(f"lenders[{i}].programs[{j}]", entry.get("lender"), item.get("program"))
+                again = seen.again(entry.get("lender"), item.get("program"), field=f"lenders[{i}].programs[{j}]")
                 found += [((i, j), msg) for msg in again]
     try:
         doc = _Document.model_validate(data)
@@ -347,7 +393,7 @@ def _read_json(text: str) -> tuple[list[str], list[ProgramRules]]:
     return [], [p.rules(entry.lender) for entry in doc.lenders for p in entry.programs]
 
 
-def _read_csv(text: str) -> tuple[list[str], list[ProgramRules]]:
+def _read_csv(text: str, sender: _Sender) -> tuple[list[FeedProblem], list[ProgramRules]]:
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     programs: list[ProgramRules] = []
     seen = _FirstSeen()
@@ -355,18 +401,18 @@ def _read_csv(text: str) -> tuple[list[str], list[ProgramRules]]:
         header = [cell.strip().lower() for cell in next(reader, [])]
         errors = _header_errors(header)
         if errors and not set(header) & set(_CSV_KNOWN):
-            return [f"line 1: no header; the first line names the columns: {', '.join(CSV_COLUMNS)}"], []
+            return [FeedProblem(f"no header; the first line names the columns: {', '.join(CSV_COLUMNS)}", 1)], []
         start = reader.line_num + 1
         for cells in reader:
-            where, start = f"line {start}", reader.line_num + 1
+            line, start = start, reader.line_num + 1
             if not any(cell.strip() for cell in cells):
                 continue
             if len(cells) != len(header):
-                errors.append(f"{where}: {len(cells)} cells, but the header has {len(header)}")
+                errors.append(FeedProblem(f"{len(cells)} cells, but the header has {len(header)}", line))
                 continue
             row = {name: cell.strip() for name, cell in zip(header, cells, strict=True) if name in _CSV_KNOWN}
             errors += [
-                f"{where}: {_show(cell.strip())} is in column {i + 1}, which has no name in the header"
+                FeedProblem(f"{_show(cell.strip())} is in column {i + 1}, which has no name in the header", line)
                 for i, (name, cell) in enumerate(zip(header, cells, strict=True))
                 if not name and cell.strip()
             ]
@@ -375,22 +421,23 @@ def _read_csv(text: str) -> tuple[list[str], list[ProgramRules]]:
                 programs.append(entry.programs[0].rules(entry.lender))
             except ValidationError as exc:  # a column missing from the header is reported once, above
                 errors += [
-                    f"{where}: {_csv_name(e['loc'])}: {_words(e)}" for e in exc.errors() if e["type"] != "missing"
+                    FeedProblem(_words(e), line, _csv_name(e["loc"])) for e in exc.errors() if e["type"] != "missing"
                 ]
-            errors += seen.again(where, row.get("lender"), row.get("program"))
+            errors += seen.again(row.get("lender"), row.get("program"), line=line)
+            errors += sender.other(row.get("lender"), line=line)
     except csv.Error as exc:
-        errors.append(f"line {reader.line_num}: {exc}")
+        errors.append(FeedProblem(str(exc), reader.line_num))
     return errors, programs
 
 
-def _header_errors(header: list[str]) -> list[str]:
+def _header_errors(header: list[str]) -> list[FeedProblem]:
     errors = []
     for name, n in Counter(n for n in header if n).items():
         if n > 1:
-            errors.append(f"line 1: column {shown(name, str)} is given more than once")
+            errors.append(FeedProblem(f"column {shown(name, str)} is given more than once", 1))
         elif name not in _CSV_KNOWN:
-            errors.append(f"line 1: {shown(name, str)}: {unknown(name, _CSV_KNOWN, 'column')}")
-    return errors + [f"line 1: missing column {name}" for name in CSV_COLUMNS if name not in header]
+            errors.append(FeedProblem(unknown(name, _CSV_KNOWN, "column"), 1, shown(name, str)))
+    return errors + [FeedProblem(f"missing column {name}", 1) for name in CSV_COLUMNS if name not in header]
 
 
 def _csv_fields(row: Mapping[str, str]) -> dict[str, Any]:

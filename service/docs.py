@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+from pydantic import SecretStr
 
 from nurture.cadence import load_cadence
 from nurture.states import CadenceStatus, Stage, mermaid, transition_table_markdown
-from service.settings import shipped
+from service.settings import Settings, shipped
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: the docs are generated into its docs/ folder
 STATE_MACHINE_DOC = ROOT / "docs" / "state-machine.md"
 COMPLIANCE_DOC = ROOT / "docs" / "compliance.md"
+ENV_TEMPLATE = ROOT / "deploy" / "dripline.env.example"
+# What a production host sets differently from the shipped defaults (placeholders to replace).
+PRODUCTION = {
+    "environment": "production",
+    "channel": "live",
+    "database_url": "postgresql://dripline:CHANGE-ME@db.internal:5432/dripline",
+    "public_base_url": "https://dripline.your-company.test",
+    "web_host": "127.0.0.1",
+}
+# Settings a live deployment must set itself: the company's own facts, its keys and where its web app is.
+REQUIRED = (
+    "company_name", "company_nmls_id", "company_address", "company_phone", "support_email", "unsubscribe_base_url",
+    "signing_key", "twilio_account_sid", "twilio_auth_token", "twilio_from_number", "twilio_voicemail_twiml_url",
+    "twilio_status_callback_url", "sendgrid_api_key", "sendgrid_from_email", "sendgrid_reply_to",
+    "sendgrid_webhook_public_key", "sendgrid_inbound_secret",
+)  # fmt: skip
 
 
 def state_machine_markdown() -> str:
@@ -111,8 +130,46 @@ gate again on every held text, voicemail and call task of its numbers (see `docs
 """
 
 
+def env_template() -> str:
+    """Every setting as an environment file for a production host: secrets marked, what must be set left blank,
+    the rest commented out at its default."""
+    lines = [
+        "# dripline's settings for a production host (workers, `dripline serve`, `dripline web`).",
+        "# Generated from service/settings.py by `dripline docs`; do not edit here: copy it to the host",
+        "# (e.g. /etc/dripline/dripline.env, owner dripline, mode 0600) and fill it in there.",
+        "# SECRET marks a value to keep out of version control and to rotate as the README's runbook says.",
+        "# A commented line shows the default; uncomment it to change it.",
+    ]
+    for name, spec in Settings.model_fields.items():
+        secret = spec.annotation is SecretStr
+        lines.append("")
+        lines.append(f"# {spec.description}{' (SECRET)' if secret else ''}{' (required)' if name in REQUIRED else ''}")
+        variable = f"DRIPLINE_{name.upper()}"
+        if name in PRODUCTION:
+            lines.append(f"{variable}={PRODUCTION[name]}")
+        elif name in REQUIRED:
+            lines.append(f"{variable}=")
+        else:
+            default = spec.get_default(call_default_factory=True)
+            shown = json.dumps(default) if isinstance(default, list) else default  # pydantic-settings reads JSON
+            if isinstance(shown, Path):
+                shown = "(shipped with dripline)" if shown.is_absolute() else shown
+            lines.append(f"# {variable}={str(shown).lower() if isinstance(shown, bool) else shown}")
+    lines += [
+        "",
+        "# Not dripline's own settings, read by the same processes:",
+        "# the Prefect server every worker, `dripline serve` and one-off command reports to",
+        "PREFECT_API_URL=http://127.0.0.1:4200/api",
+        "# the checkout (or install) prefect.yaml's pull step changes into, so flows/... entrypoints resolve",
+        "DRIPLINE_HOME=/opt/dripline",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def write_docs() -> list[Path]:
     STATE_MACHINE_DOC.parent.mkdir(exist_ok=True)
     STATE_MACHINE_DOC.write_text(state_machine_markdown())
     COMPLIANCE_DOC.write_text(compliance_markdown())
-    return [STATE_MACHINE_DOC, COMPLIANCE_DOC]
+    ENV_TEMPLATE.parent.mkdir(exist_ok=True)
+    ENV_TEMPLATE.write_text(env_template())
+    return [STATE_MACHINE_DOC, COMPLIANCE_DOC, ENV_TEMPLATE]

@@ -13,7 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from nurture.guidelines import parse_feed
+from nurture.guideline_feed import FeedProblem
+from nurture.guidelines import FeedError, parse_feed
 from service.pipeline import Pipeline
 from service.rescore import rescore
 from storage.guidelines import LenderLoad, LoadResult, load_snapshot
@@ -41,6 +42,22 @@ def feed_format(path: Path) -> str:
         raise ValueError(f"{path.name}: a guideline feed is .json or .csv") from None
 
 
+def decode_feed(data: bytes) -> str:
+    """A feed's bytes as text: UTF-8, with or without a byte-order mark. Anything else (binary, UTF-16, latin-1)
+    raises :class:`FeedError` with one problem, before anything is parsed."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FeedError(["the feed is UTF-16 text; save it as UTF-8"])
+    if b"\x00" in data[:65536]:
+        raise FeedError(["not a text file (it holds NUL bytes); a feed is JSON or CSV text"])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise FeedError(
+            [FeedProblem(f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8", line)]
+        ) from None
+
+
 def inline_rescore(p: Pipeline, now: datetime) -> Rescore:
     """Re-score each loosening here and now (no Prefect API configured, or the demo's simulation)."""
     return lambda load: rescore(p, load.snapshot_id or 0, now=now)
@@ -51,7 +68,7 @@ def load_guideline_file(
 ) -> LoadOutcome:
     """Parse (raises ``nurture.guidelines.FeedError`` listing every problem), store, and start re-scoring
     each loosening with ``rescore`` (None: store only)."""
-    programs = parse_feed(path.read_text(encoding="utf-8"), format=feed_format(path))
+    programs = parse_feed(decode_feed(path.read_bytes()), format=feed_format(path))
     return load_programs(p, programs=programs, source=path.name, now=now, loaded_by=loaded_by, rescore=rescore)
 
 

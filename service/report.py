@@ -110,9 +110,23 @@ def report_payload(engine: Engine, *, cost_per_lead: float | None = None) -> dic
     payload["gate"] = report.gate_counts(engine=engine)
     payload["inbound"] = report.inbound_counts(engine=engine)
     payload["reengagement"] = report.reengagement_counts(engine=engine)
+    payload["reengagement"]["contact"] = reengagement_contact(payload["reengagement"]["calls_by_product"])
     payload["referrals"] = referral_counts(engine=engine)
     payload["dnc_scrub_due"] = held_counts(engine=engine)
     return payload
+
+
+def reengagement_contact(calls_by_product: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """The re-engagement calls logged, how many spoke with the borrower, and the benchmark contact range for
+    the same mix of products (each product's range weighted by its calls)."""
+    made = sum(c["made"] for c in calls_by_product.values())
+    reached = sum(c["reached"] for c in calls_by_product.values())
+    low = high = 0.0
+    for product, calls in calls_by_product.items():
+        bench, _ = benchmark_for(Product(product))
+        low += bench.contact[0] * calls["made"] / made
+        high += bench.contact[1] * calls["made"] / made
+    return {"made": made, "reached": reached, "rate": _pct(reached, made), "benchmark": [low, high] if made else None}
 
 
 def funnel_markdown(engine: Engine) -> str:

@@ -45,21 +45,24 @@ def make_sender(settings: Settings, *, outbox_dir: Path | None = None) -> Sender
     if missing:
         raise ChannelConfigError("the live channel needs " + ", ".join(missing))
 
-    from channels.sendgrid_channel import SendGridSender
-    from channels.twilio_channel import TwilioSender
+    from channels.sendgrid_channel import DEFAULT_HOST, SendGridSender
+    from channels.twilio_channel import RedirectedHttpClient, TwilioSender
 
+    base = settings.twilio_api_base.strip()
     twilio = TwilioSender(
         account_sid=values["twilio_account_sid"],
         auth_token=values["twilio_auth_token"],
         from_number=values["twilio_from_number"],
         voicemail_twiml_url=settings.twilio_voicemail_twiml_url,
         status_callback_url=settings.twilio_status_callback_url,
+        http_client_factory=(lambda: RedirectedHttpClient(base)) if base else None,
     )
     sendgrid = SendGridSender(
         api_key=values["sendgrid_api_key"],
         from_email=values["sendgrid_from_email"],
         from_name=settings.company_name,
         reply_to=settings.sendgrid_reply_to.strip() or None,
+        host=settings.sendgrid_api_host.strip() or DEFAULT_HOST,
     )
     return RoutingSender(sms=twilio, voicemail=twilio, email=sendgrid)
 

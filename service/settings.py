@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     reconcile_for_hours: int = Field(
         72, ge=1, description="after this, an unknown touch is left to a person (`dripline outbox settle`)"
     )
+    twilio_api_base: str = Field(
+        "", description="staging or tests only: send Twilio's API requests here instead (empty: Twilio itself)"
+    )
+    sendgrid_api_host: str = Field(
+        "", description="staging or tests only: send SendGrid's API requests here instead (empty: SendGrid itself)"
+    )
 
     company_name: str = Field("Dripline Demo Mortgage", description="legal name shown in messages")
     company_nmls_id: str = Field("000000", description="company NMLS ID required in solicitations")
@@ -124,10 +130,10 @@ class Settings(BaseSettings):
         description="the largest Inbound Parse post read (SendGrid's own limit is 30 MB with attachments): a reply "
         "that asks to stop must not be lost to the general body limit",
     )
-    previous_signing_keys: list[SecretStr] = Field(
-        default_factory=list,
-        description="former DRIPLINE_SIGNING_KEY values whose unsubscribe links still work (a JSON list); keep each "
-        "for months after a rotation: links in old emails must keep working",
+    previous_signing_keys: SecretStr = Field(
+        SecretStr(""),
+        description="former DRIPLINE_SIGNING_KEY values, space-separated, whose unsubscribe links still work; keep "
+        "each for months after a rotation: links in old emails must keep working",
     )
     unsubscribe_token_days: int = Field(
         90, ge=1, description="an unsubscribe link older than this asks for a confirmation click before it acts"
@@ -171,7 +177,7 @@ def live_problems(settings: Settings) -> list[str]:
     elif len(key) < MIN_SIGNING_KEY_CHARS:
         problems.append(f"DRIPLINE_SIGNING_KEY is {len(key)} characters: set a random value of at least "
                         f"{MIN_SIGNING_KEY_CHARS}")  # fmt: skip
-    if any(k.get_secret_value() in (DEV_SIGNING_KEY, *PLACEHOLDERS) for k in settings.previous_signing_keys):
+    if any(k in (DEV_SIGNING_KEY, *PLACEHOLDERS) for k in settings.previous_signing_keys.get_secret_value().split()):
         problems.append("DRIPLINE_PREVIOUS_SIGNING_KEYS holds the public development default or a placeholder, "
                         "which anyone can forge unsubscribe links with: remove it")  # fmt: skip
     nmls = settings.company_nmls_id.strip()

@@ -31,7 +31,7 @@ from nurture.states import AUTOMATED, Event
 from service.pipeline import Pipeline
 from service.replay import replay
 from service.settings import Settings
-from storage.lead_events import complete_task, record_event
+from storage.lead_events import TaskNotOpen, complete_task, record_event
 from storage.models import CadencePosition, CallTask, Lead, Touch, table
 
 _task = table(CallTask)
@@ -96,6 +96,8 @@ class Simulation:
         start: datetime,
         pipeline: Pipeline | None = None,
         guideline_feeds: Sequence[tuple[datetime, Path]] = (),
+        scrub_every: timedelta | None = None,
+        scrub_folder: Path | None = None,
     ) -> None:
         self.engine = engine
         self.pipeline = pipeline
@@ -108,6 +110,12 @@ class Simulation:
         self._seq = 0
         self.rates = {p: self._draw_rates(p) for p in Product}
         self.guideline_loads: list[dict[str, Any]] = []
+        # The DNC re-scrub as marketing ops run it: every ``scrub_every``, `dnc due --csv` goes to the vendor
+        # and its answer comes back through `dnc import` (both files are kept in ``scrub_folder``).
+        self.scrub_every, self.scrub_folder = scrub_every, scrub_folder
+        self._next_scrub = start
+        self._vendor = random.Random(seed + 2)
+        self.scrubs: list[dict[str, Any]] = []
         for when, path in guideline_feeds:
             self._at(when, 0, f"{GUIDELINES}{path}")
         with engine.connect() as conn:
@@ -149,6 +157,9 @@ class Simulation:
         heapq.heappush(self.agenda, (when, self._seq, lead_id, action))
 
     def __call__(self, now: datetime) -> None:
+        if self.scrub_every is not None and now >= self._next_scrub:
+            self._scrub(now)
+            self._next_scrub = now + self.scrub_every
         self._work_call_tasks(now)
         self._schedule_text_backs(now)
         while self.agenda and self.agenda[0][0] <= now:
@@ -214,7 +225,10 @@ class Simulation:
                 outcome = Outcome.REACHED
             else:
                 outcome = Outcome.VOICEMAIL if self.rng.random() < 0.4 else Outcome.NO_ANSWER
-            complete_task(engine=self.engine, task_id=task.id, outcome=outcome, at=at, actor="simulated LO")
+            try:
+                complete_task(engine=self.engine, task_id=task.id, outcome=outcome, at=at, actor="simulated LO")
+            except TaskNotOpen:
+                continue  # an earlier call of this pass closed it (a lead reached has its other calls cancelled)
             if outcome is Outcome.REACHED and task.template != REFERRAL_TEMPLATE:
                 self._at(at + timedelta(days=self.rng.uniform(1, 3)), task.lead_id, "educate")
 
@@ -244,6 +258,32 @@ class Simulation:
         ours = self.pipeline.settings.twilio_from_number or self.pipeline.settings.company_phone
         handle_inbound_sms(self.pipeline, from_number=phone, to_number=ours, body=body, at=at)
         return True
+
+    def _scrub(self, now: datetime) -> None:
+        """Export the numbers waiting on a DNC scrub, have the "vendor" answer (a number listed before stays
+        listed; about 1 in 100 others is newly listed) and import the answer, as ``dripline dnc`` does."""
+        if self.pipeline is None or self.scrub_folder is None:
+            raise ValueError("the DNC re-scrub needs the simulation's pipeline and a folder for its files")
+        from service.dnc import due, import_scrub, write_due_csv
+
+        numbers = due(self.pipeline)
+        if not numbers:
+            return
+        self.scrub_folder.mkdir(parents=True, exist_ok=True)
+        asked = self.scrub_folder / f"due-{now:%Y-%m-%d}.csv"
+        write_due_csv(asked, numbers)
+        with self.engine.connect() as conn:
+            listed_before = set(
+                conn.execute(sa.select(_lead.c.phone).where(_lead.c.dnc_listed.is_(True))).scalars().all()
+            )
+        answer = self.scrub_folder / f"scrubbed-{now:%Y-%m-%d}.csv"
+        rows = [
+            f"{d.number},{'yes' if d.number in listed_before or self._vendor.random() < 0.01 else 'no'},{now:%Y-%m-%d}"
+            for d in numbers
+        ]
+        answer.write_text("number,listed,scrubbed_on\n" + "\n".join(rows) + "\n", encoding="utf-8")
+        outcome = import_scrub(self.pipeline, path=answer, now=now)
+        self.scrubs.append({"at": now.isoformat(), **outcome})
 
     def _load_guidelines(self, path: Path, at: datetime) -> None:
         """A lender's feed arrives: load it as ``dripline guidelines load`` would (re-scoring in this process)."""
@@ -322,9 +362,13 @@ def simulate(
     seed: int,
     every: str = "1h",
     guideline_feeds: Sequence[tuple[datetime, Path]] = (),
+    scrub_every: timedelta | None = None,
+    scrub_folder: Path | None = None,
 ) -> dict[str, Any]:
-    """Replay ``days`` of ticks and dispatch from ``start`` with simulated borrowers and loan officers."""
-    sim = Simulation(engine=p.engine, seed=seed, start=start, pipeline=p, guideline_feeds=guideline_feeds)
+    """Replay ``days`` of ticks and dispatch from ``start`` with simulated borrowers and loan officers (and,
+    with ``scrub_every``, a DNC re-scrub of the waiting numbers that often, its files kept in ``scrub_folder``)."""
+    sim = Simulation(engine=p.engine, seed=seed, start=start, pipeline=p, guideline_feeds=guideline_feeds,
+                     scrub_every=scrub_every, scrub_folder=scrub_folder)  # fmt: skip
     stats = replay(p, start=start, until=start + timedelta(days=days), every=parse_duration(every), hook=sim)
     return {
         "steps": stats.steps,
@@ -334,4 +378,5 @@ def simulate(
         "sent": stats.dispatch.sent,
         "by_channel": {str(k): v for k, v in stats.dispatch.by_channel.items()},
         "guideline_loads": sim.guideline_loads,
+        "dnc_scrubs": sim.scrubs,
     }

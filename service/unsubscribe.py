@@ -61,7 +61,7 @@ def unsubscribe_endpoint(settings: Settings) -> str:
 
 def _keys(settings: Settings) -> list[str]:
     """Every key a link may be signed with, the one new links are signed with last."""
-    return [k.get_secret_value() for k in settings.previous_signing_keys] + [settings.signing_key.get_secret_value()]
+    return [*settings.previous_signing_keys.get_secret_value().split(), settings.signing_key.get_secret_value()]
 
 
 def _serializer(settings: Settings) -> URLSafeSerializer:

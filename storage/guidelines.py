@@ -3,7 +3,8 @@
 Loading a feed groups it by lender. A lender whose programs are the same as its
 current snapshot (same digest) is left alone: loading the same snapshot twice is
 a no-op. Otherwise a new snapshot is stored with the changes against the previous
-one. All of a feed's lenders are stored in one transaction, so a failure stores none.
+one. All of a feed's lenders are stored in one transaction, so a failure stores none, and one lender's
+loads take turns, so the same feed posted twice at once stores one snapshot.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from nurture.guidelines import (
     to_feed,
 )
 from nurture.products import Product
+from storage.locks import lock_lender_guidelines, write_transaction
 from storage.models import GuidelineSnapshot, table
 
 _snap = table(GuidelineSnapshot)
@@ -64,8 +66,9 @@ def load_snapshot(
     for p in programs:
         by_lender[p.lender].append(p)
     result = LoadResult()
-    with engine.begin() as conn:
-        for lender in sorted(by_lender):
+    with write_transaction(engine) as conn:
+        for lender in sorted(by_lender):  # locks taken in one order: two loads cannot deadlock
+            lock_lender_guidelines(conn, lender)
             new = by_lender[lender]
             current = _latest(conn, lender)
             if current is not None and current.digest == digest(new):
@@ -79,7 +82,7 @@ def load_snapshot(
                     lender=lender,
                     digest=digest(new),
                     programs=programs_json(new),
-                    changes=json.dumps([_change_dict(c) for c in changes]),
+                    changes=json.dumps([change_dict(c) for c in changes]),
                     previous_id=current.id if current is not None else None,
                     source=source[:300],
                     loaded_by=loaded_by[:120],
@@ -172,7 +175,7 @@ def programs_of(text: str) -> list[ProgramRules]:
     return parse_feed(text, format="json")
 
 
-def _change_dict(c: Change) -> dict[str, Any]:
+def change_dict(c: Change) -> dict[str, Any]:
     return {
         "lender": c.lender,
         "program": c.program.value,

@@ -66,6 +66,17 @@ def lock_address(conn: Connection, address: str) -> None:
     """Serialize the decisions about one phone number or email address until the transaction ends, also when no
     lead has it (an opt-out from a stranger's number is still answered once). Taken after the lead rows.
     PostgreSQL: a transaction-scoped advisory lock on a hash of the address; a no-op on SQLite."""
+    _named_lock(conn, f"address:{address}")
+
+
+def lock_lender_guidelines(conn: Connection, lender: str) -> None:
+    """Serialize the guideline loads of one lender until the transaction ends, so the same feed posted twice at
+    once stores one snapshot (the second load sees the first). Takes no lead lock: a load only adds snapshots.
+    PostgreSQL: an advisory lock on a hash of the lender; a no-op on SQLite (``write_transaction``)."""
+    _named_lock(conn, f"guidelines:{lender}")
+
+
+def _named_lock(conn: Connection, name: str) -> None:
     if conn.dialect.name != "postgresql":
         return
-    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"address:{address}", 0))))
+    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(name, 0))))

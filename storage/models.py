@@ -301,6 +301,21 @@ class GuidelineSnapshot(SQLModel, table=True):
     loaded_at: datetime = _ts()
 
 
+class FeedToken(SQLModel, table=True):
+    """A lender's bearer token for posting its guideline feed to the web app (``POST /feeds/{lender}``). Only the
+    token's sha256 is kept: the token itself is shown once, when ``dripline feeds token create`` makes it."""
+
+    __tablename__ = "feed_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    lender: str = Field(max_length=120, index=True)  # as feeds name it (spaces collapsed)
+    token_sha256: str = Field(max_length=64, unique=True)  # hex
+    created_at: datetime = _ts()
+    created_by: str = Field(default="", max_length=120)
+    last_used_at: datetime | None = _ts(nullable=True)
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
 class Reengagement(SQLModel, table=True):
     """A lead that a guideline change (or its credit event seasoning) made eligible, once per change."""
 

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from nurture.actions import LIVE_OUTCOMES
 from nurture.economics import AGE_BANDS, revenue_per_close
 from nurture.products import LoanPurpose, Product, PropertyType
 from nurture.states import CadenceStatus, Event, Stage
@@ -249,7 +250,8 @@ def reengagement_counts(*, engine: Engine) -> dict[str, Any]:
     re-engaged and how many of those have since spoken with us (a live contact or a reply after it);
     ``other``: re-engagements skipped (opted out of every channel), still scheduled for a seasoning date,
     or superseded; ``messages`` and ``call_tasks``: the re-engagement sequences' touches and call tasks by
-    status, and ``cadence_ended``: how many of those touches were cancelled because a cadence ended.
+    status, and ``cadence_ended``: how many of those touches were cancelled because a cadence ended;
+    ``calls_by_product``: the sequences' call tasks a loan officer logged, and how many reached the borrower.
     """
     spoke = (
         sa.exists()
@@ -297,10 +299,19 @@ def reengagement_counts(*, engine: Engine) -> dict[str, Any]:
         ended = conn.execute(
             sa.select(sa.func.count()).where(_touch.c.key.like(ours), _touch.c.reason == CADENCE_ENDED)
         ).scalar_one()
+        reached = _task.c.outcome.in_([o.value for o in LIVE_OUTCOMES])
+        dialled = conn.execute(
+            sa.select(_lead.c.product, sa.func.count(), sa.func.sum(sa.case((reached, 1), else_=0)))
+            .join(_lead, _lead.c.id == _task.c.lead_id)
+            .where(_task.c.key.like(ours), _task.c.outcome.is_not(None))
+            .group_by(_lead.c.product)
+        )
+        calls_by_product = {str(product): {"made": n, "reached": int(hit or 0)} for product, n, hit in dialled}
     return {
         "reengaged": reengaged,
         "other": other,
         "messages": messages_by_status,
         "call_tasks": calls_by_status,
         "cadence_ended": ended,
+        "calls_by_product": calls_by_product,
     }

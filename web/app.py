@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.settings import Settings, get_settings
-from web import health, sendgrid, unsubscribe
+from web import feeds, health, sendgrid, unsubscribe
 from web.guards import Guards
 from web.state import Clock, WebState, utc_now
 
-ROUTERS = (health.router, sendgrid.router, unsubscribe.router)
+ROUTERS = (health.router, feeds.router, sendgrid.router, unsubscribe.router)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from twilio.http.response import Response
 
-from bench.fake_providers import Answer, FakeProviders, LoopbackTwilioHttpClient
+from bench.fake_providers import Answer, FakeProviders
 from channels.base import RoutingSender
 from channels.local import LocalOutbox
 from channels.messages import (
@@ -26,7 +26,7 @@ from channels.messages import (
     VoicemailMessage,
 )
 from channels.sendgrid_channel import SendGridSender
-from channels.twilio_channel import TwilioSender
+from channels.twilio_channel import RedirectedHttpClient, TwilioSender
 
 THREADS = 32
 
@@ -108,7 +108,7 @@ def test_faults_mixed_into_a_concurrent_batch_are_each_that_touchs_own_outcome(f
     assert fake.duplicates() == {}
 
 
-class _ThreadRecordingClient(LoopbackTwilioHttpClient):
+class _ThreadRecordingClient(RedirectedHttpClient):
     def __init__(self, base_url: str) -> None:
         super().__init__(base_url)
         self.threads: set[int] = set()

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from channels.base import RoutingSender
-from channels.local import LocalOutbox, provider_id, safe_name
+from channels.local import RESENDS_LOG, LocalOutbox, provider_id, safe_name
 from channels.messages import EmailMessage, SmsMessage, VoicemailMessage
 from channels.sendgrid_channel import SendGridSender
 from channels.twilio_channel import TwilioSender
@@ -106,6 +106,32 @@ def test_a_resend_is_noticed_across_outbox_instances(tmp_path: Path) -> None:
     assert later.resends[KEY] == 1
 
 
+def _send_all(folder: str, keys: list[str], start: Any) -> None:
+    start.wait()
+    outbox = LocalOutbox(Path(folder))
+    for key in keys:
+        outbox.send(SMS, key=key)
+
+
+def test_processes_sending_the_same_keys_log_every_resend_once(tmp_path: Path) -> None:
+    """Two processes racing over the same 300 keys: each key has one file, and every second send of a key is one
+    line of resends.log, whichever process made it (a look-then-write check would miss sends that overlap)."""
+    import multiprocessing
+
+    keys = [f"{i}:default:v1:intro:sms" for i in range(300)]
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(2)
+    racers = [ctx.Process(target=_send_all, args=(str(tmp_path), keys, start)) for _ in range(2)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=60)
+        assert racer.exitcode == 0
+    assert len(list((tmp_path / "sms").glob("*.txt"))) == 300
+    logged = [line.split("\t")[0] for line in (tmp_path / RESENDS_LOG).read_text().splitlines()]
+    assert sorted(logged) == sorted(keys), "each key was sent twice: exactly one resend line per key"
+
+
 def test_concurrent_sends_leave_one_complete_file_per_key(tmp_path: Path) -> None:
     outbox = LocalOutbox(tmp_path)
     keys = [f"{i}:default:v1:intro:sms" for i in range(40)]
@@ -159,6 +185,19 @@ def test_make_sender_live_routes_texts_and_calls_to_twilio_and_email_to_sendgrid
     routes = sender.routes
     assert isinstance(routes[SmsMessage], TwilioSender) and routes[VoicemailMessage] is routes[SmsMessage]
     assert isinstance(routes[EmailMessage], SendGridSender)
+
+
+def test_make_sender_live_sends_to_the_configured_api_base_instead_of_the_providers() -> None:
+    """DRIPLINE_TWILIO_API_BASE and DRIPLINE_SENDGRID_API_HOST (staging, tests): the SDKs' own requests, elsewhere."""
+    from bench.fake_providers import FakeProviders
+
+    with FakeProviders() as fake:
+        sender = make_sender(_settings(**LIVE, twilio_api_base=fake.url, sendgrid_api_host=fake.url))
+        sms = sender.send(SMS, key=KEY)
+        mail = sender.send(EMAIL, key="7:default:v1:education:email")
+        texts, emails = fake.arrivals("sms"), fake.count_by_touch()
+    assert sms.provider == "twilio" and mail.provider == "sendgrid"
+    assert len(texts) == 1 and emails == {"7:default:v1:education:email": 1}
 
 
 def test_make_sender_live_names_every_missing_setting() -> None:

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from twilio.rest import Client
 
-from bench.fake_providers import Answer, FakeProviders, LoopbackTwilioHttpClient, Reply, closed_port_url
+from bench.fake_providers import Answer, FakeProviders, Reply, closed_port_url
 from channels.delivery import DeliveryOutcome, ProviderRecord, callback_outcome
 from channels.messages import OutcomeUnknownError, SmsMessage, TransientSendError, VoicemailMessage
-from channels.twilio_channel import TwilioSender
+from channels.twilio_channel import RedirectedHttpClient, TwilioSender
 
 SID = "AC" + "0" * 31 + "1"
 FROM = "+15005550006"
@@ -24,7 +24,7 @@ def sender_for(url: str, *, from_number: str = FROM) -> TwilioSender:
         account_sid=SID,
         auth_token="t",
         from_number=from_number,
-        http_client_factory=lambda: LoopbackTwilioHttpClient(url, timeout=2.0),
+        http_client_factory=lambda: RedirectedHttpClient(url, timeout=2.0),
     )
 
 
@@ -60,7 +60,7 @@ def test_a_text_still_queued_at_twilio_is_found(fake: FakeProviders) -> None:
 
     [record] = sender.sent_between(ANA, *window(), "sms")
     assert (record.body, record.status) == ("queued", "queued")
-    client = Client(SID, "t", http_client=LoopbackTwilioHttpClient(fake.url))
+    client = Client(SID, "t", http_client=RedirectedHttpClient(fake.url))
     assert client.messages.list(to=ANA, date_sent_after=datetime.now(UTC) - timedelta(days=1)) == []
 
 

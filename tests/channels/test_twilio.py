@@ -12,7 +12,7 @@ import requests
 from twilio.http.response import Response
 from urllib3.exceptions import ProtocolError
 
-from bench.fake_providers import Answer, FakeProviders, LoopbackTwilioHttpClient, Reply, closed_port_url
+from bench.fake_providers import Answer, FakeProviders, Reply, closed_port_url
 from channels.base import OptedOutError
 from channels.messages import (
     EmailMessage,
@@ -24,7 +24,7 @@ from channels.messages import (
     TransientSendError,
     VoicemailMessage,
 )
-from channels.twilio_channel import TwilioSender, _never_sent, status_callback
+from channels.twilio_channel import RedirectedHttpClient, TwilioSender, _never_sent, status_callback
 
 SID = "AC" + "0" * 31 + "1"
 TOKEN = "test-auth-token"
@@ -41,7 +41,7 @@ def sender_for(url: str, *, twiml_url: str = "", timeout: float = 2.0, callback:
         from_number=FROM,
         voicemail_twiml_url=twiml_url,
         status_callback_url=callback,
-        http_client_factory=lambda: LoopbackTwilioHttpClient(url, timeout=timeout),
+        http_client_factory=lambda: RedirectedHttpClient(url, timeout=timeout),
     )
 
 
@@ -226,7 +226,7 @@ def test_email_is_refused_without_a_request(fake: FakeProviders) -> None:
 
 
 def test_a_failure_before_any_request_is_permanent_and_sends_nothing(fake: FakeProviders) -> None:
-    def broken() -> LoopbackTwilioHttpClient:
+    def broken() -> RedirectedHttpClient:
         raise RuntimeError("SDK bug")
 
     sender = TwilioSender(account_sid=SID, auth_token=TOKEN, from_number=FROM, http_client_factory=broken)
@@ -236,7 +236,7 @@ def test_a_failure_before_any_request_is_permanent_and_sends_nothing(fake: FakeP
     assert fake.requests == []
 
 
-class _FailsAfterSending(LoopbackTwilioHttpClient):
+class _FailsAfterSending(RedirectedHttpClient):
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         super().request(method, url, *args, **kwargs)
         raise TypeError("unexpected type in the SDK")

@@ -15,12 +15,9 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -30,6 +27,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flows.api import api_url
 from flows.local_server import free_port
+from tests.waiting import wait_for
 
 pytestmark = [
     pytest.mark.prefect,
@@ -38,7 +36,6 @@ pytestmark = [
 
 DRIPLINE = str(Path(sys.executable).parent / "dripline")
 BOOT = 120.0  # seconds a Prefect server may take to answer on a busy machine
-T = TypeVar("T")
 
 
 def _env(tmp_path: Path, database_url: str) -> dict[str, str]:
@@ -91,13 +88,9 @@ def _answers(port: int) -> bool:
         return False
 
 
-def _wait_for(what: str, condition: Callable[[], T], timeout: float, process: subprocess.Popen[bytes]) -> T:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s (the process exit code: {process.poll()})")
-        time.sleep(0.2)
-    return value
+def _get_json(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        return json.loads(answer.read())
 
 
 def _stop(process: subprocess.Popen[bytes], server: tuple[int, int] | None, log: Path) -> None:
@@ -115,13 +108,14 @@ def test_a_tick_finds_the_running_serve_and_stopping_serve_leaves_nothing_behind
     env = _env(tmp_path, database_url)
     subprocess.run([DRIPLINE, "init"], env=env, cwd=tmp_path, check=True, capture_output=True, timeout=120)
     log = tmp_path / "serve.log"
-    port = free_port()
+    port, web_port = free_port(), free_port()
     with log.open("wb") as out:
-        serve = subprocess.Popen([DRIPLINE, "serve", "--port", str(port)], env=env, cwd=tmp_path, stdout=out,
-                                 stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        command = [DRIPLINE, "serve", "--port", str(port), "--web-port", str(web_port)]
+        serve = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True)  # fmt: skip
     server = None
     try:
-        marker = _wait_for("serve announces its API", lambda: list((tmp_path / "run").glob("dripline-serve-*")),
+        marker = wait_for("serve announces its API", lambda: list((tmp_path / "run").glob("dripline-serve-*")),
                            BOOT, serve)  # fmt: skip
         api = f"http://127.0.0.1:{port}/api"
         assert json.loads(marker[0].read_text()) == {"api_url": api, "pid": serve.pid}
@@ -132,6 +126,8 @@ def test_a_tick_finds_the_running_serve_and_stopping_serve_leaves_nothing_behind
         monkeypatch.setenv("XDG_RUNTIME_DIR", env["XDG_RUNTIME_DIR"])
         monkeypatch.setenv("PREFECT_HOME", env["PREFECT_HOME"])
         assert api_url(database_url) == api, "the marker is found for this database"
+        ready = _get_json(f"http://127.0.0.1:{web_port}/readyz")
+        assert ready == {"status": "ready", "problems": []}, "the web app runs beside the deployments"
 
         tick = subprocess.run([DRIPLINE, "tick", "--at", "2026-06-17T19:00:00Z"], env=env, cwd=tmp_path,
                               capture_output=True, text=True, timeout=120)  # fmt: skip
@@ -153,7 +149,9 @@ def test_a_tick_finds_the_running_serve_and_stopping_serve_leaves_nothing_behind
         assert serve.wait(timeout=60) == 0
         assert not list((tmp_path / "run").iterdir()), "the marker is withdrawn"
         assert api_url(database_url) is None
-        _wait_for("the local Prefect server exits with serve", lambda: not _session(server[0]), 10, serve)
+        wait_for("the local Prefect server exits with serve", lambda: not _session(server[0]), 10, serve)
+        with pytest.raises(urllib.error.URLError):
+            _get_json(f"http://127.0.0.1:{web_port}/healthz")  # the same Ctrl-C stopped the web app
     finally:
         _stop(serve, server, log)
 
@@ -166,12 +164,12 @@ def test_a_killed_demo_leaves_no_prefect_server_behind(tmp_path: Path):
                                 cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     server = None
     try:
-        server = _wait_for("the demo starts a Prefect server", lambda: _server_child(demo.pid), 60, demo)
-        _wait_for("the demo's Prefect server answers", lambda: _answers(server[1]), BOOT, demo)
+        server = wait_for("the demo starts a Prefect server", lambda: _server_child(demo.pid), 60, demo)
+        wait_for("the demo's Prefect server answers", lambda: _answers(server[1]), BOOT, demo)
         assert demo.poll() is None, "the demo is still running when it is killed"
         demo.kill()  # SIGKILL: no finally block, no atexit, only the kernel's parent-death signal
         demo.wait(timeout=10)
-        _wait_for("the server and anything it started exit", lambda: not _session(server[0]), 10, demo)
+        wait_for("the server and anything it started exit", lambda: not _session(server[0]), 10, demo)
         assert not _answers(server[1])
     finally:
         _stop(demo, server, log)

@@ -171,7 +171,10 @@ def test_guideline_files_that_cannot_be_read_are_refused_in_one_line(initialised
         ([str(tmp_path / "missing.json")], "does not exist"),
         ([str(tmp_path)], "is a directory"),
         ([str(_bytes(tmp_path, "binary.json", bytes(range(256))))], "not a text file"),
-        ([str(_bytes(tmp_path, "latin1.csv", "lender,caf\u00e9\n".encode("latin-1")))], "not UTF-8 text (line 1"),
+        (
+            [str(_bytes(tmp_path, "latin1.csv", "lender,caf\u00e9\n".encode("latin-1")))],
+            "line 1: not UTF-8 text (byte 0xe9)",
+        ),
         ([str(_bytes(tmp_path, "utf16.json", codecs.BOM_UTF16_LE + "{}".encode("utf-16-le")))], "UTF-16"),
         ([str(deep)], "nested too deeply"),
     ]

@@ -72,7 +72,7 @@ def _only_error(text: str, format: str) -> str:
             "json",
             'lenders[0].lender: "Harbor\\u0000Capital" has a control character',
         ),
-        ('{"lenders": \x00}', "json", "not valid JSON: Expecting value: line 1 column 13 (char 12)"),
+        ('{"lenders": \x00}', "json", "line 1: not valid JSON: Expecting value (column 13)"),
         (
             _csv(ROW | {"lender": "Harbor\x00Capital"}),
             "csv",
@@ -124,3 +124,38 @@ def test_imports_flow_one_way_from_guidelines_to_the_parser():
     assert guidelines.ProgramRules is guideline_feed.ProgramRules
     check = "import sys, nurture.guideline_feed; assert 'nurture.guidelines' not in sys.modules"
     subprocess.run([sys.executable, "-c", check], check=True)
+
+
+def _problems(text: str, format: str, lender: str | None = None) -> list[tuple[int | None, str | None, str]]:
+    with pytest.raises(FeedError) as caught:
+        parse_feed(text, format=format, lender=lender)
+    assert caught.value.errors == [str(p) for p in caught.value.problems]
+    return [(p.line, p.field, p.message) for p in caught.value.problems]
+
+
+def test_each_problem_carries_its_line_and_field_apart_from_its_words():
+    bad = ROW | {"min_fico": "abc"}
+    assert _problems(_csv(ROW, ROW | {"program": "dscr"}, bad | {"program": "asset_depletion"}), "csv") == [
+        (4, "min_fico", '"abc" is not a whole number'),
+    ]
+    assert _problems(_csv(ROW, columns=(*guideline_feed.CSV_COLUMNS, "min_fcio")), "csv") == [
+        (1, "min_fcio", "unknown column (did you mean min_fico?)"),
+    ]
+    assert _problems(_json(_program(min_fico=900)), "json") == [
+        (None, f"{AT}.min_fico", "900 is not a credit score (300-850)"),
+    ]
+    assert _problems('{"lenders":\n\n []', "json") == [(3, None, "not valid JSON: Expecting ',' delimiter (column 4)")]
+
+
+def test_a_feed_for_one_lender_refuses_every_row_of_another():
+    harbor, bayline = ROW, ROW | {"lender": "Bayline   Mortgage"}
+    assert parse_feed(_csv(harbor), format="csv", lender="Harbor Capital")
+    assert _problems(_csv(harbor, bayline), "csv", lender="Harbor Capital") == [
+        (3, "lender", '"Bayline Mortgage" is not Harbor Capital, whose feed this is'),
+    ]
+    assert _problems(_json(_program(), lender="Bayline Mortgage"), "json", lender="Harbor Capital") == [
+        (None, "lenders[0].lender", '"Bayline Mortgage" is not Harbor Capital, whose feed this is'),
+    ]
+    assert _problems(_csv(ROW | {"lender": ""}), "csv", lender="Harbor Capital") == [
+        (2, "lender", "must not be blank"),
+    ]

@@ -326,8 +326,8 @@ def test_missing_json_keys_are_errors_not_no_limit():
     [
         ("", ["the feed is empty"]),
         ('{"lenders": []}', ["the feed has no programs"]),
-        ("[]", ["the feed: expected an object with lenders"]),
-        ('{"source": "x"}', ["the feed: missing lenders"]),
+        ("[]", ["expected an object with lenders"]),
+        ('{"source": "x"}', ["missing lenders"]),
         ('{"lenders": {}, "source": 3}', ["source: 3 is not text", "lenders: expected a list of lenders, got {}"]),
         ('{"lenders": [], "lenders": []}', ["lenders: given more than once"]),
         (
@@ -363,7 +363,7 @@ def test_a_key_given_twice_in_a_program_is_an_error():
 
 def test_invalid_json_is_one_error():
     [error] = _errors('{"lenders": [', "json")
-    assert error.startswith("not valid JSON: ")
+    assert error.startswith("line 1: not valid JSON: ")
 
 
 @pytest.mark.parametrize(

@@ -166,3 +166,30 @@ def test_a_file_without_the_columns_is_refused_on_its_header(engine: Engine, tmp
     path.write_text("phone,dnc\n+13055550001,no\n", encoding="utf-8")
     with pytest.raises(ScrubFileError, match="line 1: the header needs the columns number, listed, scrubbed_on"):
         import_scrub(p, path=path, now=NOW)
+
+
+def test_the_simulations_weekly_scrub_puts_held_reengagement_calls_in_front_of_officers(engine: Engine, tmp_path: Path):
+    """The demo's weekly re-scrub: the due numbers go out as a file, the answer comes back through `dnc import`,
+    the released re-engagement calls are dialled, and the report counts them against the benchmark."""
+    from service.replay import replay
+    from service.simulate import Simulation
+
+    p = _pipeline(engine)
+    leads = _reengaged_with_stale_scrub(engine, p, n=6)
+    assert {t.status for lead in leads for t in _tasks(engine, lead)} == {TaskStatus.HELD.value}
+    sim = Simulation(engine=engine, seed=3, start=NOW, pipeline=p, scrub_every=timedelta(days=7),
+                     scrub_folder=tmp_path / "dnc")  # fmt: skip
+    replay(p, start=NOW + timedelta(hours=2), until=NOW + timedelta(days=8), every=timedelta(hours=1), hook=sim)
+
+    first, *later = sim.scrubs
+    assert first["numbers"] == 6 and first["released_tasks"] == 6 and first["still_held"] == 0
+    assert all(s["numbers"] == 0 for s in later), "nothing is held again once scrubbed"
+    assert sorted(f.name for f in (tmp_path / "dnc").iterdir()) == ["due-2026-06-15.csv", "scrubbed-2026-06-15.csv"]
+    calls = [t for lead in leads for t in _tasks(engine, lead) if t.template == "reengage"]
+    assert calls and all(t.status != TaskStatus.HELD.value for t in calls)
+    logged = [t for t in calls if t.outcome is not None]
+    contact = report_payload(engine)["reengagement"]["contact"]
+    assert contact["made"] == len(logged) >= 6
+    assert contact["reached"] == sum(t.outcome == "reached" for t in logged)
+    low, high = contact["benchmark"]
+    assert 0 < low < high < 1

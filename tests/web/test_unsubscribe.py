@@ -188,9 +188,10 @@ def test_a_link_from_before_these_tokens_still_works_after_a_click(settings: Set
 
 
 def test_after_a_key_rotation_old_links_work_while_the_old_key_is_listed(settings: Settings) -> None:
-    old = settings.model_copy(update={"signing_key": SecretStr("the-old-key-0123456789abcdef-0123456789")})
+    old_key = "the-old-key-0123456789abcdef-0123456789"
+    old = settings.model_copy(update={"signing_key": SecretStr(old_key)})
     token = make_token(old, 42, NOW.date())
-    rotated = settings.model_copy(update={"previous_signing_keys": [old.signing_key]})
+    rotated = settings.model_copy(update={"previous_signing_keys": SecretStr(f"another-old-one {old_key}")})
     assert read_token(rotated, token, today=NOW.date()).lead_id == 42
     assert make_token(rotated, 42, NOW.date()) == make_token(settings, 42, NOW.date()), "new links: the new key"
     with pytest.raises(BadToken):
@@ -203,5 +204,5 @@ def test_live_refuses_the_development_key_among_the_previous_ones() -> None:
     from tests.factories import LIVE_SETTINGS
 
     with pytest.raises(ValidationError, match="DRIPLINE_PREVIOUS_SIGNING_KEYS holds the public development default"):
-        Settings(**LIVE_SETTINGS, previous_signing_keys=["dev-only-signing-key"])  # type: ignore[arg-type]
-    assert Settings(**LIVE_SETTINGS, previous_signing_keys=["o" * 40]).previous_signing_keys  # type: ignore[arg-type]
+        Settings(**LIVE_SETTINGS, previous_signing_keys="o" * 40 + " dev-only-signing-key")  # type: ignore[arg-type]
+    assert Settings(**LIVE_SETTINGS, previous_signing_keys="o" * 40).previous_signing_keys  # type: ignore[arg-type]
