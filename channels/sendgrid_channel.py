@@ -17,7 +17,7 @@ from typing import Any
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import CustomArg, From, Header, Mail, To
+from sendgrid.helpers.mail import CustomArg, From, Header, Mail, ReplyTo, To
 
 from channels.base import http_refusal, unsupported
 from channels.delivery import TOUCH_KEY_ARG
@@ -40,9 +40,12 @@ ACCEPTED = 202  # what mail/send answers when it queued the message
 NOT_ACCEPTED = (429, 503)
 
 
-def build_mail(message: EmailMessage, *, key: str, from_email: str, from_name: str | None) -> Mail:
-    """The SendGrid request: text and html parts, the message's own headers, and the touch key as a custom arg
-    (SendGrid echoes custom args in every webhook event)."""
+def build_mail(
+    message: EmailMessage, *, key: str, from_email: str, from_name: str | None, reply_to: str | None = None
+) -> Mail:
+    """The SendGrid request: text and html parts, the message's own headers, the touch key as a custom arg
+    (SendGrid echoes custom args in every webhook event) and a Reply-To (the Inbound Parse address) when given.
+    Reply-To goes in its own field: SendGrid refuses it among the custom headers."""
     mail = Mail(
         from_email=From(from_email, from_name),
         to_emails=To(message.to),
@@ -53,6 +56,8 @@ def build_mail(message: EmailMessage, *, key: str, from_email: str, from_name: s
     for name, value in message.headers.items():
         mail.add_header(Header(name, value))
     mail.add_custom_arg(CustomArg(TOUCH_KEY_ARG, key))
+    if reply_to:
+        mail.reply_to = ReplyTo(reply_to)
     return mail
 
 
@@ -78,11 +83,13 @@ class SendGridSender:
         api_key: str,
         from_email: str,
         from_name: str | None = None,
+        reply_to: str | None = None,
         host: str = DEFAULT_HOST,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.from_email = from_email
         self.from_name = from_name
+        self.reply_to = reply_to
         self.host = host
         self.timeout = timeout
         self._api_key = api_key
@@ -97,7 +104,10 @@ class SendGridSender:
         if not isinstance(message, EmailMessage):
             raise unsupported(self.name, message)
         try:
-            body = build_mail(message, key=key, from_email=self.from_email, from_name=self.from_name).get()
+            mail = build_mail(
+                message, key=key, from_email=self.from_email, from_name=self.from_name, reply_to=self.reply_to
+            )
+            body = mail.get()
             json.dumps(body)  # the SDK serialises inside the request; a failure there must not look like a send
             endpoint = self._client().client.mail.send
         except Exception as exc:

@@ -174,7 +174,7 @@ def consent_add(
 
 
 def email_event(
-    event: Annotated[str, typer.Argument(help="unsubscribe, bounce or spam_report")],
+    event: Annotated[str, typer.Argument(help="unsubscribe, bounce, spam_report or dropped")],
     address: Annotated[str, typer.Argument(help="the email address")],
     at: AtOpt = None,
     event_id: Annotated[

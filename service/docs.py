@@ -27,7 +27,8 @@ PRODUCTION = {
 REQUIRED = (
     "company_name", "company_nmls_id", "company_address", "company_phone", "support_email", "unsubscribe_base_url",
     "signing_key", "twilio_account_sid", "twilio_auth_token", "twilio_from_number", "twilio_voicemail_twiml_url",
-    "twilio_status_callback_url", "twilio_voice_url", "sendgrid_api_key", "sendgrid_from_email",
+    "twilio_status_callback_url", "twilio_voice_url", "sendgrid_api_key", "sendgrid_from_email", "sendgrid_reply_to",
+    "sendgrid_webhook_public_key", "sendgrid_inbound_secret",
 )  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""Email events: an unsubscribe, a bounce or a spam report stops email to that address, for every lead with it.
+"""Email events: an unsubscribe, bounce, spam report or drop stops email to that address, for every lead with it.
 
 One handler for the CLI and the SendGrid webhook. It runs in one write transaction that locks the address's
 leads first (``storage.optouts.lock_people``), stores the event once per provider event id (a retried
@@ -22,7 +22,13 @@ from storage.optouts import (
     with_people_locked,
 )
 
-EMAIL_EVENTS = {"unsubscribe": "email_unsubscribe", "bounce": "bounce", "spam_report": "spam_report"}
+# the event as stored -> the suppression log's source; "dropped": SendGrid refused to send to the address
+EMAIL_EVENTS = {
+    "unsubscribe": "email_unsubscribe",
+    "bounce": "bounce",
+    "spam_report": "spam_report",
+    "dropped": "email_dropped",
+}
 
 
 @dataclass(frozen=True, slots=True)

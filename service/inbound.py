@@ -151,7 +151,7 @@ def handle_inbound_sms(
             resumed = resume_cadences(conn, lead_ids=lead_ids, registry=p.registry, at=at, actor="borrower by text")
         elif kind in (InboundKind.REPLY, InboundKind.AMBIGUOUS):
             key = provider_id or f"inbound-{message_id}"
-            tasks = [_hand_to_officer(conn, lead_id, kind, body, at, key) for lead_id in lead_ids]
+            tasks = [hand_reply_to_officer(conn, lead_id, kind, body, at, key) for lead_id in lead_ids]
         return _Handled(message_id, kind, verdict.reason, tuple(lead_ids), template, tuple(tasks), begun, resumed)
 
     done = with_people_locked(p.engine, number, decide)
@@ -168,13 +168,17 @@ def handle_inbound_sms(
                          begun=done.begun, resumed=done.resumed)  # fmt: skip
 
 
-def _hand_to_officer(conn: Connection, lead_id: int, kind: InboundKind, body: str, at: datetime, message: str) -> int:
+def hand_reply_to_officer(
+    conn: Connection, lead_id: int, kind: InboundKind, body: str, at: datetime, message: str, *, by: str = "text"
+) -> int:
     """An urgent call task with the message for the lead's officer, keyed by the message (``message``: the
-    provider's id, else our own), so any number of texts in one second each get their task."""
+    provider's id, else our own), so any number of texts in one second each get their task. ``by``: how it came
+    (``text``, ``email``). Automation stops (the lead's INBOUND_REPLY event)."""
     note = (f"{MAY_BE_OPT_OUT} " if kind is InboundKind.AMBIGUOUS else "") + f"They wrote: {body.strip()}"
-    return hand_to_officer(conn, lead_id=lead_id, event=Event.INBOUND_REPLY, at=at, reason="texted back",
-                           actor="borrower by text", note=note, key=f"{lead_id}:reply:{message}",
-                           kind=TaskKind.REPLY, priority=30 if kind is InboundKind.AMBIGUOUS else 20)  # fmt: skip
+    return hand_to_officer(conn, lead_id=lead_id, event=Event.INBOUND_REPLY, at=at,
+                           reason="texted back" if by == "text" else f"replied by {by}", actor=f"borrower by {by}",
+                           note=note, key=f"{lead_id}:reply:{message}", kind=TaskKind.REPLY,
+                           priority=30 if kind is InboundKind.AMBIGUOUS else 20)  # fmt: skip
 
 
 def hand_to_officer(

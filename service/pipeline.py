@@ -8,8 +8,6 @@ inline by default, as Prefect tasks when a flow passes its runner. Each function
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,6 +25,7 @@ from service.senders import brand, make_pace, make_sender
 from service.settings import Settings
 from service.steps import Runner, inline
 from service.templates import missing_compliance_settings, missing_templates
+from service.unsubscribe import unsubscribe_url
 from storage.cadences import CadenceRegistry, enroll_new_leads, register_cadence
 from storage.db import make_engine
 from storage.models import CadencePosition, Lead, LoanOfficer, table
@@ -170,12 +169,6 @@ def tick(p: Pipeline, *, now: datetime, batch_size: int | None = None, run: Runn
             return summary
 
 
-def unsubscribe_url(settings: Settings, lead_id: int) -> str:
-    key = settings.signing_key.get_secret_value().encode()
-    token = hmac.new(key, f"unsubscribe:{lead_id}".encode(), hashlib.sha256).hexdigest()[:24]
-    return f"{settings.unsubscribe_base_url}?lead={lead_id}&token={token}"
-
-
 def team_officer(settings: Settings) -> OfficerView:
     """Who signs a message when a lead has no loan officer: the company's team."""
     return OfficerView(
@@ -186,9 +179,11 @@ def team_officer(settings: Settings) -> OfficerView:
     )
 
 
-def render_contexts(p: Pipeline, lead_ids: set[int]) -> dict[int, RenderContext]:
-    """What each lead's messages are rendered with: the lead, its loan officer (or the team), the brand, and why it
-    was enrolled (a re-engagement names the guideline change)."""
+def render_contexts(p: Pipeline, lead_ids: set[int], *, now: datetime | None = None) -> dict[int, RenderContext]:
+    """What each lead's messages are rendered with: the lead, its loan officer (or the team), the brand, the
+    unsubscribe link (dated ``now``; without it the link asks for a confirmation click), and why it was enrolled
+    (a re-engagement names the guideline change)."""
+    issued = now.date() if now is not None else None
     brand_ = brand(p.settings)
     team = team_officer(p.settings)
     with Session(p.engine) as s:
@@ -211,7 +206,7 @@ def render_contexts(p: Pipeline, lead_ids: set[int]) -> dict[int, RenderContext]
             lead=LeadView.from_model(lead),
             officer=officers.get(lead.loan_officer_id, team),
             brand=brand_,
-            unsubscribe_url=unsubscribe_url(p.settings, lead.id),  # type: ignore[arg-type]
+            unsubscribe_url=unsubscribe_url(p.settings, lead.id, issued),  # type: ignore[arg-type]
             reason=reasons.get(lead.id) or "",
         )
         for lead in leads

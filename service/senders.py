@@ -62,6 +62,7 @@ def make_sender(settings: Settings, *, outbox_dir: Path | None = None) -> Sender
         api_key=values["sendgrid_api_key"],
         from_email=values["sendgrid_from_email"],
         from_name=settings.company_name,
+        reply_to=settings.sendgrid_reply_to.strip() or None,
         host=settings.sendgrid_api_host.strip() or DEFAULT_HOST,
     )
     return RoutingSender(sms=twilio, voicemail=twilio, email=sendgrid)

@@ -92,7 +92,9 @@ class Settings(BaseSettings):
     company_phone: str = Field("+18005550100", description="callback number in voicemails and texts")
     support_email: str = Field("support@example.com", description="where HELP replies point")
     unsubscribe_base_url: str = Field(
-        "https://example.com/unsubscribe", description="one-click unsubscribe endpoint; the token is appended"
+        "https://example.com/unsubscribe",
+        description="the unsubscribe page the links point at (?token= is appended); when not set, "
+        "public_base_url + /unsubscribe",
     )
 
     signing_key: SecretStr = Field(
@@ -130,6 +132,34 @@ class Settings(BaseSettings):
     )
     sendgrid_api_key: SecretStr = Field(SecretStr(""), description="SendGrid API key (live channel)")
     sendgrid_from_email: str = Field("", description="verified sender address for email")
+    sendgrid_reply_to: str = Field(
+        "", description="Reply-To of every email: an address at the domain SendGrid Inbound Parse receives for"
+    )
+    sendgrid_webhook_public_key: str = Field(
+        "", description="the Event Webhook's verification key (base64, from SendGrid); empty: every event is refused"
+    )
+    sendgrid_webhook_max_age_seconds: int = Field(
+        300, ge=10, description="a signed Event Webhook request older (or further ahead) than this is refused"
+    )
+    sendgrid_inbound_secret: SecretStr = Field(
+        SecretStr(""),
+        description="the secret ?secret= of the Inbound Parse URL (SendGrid does not sign Inbound Parse); "
+        "empty: the endpoint is off",
+    )
+    sendgrid_inbound_max_bytes: int = Field(
+        30_000_000,
+        ge=1024,
+        description="the largest Inbound Parse post read (SendGrid's own limit is 30 MB with attachments): a reply "
+        "that asks to stop must not be lost to the general body limit",
+    )
+    previous_signing_keys: SecretStr = Field(
+        SecretStr(""),
+        description="former DRIPLINE_SIGNING_KEY values, space-separated, whose unsubscribe links still work; keep "
+        "each for months after a rotation: links in old emails must keep working",
+    )
+    unsubscribe_token_days: int = Field(
+        90, ge=1, description="an unsubscribe link older than this asks for a confirmation click before it acts"
+    )
     public_base_url: str = Field(
         "http://127.0.0.1:8000",
         description="the web app's address as Twilio and SendGrid reach it (signatures are checked against it)",
@@ -169,6 +199,9 @@ def live_problems(settings: Settings) -> list[str]:
     elif len(key) < MIN_SIGNING_KEY_CHARS:
         problems.append(f"DRIPLINE_SIGNING_KEY is {len(key)} characters: set a random value of at least "
                         f"{MIN_SIGNING_KEY_CHARS}")  # fmt: skip
+    if any(k in (DEV_SIGNING_KEY, *PLACEHOLDERS) for k in settings.previous_signing_keys.get_secret_value().split()):
+        problems.append("DRIPLINE_PREVIOUS_SIGNING_KEYS holds the public development default or a placeholder, "
+                        "which anyone can forge unsubscribe links with: remove it")  # fmt: skip
     nmls = settings.company_nmls_id.strip()
     if not nmls.isdigit() or not nmls.strip("0"):
         problems.append(f"DRIPLINE_COMPANY_NMLS_ID is {nmls!r}, not an NMLS ID: set the company's")

@@ -13,6 +13,7 @@ or a person settle it. Nothing resends an ``unknown`` touch on its own.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -150,6 +151,18 @@ def unknown_touches(engine: Engine, *, limit: int = 1000, after_id: int = 0) -> 
     )
     with engine.connect() as conn:
         return [UnknownTouch(*row) for row in conn.execute(query)]
+
+
+def unknown_keys(engine: Engine, keys: Collection[str]) -> set[str]:
+    """Which of ``keys`` name a touch that is ``unknown`` now (a provider's callbacks mostly name settled ones)."""
+    wanted = sorted(k for k in keys if k and len(k) <= 200)
+    found: set[str] = set()
+    with engine.connect() as conn:
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            query = sa.select(_touch.c.key).where(_touch.c.key.in_(chunk), _touch.c.status == UNKNOWN)
+            found.update(conn.execute(query).scalars())
+    return found
 
 
 def settle(

@@ -269,13 +269,14 @@ class InboundMessage(SQLModel, table=True):
 
 
 class EmailEvent(SQLModel, table=True):
-    """Every unsubscribe, bounce and spam report the email provider told us about, once per provider event id."""
+    """Every unsubscribe, bounce, spam report and drop the email provider told us about, once per provider event id,
+    and every email reply (keyed by its Message-ID)."""
 
     __tablename__ = "email_event"
 
     id: int | None = Field(default=None, primary_key=True)
     provider_id: str | None = Field(default=None, max_length=100, unique=True)  # SendGrid sg_event_id: retries dedupe
-    event: str = Field(max_length=20)  # unsubscribe, bounce, spam_report
+    event: str = Field(max_length=20)  # unsubscribe, bounce, spam_report, dropped; reply (an email reply)
     address: str = Field(max_length=254, index=True)
     received_at: datetime = _ts()
     lead_ids: str = Field(default="", sa_type=sa.Text())  # comma-separated leads with the address at the time

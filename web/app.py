@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.settings import Settings, get_settings
-from web import feeds, health, twilio
+from web import feeds, health, sendgrid, twilio, unsubscribe
 from web.guards import Guards
 from web.state import Clock, WebState, utc_now
 
-ROUTERS = (health.router, twilio.router, feeds.router)
+ROUTERS = (health.router, twilio.router, sendgrid.router, unsubscribe.router, feeds.router)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:
@@ -29,6 +29,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(
-        Guards, max_body_bytes=settings.web_max_body_bytes, per_client_per_minute=settings.web_rate_per_minute
+        Guards,
+        max_body_bytes=settings.web_max_body_bytes,
+        per_client_per_minute=settings.web_rate_per_minute,
+        body_limits={sendgrid.INBOUND_PATH: settings.sendgrid_inbound_max_bytes},
     )
     return app

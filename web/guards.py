@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from pyrate_limiter import (
@@ -47,9 +48,17 @@ class PerClient(BucketFactory):
 class Guards:
     """Pure ASGI middleware (it sees the body as it streams, so a large upload is refused without being read)."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, per_client_per_minute: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        per_client_per_minute: int,
+        body_limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_limits = dict(body_limits or {})  # path -> its own limit (e.g. Inbound Parse's attachments)
         self.limiter = (
             Limiter(PerClient([Rate(per_client_per_minute, Duration.MINUTE)]), buffer_ms=0)
             if per_client_per_minute > 0
@@ -62,6 +71,7 @@ class Guards:
             return
         started = time.perf_counter()
         client = (scope.get("client") or ("-", 0))[0]
+        limit = self.body_limits.get(scope["path"], self.max_body_bytes)
         seen = {"status": 0, "bytes": 0, "over": False}
 
         async def answer(message: Message) -> None:
@@ -75,7 +85,7 @@ class Guards:
             message = await receive()
             if message["type"] == "http.request" and not seen["over"]:
                 seen["bytes"] += len(message.get("body", b""))
-                if seen["bytes"] > self.max_body_bytes and not seen["status"]:
+                if seen["bytes"] > limit and not seen["status"]:
                     await _answer(answer, 413, "request body too large")
                     seen["over"] = True
                     return {"type": "http.disconnect"}
@@ -83,7 +93,7 @@ class Guards:
 
         try:
             declared = _content_length(scope)
-            if declared is not None and declared > self.max_body_bytes:
+            if declared is not None and declared > limit:
                 await _answer(answer, 413, "request body too large")
             elif self.limiter is not None and not self.limiter.try_acquire(client, blocking=False):
                 await _answer(answer, 429, "too many requests", headers=[(b"retry-after", b"60")])
