@@ -282,7 +282,7 @@ def dispatch_batch(
     )
     if not claim.touches:
         return stats
-    contexts = render_contexts(p, {t.lead_id for t in claim.touches})
+    contexts = render_contexts(p, {t.lead_id for t in claim.touches}, on=now.date())
     by_channel: dict[str, list[ClaimedTouch]] = defaultdict(list)
     for t in claim.touches:
         by_channel[t.channel].append(t)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -22,6 +22,7 @@ from channels.render import LeadView, OfficerView, RenderContext
 from nurture.cadence import load_cadence
 from nurture.compliance import load_rule_table
 from nurture.gate import Policy, policy_sellers
+from nurture.worksheet import worksheet
 from service.pacing import Pace, Unlimited
 from service.senders import brand, make_pace, make_sender
 from service.settings import Settings
@@ -29,8 +30,10 @@ from service.steps import Runner, inline
 from service.templates import missing_compliance_settings, missing_templates
 from storage.cadences import CadenceRegistry, enroll_new_leads, register_cadence
 from storage.db import make_engine
+from storage.guidelines import current_set
 from storage.models import CadencePosition, Lead, LoanOfficer, table
 from storage.referrals import enroll_funded
+from storage.rescore import lead_facts
 from storage.seasoning import enroll_seasoned
 from storage.tick import TickStats, expire_call_tasks, tick_batch
 
@@ -186,9 +189,10 @@ def team_officer(settings: Settings) -> OfficerView:
     )
 
 
-def render_contexts(p: Pipeline, lead_ids: set[int]) -> dict[int, RenderContext]:
-    """What each lead's messages are rendered with: the lead, its loan officer (or the team), the brand, and why it
-    was enrolled (a re-engagement names the guideline change)."""
+def render_contexts(p: Pipeline, lead_ids: set[int], *, on: date | None = None) -> dict[int, RenderContext]:
+    """What each lead's messages are rendered with: the lead, its loan officer (or the team), the brand, why it
+    was enrolled (a re-engagement names the guideline change) and, given the day ``on``, its worksheet of numbers
+    under the lender programs in force that day (read once for all the leads)."""
     brand_ = brand(p.settings)
     team = team_officer(p.settings)
     with Session(p.engine) as s:
@@ -206,6 +210,7 @@ def render_contexts(p: Pipeline, lead_ids: set[int]) -> dict[int, RenderContext]
             .execute(sa.select(positions.c.lead_id, positions.c.reason).where(positions.c.lead_id.in_(lead_ids)))
             .all()
         )
+        rules = current_set(s.connection(), on=on) if on is not None and leads else None
     return {
         lead.id: RenderContext(
             lead=LeadView.from_model(lead),
@@ -213,14 +218,15 @@ def render_contexts(p: Pipeline, lead_ids: set[int]) -> dict[int, RenderContext]
             brand=brand_,
             unsubscribe_url=unsubscribe_url(p.settings, lead.id),  # type: ignore[arg-type]
             reason=reasons.get(lead.id) or "",
+            numbers=worksheet(lead_facts(lead), rules, on) if rules is not None and on is not None else None,
         )
         for lead in leads
         if lead.id is not None
     }
 
 
-def render_call_script_for(p: Pipeline, task_id: int) -> str:
-    """The call script for one call task, written for its lead's product."""
+def render_call_script_for(p: Pipeline, task_id: int, *, now: datetime) -> str:
+    """The call script for one call task, written for its lead's product, with the lead's numbers as of ``now``."""
     from channels.render import render_call_script
     from storage.models import CallTask
 
@@ -229,5 +235,5 @@ def render_call_script_for(p: Pipeline, task_id: int) -> str:
         if task is None:
             raise LookupError(f"no call task with id {task_id}")
         template, lead_id = task.template, task.lead_id
-    ctx = render_contexts(p, {lead_id})[lead_id]
+    ctx = render_contexts(p, {lead_id}, on=now.date())[lead_id]
     return render_call_script(template, ctx, templates_dir=p.settings.templates_dir)
