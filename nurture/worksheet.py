@@ -132,7 +132,7 @@ def worksheet(lead: LeadFacts, rules: Rules, on: date, *, conventional_rate: Dec
         other_ratios=_other_ratios(lead, mine) if income is not None and income == _statements(lead, mine) else (),
         dscr=_dscr(lead, mine) if on_rent else None,
         dti=_dti(lead, income, mine),
-        seasoning=_seasoning(lead, lends_here, on),
+        seasoning=_seasoning(lead, mine, lends_here, on),
         fit=_fit(lead, found, lenders),
         premium=_premium(lead, conventional_rate),
         lenders=lenders,
@@ -309,26 +309,31 @@ def _dti(lead: LeadFacts, income: Figure | None, programs: tuple[ProgramRules, .
     return Figure(label, f"{ratio:.2f}% of income", f"{owed} on {income.value}", ask, ratio, note=allowed)
 
 
-def _seasoning(lead: LeadFacts, programs: tuple[ProgramRules, ...], on: date) -> Figure | None:
+def _seasoning(
+    lead: LeadFacts, programs: tuple[ProgramRules, ...], lends_here: tuple[ProgramRules, ...], on: date
+) -> Figure | None:
     """The first day a program in force counts the lead's credit event as seasoned: "eligible now" once past.
-    ``programs`` are those that lend in the lead's state: another state's wait is no date for this borrower."""
+    Only ``lends_here``, the programs that lend in the lead's state, count: another state's wait is no date for
+    this borrower."""
     event = lead.credit_event_type
     if event is None:
         return None
     words = event.value.replace("_", " ")
     label = f"Earliest eligible date after the {words}"
     if lead.credit_event_date is None:
-        return Figure(label, basis=f"the {words} date is not on file",
-            ask=f"Ask when the {words} was discharged or completed.",
-        )  # fmt: skip
+        ask = f"Ask when the {words} was discharged or completed."
+        return Figure(label, basis=f"the {words} date is not on file", ask=ask)
     accepting = sorted(
         (add_months(lead.credit_event_date, months), months, p.lender)
-        for p in programs
+        for p in lends_here
         if (months := p.seasoning_months.get(event)) is not None
     )
     if not accepting:
-        named = "no program of this product lends here" if not programs else f"no program in force takes a {words}"
-        return Figure(label, basis=named)
+        if not programs:
+            return Figure(label, basis=f"no {lead.product.label.lower()} program is loaded")
+        if not lends_here:
+            return Figure(label, basis=f"no program in force lends in {lead.address_state}")
+        return Figure(label, basis=f"no program in force takes a {words}")
     seasons_on, months, _ = accepting[0]
     note = f"the shortest wait in force: {_names(lender for d, _, lender in accepting if d == seasons_on)}"
     since = f"{months} months after the {words} of {long_date(lead.credit_event_date)}"

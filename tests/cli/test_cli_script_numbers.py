@@ -82,7 +82,7 @@ def test_without_lender_programs_the_script_says_so_and_still_works_out_the_inco
     script = _ok("--db", database_url, "tasks", "script", str(task), "--at", AT.isoformat())
     assert "- Estimated qualifying income: $10,000 a month" in script
     assert "- Programs that fit today: not worked out no bank statement program is loaded" in script
-    seasoning = "- Earliest eligible date after the chapter 7: not worked out no program of this product lends here"
+    seasoning = "- Earliest eligible date after the chapter 7: not worked out no bank statement program is loaded"
     assert seasoning in script
 
 

@@ -185,8 +185,8 @@ def test_the_earliest_eligible_date_is_the_shortest_seasoning_in_force_and_eligi
     [
         ({"credit_event_date": None}, (HARBOR,), "the chapter 7 date is not on file", "Ask when the chapter 7 was"),
         ({}, (replace(HARBOR, seasoning_months={}),), "no program in force takes a chapter 7", ""),
-        ({}, (), "no program of this product lends here", ""),
-        ({}, (replace(HARBOR, states=frozenset({"CA"})),), "no program of this product lends here", ""),
+        ({}, (), "no bank statement program is loaded", ""),
+        ({}, (replace(HARBOR, states=frozenset({"CA"})),), "no program in force lends in FL", ""),
     ],
 )
 def test_a_seasoning_date_that_cannot_be_worked_out_says_why(facts: dict, programs: tuple, basis: str, ask: str):
