@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from nurture.eligibility import (
     DEFAULT_1099_MONTHS,
@@ -122,14 +123,14 @@ def worksheet(lead: LeadFacts, rules: Rules, on: date, *, conventional_rate: Dec
     programs = tuple(rules.programs if isinstance(rules, GuidelineSet) else rules)
     mine = tuple(p for p in programs if p.program is lead.product)
     on_rent = lead.product.value in QUALIFIES_ON_RENT
-    income = None if on_rent else _income(lead, mine)
+    income, method = (None, None) if on_rent else _income(lead, mine)
     found = assessments(lead, mine, on)
     lenders = tuple(a.rules.lender for a in found if a.eligible)
     lends_here = tuple(a.rules for a in found if all(b.kind is not BlockerKind.STATE for b in a.blockers))
     return Worksheet(
         on=on,
         income=income,
-        other_ratios=_other_ratios(lead, mine) if income is not None and income == _statements(lead, mine) else (),
+        other_ratios=_other_ratios(lead, mine) if method is _statements else (),
         dscr=_dscr(lead, mine) if on_rent else None,
         dti=_dti(lead, income, mine),
         seasoning=_seasoning(lead, mine, lends_here, on),
@@ -151,13 +152,14 @@ def long_date(d: date) -> str:
 INCOME_LABEL = "Estimated qualifying income"
 
 
-def _income(lead: LeadFacts, programs: tuple[ProgramRules, ...]) -> Figure:
+def _income(lead: LeadFacts, programs: tuple[ProgramRules, ...]) -> tuple[Figure, IncomeMethod | None]:
+    """The income figure of the first method of the lead's product whose inputs it has, and that method."""
     for method in INCOME_ORDER.get(lead.product.value, DEFAULT_INCOME_ORDER):
         figure = method(lead, programs)
         if figure is not None:
-            return figure
+            return figure, method
     ask = INCOME_ASK.get(lead.product.value, DEFAULT_INCOME_ASK)
-    return Figure(INCOME_LABEL, basis="no income figures on file", ask=ask)
+    return Figure(INCOME_LABEL, basis="no income figures on file", ask=ask), None
 
 
 def _months_words(months: int | None) -> str:
@@ -392,16 +394,22 @@ def _premium(lead: LeadFacts, conventional_rate: Decimal) -> Figure:
     if loan is None:
         return Figure(label, basis=usual, ask="Ask the loan amount they have in mind.")
 
-    def cost(points: Decimal) -> Decimal:
-        return rate_premium_cost(loan, base_rate=conventional_rate, premium=points.scaleb(-2))
-
-    point = cost(Decimal(1))
-    value = f"about {dollars(cost(low))}-{dollars(cost(high))} a month"
+    point, lowest, highest = _premium_costs(loan, conventional_rate, low, high)
+    value = f"about {dollars(lowest)}-{dollars(highest)} a month"
     basis = (
         f"{usual}; on a {dollars(loan)} {ASSUMED_TERM_MONTHS // 12}-year loan each point is about"
         f" {dollars(point)} a month ({dollars(point * 12)} a year)"
     )
     return Figure(label, value, basis, "", point)
+
+
+@lru_cache(maxsize=4096)
+def _premium_costs(loan: int, rate: Decimal, low: Decimal, high: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+    """What one point, ``low`` points and ``high`` points over ``rate`` cost a month on ``loan`` (cached: the
+    amortized payments are exact rationals, and a batch of leads repeats a few loan amounts)."""
+    return tuple(  # type: ignore[return-value]
+        rate_premium_cost(loan, base_rate=rate, premium=points.scaleb(-2)) for points in (Decimal(1), low, high)
+    )
 
 
 def _percent(bp: int) -> str:

@@ -189,10 +189,14 @@ def team_officer(settings: Settings) -> OfficerView:
     )
 
 
-def render_contexts(p: Pipeline, lead_ids: set[int], *, on: date | None = None) -> dict[int, RenderContext]:
+def render_contexts(
+    p: Pipeline, lead_ids: set[int], *, on: date | None = None, numbers_for: set[int] | None = None
+) -> dict[int, RenderContext]:
     """What each lead's messages are rendered with: the lead, its loan officer (or the team), the brand, why it
     was enrolled (a re-engagement names the guideline change) and, given the day ``on``, its worksheet of numbers
-    under the lender programs in force that day (read once for all the leads)."""
+    under the lender programs in force that day, read once for all the leads. ``numbers_for`` limits the
+    worksheets to those leads (the others' messages show no numbers): texts and voicemail never do."""
+    wanted = lead_ids if numbers_for is None else numbers_for
     brand_ = brand(p.settings)
     team = team_officer(p.settings)
     with Session(p.engine) as s:
@@ -218,7 +222,7 @@ def render_contexts(p: Pipeline, lead_ids: set[int], *, on: date | None = None) 
             brand=brand_,
             unsubscribe_url=unsubscribe_url(p.settings, lead.id),  # type: ignore[arg-type]
             reason=reasons.get(lead.id) or "",
-            numbers=worksheet(lead_facts(lead), rules, on) if rules is not None and on is not None else None,
+            numbers=worksheet(lead_facts(lead), rules, on) if rules and on and lead.id in wanted else None,
         )
         for lead in leads
         if lead.id is not None

@@ -100,3 +100,5 @@ def test_render_contexts_work_out_every_leads_numbers_on_the_day_given(engine, d
     assert numbers[first].income.value == "$10,000 a month"
     assert numbers[second] is not None and numbers[second].fit.basis.startswith("closest is")
     assert all(c.numbers is None for c in render_contexts(p, {first, second}).values())  # no day, no numbers
+    only_first = render_contexts(p, {first, second}, on=AT.date(), numbers_for={first})
+    assert only_first[first].numbers == numbers[first] and only_first[second].numbers is None
