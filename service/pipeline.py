@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -230,14 +230,23 @@ def render_contexts(
 
 
 def render_call_script_for(p: Pipeline, task_id: int, *, now: datetime) -> str:
-    """The call script for one call task, written for its lead's product, with the lead's numbers as of ``now``."""
-    from channels.render import render_call_script
-    from storage.models import CallTask
+    """The call script for one call task, written for its lead's product, with the lead's numbers as of ``now``.
 
+    A re-engagement call names its guideline change; once the lead has gone back to its own cadence that is no
+    longer the cadence's reason, so the change comes from the lead's latest re-engagement instead.
+    """
+    from channels.render import render_call_script
+    from storage.models import CallTask, Reengagement
+
+    re_ = table(Reengagement)
     with Session(p.engine) as s:
         task = s.get(CallTask, task_id)
         if task is None:
             raise LookupError(f"no call task with id {task_id}")
         template, lead_id = task.template, task.lead_id
+        latest = sa.select(re_.c.reason).where(re_.c.lead_id == lead_id, re_.c.status == "enrolled")
+        reengaged = s.connection().execute(latest.order_by(re_.c.id.desc()).limit(1)).scalar() or ""
     ctx = render_contexts(p, {lead_id}, on=now.date())[lead_id]
+    if not ctx.reason and reengaged:
+        ctx = replace(ctx, reason=reengaged)
     return render_call_script(template, ctx, templates_dir=p.settings.templates_dir)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from dripline.cli import app
 from nurture.actions import TaskKind
-from storage.models import CallTask, table
+from storage.models import CallTask, Reengagement, table
 from tests.factories import insert_lead
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,3 +102,18 @@ def test_render_contexts_work_out_every_leads_numbers_on_the_day_given(engine, d
     assert all(c.numbers is None for c in render_contexts(p, {first, second}).values())  # no day, no numbers
     only_first = render_contexts(p, {first, second}, on=AT.date(), numbers_for={first})
     assert only_first[first].numbers == numbers[first] and only_first[second].numbers is None
+
+
+def test_a_re_engagement_call_still_names_its_change_after_the_lead_went_back_to_nurture(engine, database_url, app_env):
+    lead = _lead(engine)
+    change = "lowered its minimum credit score from 640 to 600 for bank statement loans"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(table(Reengagement)).values(
+                lead_id=lead, change_key="snapshot:3", reason=change, status="enrolled", created_at=AT
+            )
+        )
+    task = _call_task(engine, lead, "reengage")  # the lead has no cadence position naming the change any more
+    script = _ok("--db", database_url, "tasks", "script", str(task), "--at", AT.isoformat())
+    assert f"WHAT CHANGED One of our lenders {change}." in script
+    assert "THE NUMBERS" in script
