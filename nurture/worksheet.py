@@ -39,6 +39,7 @@ from nurture.income import (
     dscr,
     dti,
     income_1099,
+    largest_loan,
     payment_cents,
     percent_bp,
     personal_statement_income,
@@ -307,6 +308,13 @@ def _dti(lead: LeadFacts, income: Figure | None, programs: tuple[ProgramRules, .
     ratio = dti(_pitia(lead.loan_amount), debts, income.amount)
     limits = sorted({percent_bp(p.max_dti) for p in programs if p.max_dti is not None})
     allowed = f"programs in force allow up to {_percent(limits[-1])} of income" if limits else ""
+    if limits:
+        fits = largest_loan(income.amount, max_dti=Decimal(limits[-1]).scaleb(-4), monthly_debts=debts)
+        if fits < lead.loan_amount:
+            allowed += (
+                f"; within that this income carries a loan of up to {dollars(fits)}, so a down payment"
+                f" {dollars(lead.loan_amount - fits)} larger"
+            )
     ask = "" if lead.monthly_debts is not None else "Ask what other debts they pay each month (cards, cars, loans)."
     return Figure(label, f"{ratio:.2f}% of income", f"{owed} on {income.value}", ask, ratio, note=allowed)
 

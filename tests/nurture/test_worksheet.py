@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from nurture.eligibility import LeadFacts, assessments
 from nurture.guidelines import GuidelineSet, ProgramRules
-from nurture.income import StatementType, dscr, dti, payment_cents, rate_premium_cost
+from nurture.income import StatementType, dscr, dti, largest_loan, payment_cents, rate_premium_cost
 from nurture.products import CreditEventType, Product
 from nurture.worksheet import CONVENTIONAL_RATE, Figure, Worksheet, worksheet
 from tests.nurture.test_eligibility import LEAD as ELIGIBLE_RENTAL
@@ -167,6 +167,18 @@ def test_dti_is_the_payment_and_debts_over_the_income():
     assert w.dti.basis == "$3,297 estimated payment and $500 of other debts on $10,000 a month"
     assert w.dti.note == "programs in force allow up to 50% of income"
     assert "debts" in sheet(replace(LEAD, monthly_debts=None)).dti.ask  # type: ignore[union-attr]
+
+
+def test_a_dti_above_the_maximum_gives_the_loan_this_income_carries_and_the_larger_down_payment():
+    tight = replace(HARBOR, max_dti=35.0)
+    fits = largest_loan(D("10000.00"), max_dti=D("0.35"), monthly_debts=500)
+    assert 360_000 < fits < 400_000  # $3,000 of room for the payment: about $364,000 of loan
+    note = need(sheet(programs=(tight,)).dti).note
+    assert note == (
+        f"programs in force allow up to 35% of income; within that this income carries a loan of up to"
+        f" ${fits:,}, so a down payment ${400_000 - fits:,} larger"
+    )
+    assert "carries" not in need(sheet().dti).note  # 37.97% is within 50%
 
 
 def test_the_earliest_eligible_date_is_the_shortest_seasoning_in_force_and_eligible_now_once_past():
