@@ -19,6 +19,7 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 
+from nurture import income as calc
 from nurture.eligibility import (
     DEFAULT_1099_MONTHS,
     STANDARD_EXPENSE_BP,
@@ -29,29 +30,11 @@ from nurture.eligibility import (
     assessments,
 )
 from nurture.guidelines import GuidelineSet, ProgramRules
-from nurture.income import (
-    AGENCY_ASSET_DIVISOR,
-    ASSUMED_RATE,
-    ASSUMED_TERM_MONTHS,
-    StatementType,
-    asset_depletion_income,
-    business_statement_income,
-    dscr,
-    dti,
-    income_1099,
-    largest_loan,
-    payment_cents,
-    percent_bp,
-    personal_statement_income,
-    pl_income,
-    rate_premium_cost,
-    whole_dollars,
-)
 from nurture.products import Product
 
 # A conventional loan's rate in the premium comparison: the payment estimate's non-QM rate less one point, the
 # typical bank-statement premium, so the estimate's payment is the conventional one plus a typical premium.
-CONVENTIONAL_RATE = ASSUMED_RATE - Decimal("0.01")
+CONVENTIONAL_RATE = calc.ASSUMED_RATE - Decimal("0.01")
 
 # Points above conventional a product usually prices at (DOMAIN: bank statement 0.75-1.25; non-QM 0.5-2.0).
 PREMIUM_POINTS: Mapping[str, tuple[Decimal, Decimal]] = {
@@ -143,7 +126,7 @@ def worksheet(lead: LeadFacts, rules: Rules, on: date, *, conventional_rate: Dec
 
 def dollars(amount: Decimal | int) -> str:
     """``$10,000``: an amount to the dollar, rounded half up."""
-    return f"${whole_dollars(Decimal(amount)):,}"
+    return f"${calc.whole_dollars(Decimal(amount)):,}"
 
 
 def long_date(d: date) -> str:
@@ -178,11 +161,11 @@ def _statement_figure(lead: LeadFacts, ratio_bp: int, whose: str, label: str = I
     if deposits is None or kind is None:
         return None
     each = [deposits] * (months or 12)  # the average is what the lead carries; any 12 or 24 months of it give it
-    if kind is StatementType.PERSONAL:
-        amount = personal_statement_income(each)
+    if kind is calc.StatementType.PERSONAL:
+        amount = calc.personal_statement_income(each)
         basis = f"{_months_words(months)}personal deposits averaging {dollars(deposits)} a month, all counted"
     else:
-        amount = business_statement_income(each, expense_ratio=Decimal(ratio_bp).scaleb(-4))
+        amount = calc.business_statement_income(each, expense_ratio=Decimal(ratio_bp).scaleb(-4))
         basis = (
             f"{_months_words(months)}business deposits averaging {dollars(deposits)} a month"
             f" at {whose} {_percent(ratio_bp)} expense ratio"
@@ -198,12 +181,12 @@ def _statements(lead: LeadFacts, programs: tuple[ProgramRules, ...]) -> Figure |
 def _other_ratios(lead: LeadFacts, programs: tuple[ProgramRules, ...]) -> tuple[Figure, ...]:
     """The business-statement income at each program's own expense ratio, where it differs from the one used;
     none when a CPA's ratio applies (it overrides the programs')."""
-    if lead.expense_ratio_bp is not None or lead.statement_type is not StatementType.BUSINESS:
+    if lead.expense_ratio_bp is not None or lead.statement_type is not calc.StatementType.BUSINESS:
         return ()
     by_ratio: dict[int, list[str]] = {}
     for p in programs:
-        if p.expense_ratio is not None and percent_bp(p.expense_ratio) != STANDARD_EXPENSE_BP:
-            by_ratio.setdefault(percent_bp(p.expense_ratio), []).append(p.lender)
+        if p.expense_ratio is not None and calc.percent_bp(p.expense_ratio) != STANDARD_EXPENSE_BP:
+            by_ratio.setdefault(calc.percent_bp(p.expense_ratio), []).append(p.lender)
     found = []
     for ratio, lenders in sorted(by_ratio.items()):
         whose = f"{_names(lenders)}'s"
@@ -218,7 +201,7 @@ def _form_1099(lead: LeadFacts, programs: tuple[ProgramRules, ...]) -> Figure | 
     if lead.gross_1099 is None:
         return None
     months = lead.gross_1099_months or DEFAULT_1099_MONTHS
-    amount = income_1099(lead.gross_1099, months=months)
+    amount = calc.income_1099(lead.gross_1099, months=months)
     basis = f"{dollars(lead.gross_1099)} of 1099 income over {months} months, with no expense ratio taken off"
     return Figure(INCOME_LABEL, f"{dollars(amount)} a month", basis, "", amount, for_borrower=True)
 
@@ -226,7 +209,7 @@ def _form_1099(lead: LeadFacts, programs: tuple[ProgramRules, ...]) -> Figure | 
 def _pl(lead: LeadFacts, programs: tuple[ProgramRules, ...]) -> Figure | None:
     if lead.pl_net is None:
         return None
-    amount = pl_income(lead.pl_net)
+    amount = calc.pl_income(lead.pl_net)
     shown = f"{dollars(lead.pl_net)} of net profit" if lead.pl_net >= 0 else "a net loss, which counts as no income"
     basis = f"a 12-month CPA-prepared profit and loss statement showing {shown}"
     return Figure(INCOME_LABEL, f"{dollars(amount)} a month", basis, "", amount, for_borrower=True)
@@ -242,8 +225,8 @@ def _assets(lead: LeadFacts, programs: tuple[ProgramRules, ...]) -> Figure | Non
         divisor = divisors[0][0]
         note = f"the shortest divisor in force, {_names(lender for d, lender in divisors if d == divisor)}'s"
     else:
-        divisor, note = AGENCY_ASSET_DIVISOR, "the agency divisor; no program in force sets one (non-QM: 48-84)"
-    amount = asset_depletion_income(lead.liquid_assets, divisor=divisor)
+        divisor, note = calc.AGENCY_ASSET_DIVISOR, "the agency divisor; no program in force sets one (non-QM: 48-84)"
+    amount = calc.asset_depletion_income(lead.liquid_assets, divisor=divisor)
     basis = f"{dollars(lead.liquid_assets)} of liquid assets spread over {divisor} months"
     return Figure(INCOME_LABEL, f"{dollars(amount)} a month", basis, "", amount, for_borrower=True, note=note)
 
@@ -271,7 +254,7 @@ INCOME_ASK: Mapping[str, str] = {
 
 def _pitia(loan: int) -> Decimal:
     """The estimated PITIA the eligibility tests use for ``loan`` (:func:`nurture.income.payment_cents`)."""
-    return Decimal(payment_cents(loan)).scaleb(-2)
+    return Decimal(calc.payment_cents(loan)).scaleb(-2)
 
 
 def _dscr(lead: LeadFacts, programs: tuple[ProgramRules, ...]) -> Figure:
@@ -285,7 +268,7 @@ def _dscr(lead: LeadFacts, programs: tuple[ProgramRules, ...]) -> Figure:
         }
         ask = "Ask " + " and ".join(asks[m] for m in missing) + "."
         return Figure(label, basis=f"needs the {' and the '.join(missing)}", ask=ask)
-    ratio = dscr(rent, _pitia(loan))
+    ratio = calc.dscr(rent, _pitia(loan))
     minimums = sorted({p.min_dscr for p in programs if p.min_dscr is not None})
     need = f"programs in force want at least {minimums[0]:.2f}" if minimums else ""
     basis = (
@@ -305,11 +288,11 @@ def _dti(lead: LeadFacts, income: Figure | None, programs: tuple[ProgramRules, .
     )
     if income.amount == 0:
         return Figure(label, basis=f"{owed} against no income")
-    ratio = dti(_pitia(lead.loan_amount), debts, income.amount)
-    limits = sorted({percent_bp(p.max_dti) for p in programs if p.max_dti is not None})
+    ratio = calc.dti(_pitia(lead.loan_amount), debts, income.amount)
+    limits = sorted({calc.percent_bp(p.max_dti) for p in programs if p.max_dti is not None})
     allowed = f"programs in force allow up to {_percent(limits[-1])} of income" if limits else ""
     if limits:
-        fits = largest_loan(income.amount, max_dti=Decimal(limits[-1]).scaleb(-4), monthly_debts=debts)
+        fits = calc.largest_loan(income.amount, max_dti=Decimal(limits[-1]).scaleb(-4), monthly_debts=debts)
         if fits < lead.loan_amount:
             allowed += (
                 f"; within that this income carries a loan of up to {dollars(fits)}, so a down payment"
@@ -405,7 +388,7 @@ def _premium(lead: LeadFacts, conventional_rate: Decimal) -> Figure:
     point, lowest, highest = _premium_costs(loan, conventional_rate, low, high)
     value = f"about {dollars(lowest)}-{dollars(highest)} a month"
     basis = (
-        f"{usual}; on a {dollars(loan)} {ASSUMED_TERM_MONTHS // 12}-year loan each point is about"
+        f"{usual}; on a {dollars(loan)} {calc.ASSUMED_TERM_MONTHS // 12}-year loan each point is about"
         f" {dollars(point)} a month ({dollars(point * 12)} a year)"
     )
     return Figure(label, value, basis, "", point)
@@ -416,7 +399,7 @@ def _premium_costs(loan: int, rate: Decimal, low: Decimal, high: Decimal) -> tup
     """What one point, ``low`` points and ``high`` points over ``rate`` cost a month on ``loan`` (cached: the
     amortized payments are exact rationals, and a batch of leads repeats a few loan amounts)."""
     return tuple(  # type: ignore[return-value]
-        rate_premium_cost(loan, base_rate=rate, premium=points.scaleb(-2)) for points in (Decimal(1), low, high)
+        calc.rate_premium_cost(loan, base_rate=rate, premium=points.scaleb(-2)) for points in (Decimal(1), low, high)
     )
 
 
