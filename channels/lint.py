@@ -5,7 +5,8 @@ sample lead) and returning its problems as sentences; a rule that does not
 apply to the sample's channel returns none. :func:`lint_templates` renders
 every template file of a folder for every product, for a lead with every
 optional field and a lead with only the required ones (templates branch on
-both), and runs every rule in :data:`RULES` over each rendering.
+both), each with its worksheet of numbers under sample lender programs, and
+runs every rule in :data:`RULES` over each rendering.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from pathlib import Path
 
@@ -32,7 +33,11 @@ from channels.render import (
 )
 from nurture.actions import Channel
 from nurture.cadence import Cadence
+from nurture.eligibility import LeadFacts
+from nurture.guidelines import PROGRAMS, ProgramRules
+from nurture.income import StatementType
 from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType
+from nurture.worksheet import Worksheet, worksheet
 
 SAMPLE_OFFICER = OfficerView(
     name="Jordan Ellis", phone="+13125550142", email="jordan.ellis@example.com", nmls_id="1234567"
@@ -62,6 +67,25 @@ _SPARSE_LEAD = LeadView(
     phone="+13125550188",
     product=Product.GENERAL,
 )
+# The sample leads' numbers are worked out on SAMPLE_DAY under one sample lender's programs (one per product):
+# the full lead's chapter 7 seasons after the day, so the scripts and emails show a date still to come.
+SAMPLE_DAY = date(2026, 6, 1)
+SAMPLE_PROGRAMS = tuple(
+    ProgramRules(
+        lender="Sample Lending",
+        program=program,
+        effective_date=date(2026, 1, 1),
+        min_fico=620,
+        seasoning_months={CreditEventType.CHAPTER_7: 60},
+        min_dscr=1.0 if program is Product.DSCR else None,
+        asset_divisor=72 if program is Product.ASSET_DEPLETION else None,
+        max_dti=50.0,
+    )
+    for program in PROGRAMS
+)
+_SAMPLE_INCOME = {
+    "monthly_deposits": 18_400, "statement_type": StatementType.BUSINESS, "statement_months": 12, "monthly_debts": 450,
+}  # fmt: skip
 # The guideline change each product's sample re-engagement names, as the lender-update feed words it.
 SAMPLE_REASONS: dict[Product, str] = {
     Product.BANK_STATEMENT: "lowered its minimum credit score from 660 to 620 for bank statement loans",
@@ -128,6 +152,7 @@ _NOT_RATE_WORDS = frozenset(
 _APR = re.compile(r"\bAPR\b|(?i:\bannual\s+percentage\s+rate\b)")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\s*\n\s*\n\s*|\s*\n(?=\s*- )")
 _URL = re.compile(r"\b(?:https?://|mailto:|tel:)\S+", re.IGNORECASE)
+_NOT_AN_APPROVAL = re.compile(r"\bestimates?\b[^.!?]{0,80}?\bnot\s+(?:an?\s+)?approval\b", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 
 
@@ -233,6 +258,21 @@ def no_approval_promise(sample: Sample) -> list[str]:
     return [f"promises approval: {phrase!r}" for phrase in phrases]
 
 
+def email_estimate_is_not_an_approval(sample: Sample) -> list[str]:
+    """An email that shows the borrower's own estimate (a figure of ``ctx.numbers.estimates``: income, DSCR, a
+    seasoning date) shows what it rests on, its basis, and says in one sentence that it is an estimate and not
+    an approval ("This is an estimate ..., not an approval"), so a number is never read as an offer."""
+    if not isinstance(sample.output, EmailMessage) or sample.ctx.numbers is None:
+        return []
+    text = " ".join(sample.output.text.split())
+    shown = [f for f in sample.ctx.numbers.estimates if f.value in text]
+    problems = [f"shows {f.value!r} without its basis ({f.basis!r})" for f in shown if f.basis not in text]
+    if shown and not _NOT_AN_APPROVAL.search(text):
+        values = ", ".join(repr(f.value) for f in shown)
+        problems.append(f"shows the borrower's estimate ({values}) without saying it is an estimate, not an approval")
+    return problems
+
+
 def no_rate_without_apr(sample: Sample) -> list[str]:
     """A rate is shown only with its APR, on any channel. See :func:`rates_without_apr` for what reads as a rate."""
     return [
@@ -279,6 +319,7 @@ RULES: tuple[Rule, ...] = (
     sms_within_two_segments,
     no_approval_promise,
     no_rate_without_apr,
+    email_estimate_is_not_an_approval,
 )
 RENDERS = "renders"  # the rule name of a template that fails to render at all
 
@@ -313,7 +354,7 @@ def first_sms_template(cadence: Cadence) -> str | None:
 
 def sample_contexts(brand: Brand, unsubscribe_base_url: str, product: Product) -> tuple[RenderContext, ...]:
     """Realistic contexts for ``product``: a lead with every optional field, and one with none, each with the
-    product's sample guideline change for the re-engagement templates to name."""
+    product's sample guideline change for the re-engagement templates to name and its worksheet."""
     return tuple(
         RenderContext(
             lead=replace(lead, product=product),
@@ -321,9 +362,19 @@ def sample_contexts(brand: Brand, unsubscribe_base_url: str, product: Product) -
             brand=brand,
             unsubscribe_url=f"{unsubscribe_base_url}?lead={lead.id}&token=0123456789abcdef01234567",
             reason=SAMPLE_REASONS[product],
+            numbers=sample_numbers(lead, product, income=lead is _SAMPLE_LEAD),
         )
         for lead in (_SAMPLE_LEAD, _SPARSE_LEAD)
     )
+
+
+def sample_numbers(lead: LeadView, product: Product, *, income: bool) -> Worksheet:
+    """The worksheet of a sample lead as ``product``, on :data:`SAMPLE_DAY` under :data:`SAMPLE_PROGRAMS`; with
+    ``income``, the lead also carries bank-statement deposits and monthly debts."""
+    known = {f.name: getattr(lead, f.name) for f in fields(LeadFacts) if hasattr(lead, f.name)}
+    extra = {"lead_id": lead.id or 0, "product": product, "inquiry_date": date(2025, 11, 1)}
+    facts = LeadFacts(**known | extra | (_SAMPLE_INCOME if income else {}))
+    return worksheet(facts, SAMPLE_PROGRAMS, SAMPLE_DAY)
 
 
 def _check(channel: str, name: str, ctx: RenderContext, templates_dir: Path, *, first_sms: bool) -> list[Finding]:

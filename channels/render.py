@@ -15,6 +15,10 @@ template names are the files' names: adding a template is adding a file (names s
 Every template tailors itself to ``lead.product``; the plain-text program facts
 all channels share (names, explanations, checklists) are in ``email/_products.j2``.
 
+``RenderContext.numbers`` is the lead's worksheet (:mod:`nurture.worksheet`): call scripts show it as
+``numbers``; an email that shows the borrower's own figures uses ``estimates`` through
+``email/_estimate.html.j2``, which gives each figure's basis and says it is an estimate, not an approval.
+
 The re-engagement templates name a lender's guideline change, ``RenderContext.reason``,
 which they see as ``why``. A template that needs it says so with
 ``{% set why = why|required("reason") %}``: without a reason it raises ``ValueError``
@@ -38,6 +42,7 @@ from jinja2.runtime import Context
 from channels.messages import EmailMessage, SmsMessage, VoicemailMessage
 from channels.plaintext import html_to_text
 from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType
+from nurture.worksheet import Worksheet
 
 if TYPE_CHECKING:
     from storage.models import Lead
@@ -138,6 +143,9 @@ class RenderContext:
     # The guideline change a re-engagement names, in plain words and without the lender's name:
     # "lowered its minimum credit score from 640 to 600 for bank statement loans". Empty for other messages.
     reason: str = ""
+    # The borrower's own numbers on the day of rendering (nurture.worksheet); None when not worked out, and
+    # templates then show none. Scripts print every figure; emails may print ``estimates`` with their basis.
+    numbers: Worksheet | None = None
 
     @property
     def sender(self) -> str:
@@ -286,6 +294,8 @@ def _variables(ctx: RenderContext, **extra: Any) -> dict[str, Any]:
         "product": ctx.lead.product,
         "name": ctx.lead.first_name.strip() or "there",
         "sender": ctx.sender,
+        "numbers": ctx.numbers,
+        "estimates": ctx.numbers.estimates if ctx.numbers else (),
         **({"why": why} if why else {}),  # left undefined when empty, so any use of it fails loudly
         **extra,
     }

@@ -232,13 +232,14 @@ def complete(
 
 
 @tasks_app.command("script")
-def script(task_id: TaskId) -> None:
-    """Print the call script for a task, written for the lead's product."""
+def script(task_id: TaskId, at: Annotated[str | None, typer.Option("--at")] = None) -> None:
+    """Print the call script for a task, written for the lead's product, with the lead's numbers as of --at."""
     from service.pipeline import render_call_script_for
 
-    p = open_pipeline(parse_time(None))
+    now = parse_time(at, option="--at")
+    p = open_pipeline(now)
     try:
-        text = render_call_script_for(p, task_id)
+        text = render_call_script_for(p, task_id, now=now)
     except LookupError as exc:
         fail(str(exc), 1)
     console.print(text, markup=False, highlight=False)

@@ -259,15 +259,14 @@ def _income(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
     documented, loan = documented_income_cents(lead, rules), lead.loan_amount
     if documented is None or loan is None:
         missing = " and ".join(n for n, v in (("income", documented), ("loan amount", loan)) if v is None)
-        return Blocker(
-            BlockerKind.INCOME_UNKNOWN, f"DTI unknown without the {missing}; the program allows {limit / 100:g}%"
-        )
+        text = f"DTI unknown without the {missing}; the program allows up to {limit / 100:g}% DTI"
+        return Blocker(BlockerKind.INCOME_UNKNOWN, text)
     (income, basis), payment, debts = documented, payment_cents(loan), (lead.monthly_debts or 0) * 100
     if dti_fits(payment, debts, income, limit):
         return None
-    shown = f"{_ceil_div((payment + debts) * 10_000, income) / 100:.2f}%" if income else "(no income)"
+    shown = f"{_ceil_div((payment + debts) * 10_000, income) / 100:.2f}% DTI" if income else "DTI (no income)"
     text = (
-        f"estimated DTI {shown} is above the {limit / 100:g}% maximum: a {_dollars(payment)} payment"
+        f"estimated {shown} is above the {limit / 100:g}% DTI maximum: a {_dollars(payment)} payment"
         f"{f' and {_dollars(debts)} of debts' if debts else ''} on {_dollars(income)} a month from {basis}"
     )
     return Blocker(BlockerKind.DTI, text)
@@ -303,8 +302,8 @@ def _ltv(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:
     if lead.loan_amount * 10_000 <= limit * lead.property_value:
         return None
     value = lead.property_value
-    shown = f"{_ceil_div(lead.loan_amount * 10_000, value) / 100:.2f}%" if value else "(no property value)"
-    return Blocker(BlockerKind.LTV, f"loan-to-value {shown} is above the {limit / 100:g}% maximum")
+    shown = f"{_ceil_div(lead.loan_amount * 10_000, value) / 100:.2f}% loan-to-value" if value else "loan-to-value"
+    return Blocker(BlockerKind.LTV, f"{shown} is above the {limit / 100:g}% LTV maximum")
 
 
 def _loan_amount(lead: LeadFacts, rules: ProgramRules, on: date) -> Blocker | None:

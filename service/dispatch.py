@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from channels.base import OptedOutError, OutcomeUnknownError, flush
 from channels.messages import EmailMessage, Message, PermanentSendError, SmsMessage, TransientSendError
 from channels.render import RenderContext, render
-from nurture.actions import TouchStatus
+from nurture.actions import Channel, TouchStatus
 from nurture.states import Event
 from service.pacing import Pace
 from service.pipeline import Pipeline, render_contexts
@@ -282,7 +282,8 @@ def dispatch_batch(
     )
     if not claim.touches:
         return stats
-    contexts = render_contexts(p, {t.lead_id for t in claim.touches}, now=now)
+    emailed = {t.lead_id for t in claim.touches if t.channel == Channel.EMAIL.value}
+    contexts = render_contexts(p, {t.lead_id for t in claim.touches}, now=now, numbers_for=emailed)
     by_channel: dict[str, list[ClaimedTouch]] = defaultdict(list)
     for t in claim.touches:
         by_channel[t.channel].append(t)

@@ -8,7 +8,7 @@ inline by default, as Prefect tasks when a flow passes its runner. Each function
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -20,6 +20,7 @@ from channels.render import LeadView, OfficerView, RenderContext
 from nurture.cadence import load_cadence
 from nurture.compliance import load_rule_table
 from nurture.gate import Policy, policy_sellers
+from nurture.worksheet import worksheet
 from service.pacing import Pace, Unlimited
 from service.senders import brand, make_pace, make_sender
 from service.settings import Settings
@@ -28,8 +29,10 @@ from service.templates import missing_compliance_settings, missing_templates
 from service.unsubscribe import unsubscribe_url
 from storage.cadences import CadenceRegistry, enroll_new_leads, register_cadence
 from storage.db import make_engine
+from storage.guidelines import current_set
 from storage.models import CadencePosition, Lead, LoanOfficer, table
 from storage.referrals import enroll_funded
+from storage.rescore import lead_facts
 from storage.seasoning import enroll_seasoned
 from storage.tick import TickStats, expire_call_tasks, tick_batch
 
@@ -179,11 +182,16 @@ def team_officer(settings: Settings) -> OfficerView:
     )
 
 
-def render_contexts(p: Pipeline, lead_ids: set[int], *, now: datetime | None = None) -> dict[int, RenderContext]:
+def render_contexts(
+    p: Pipeline, lead_ids: set[int], *, now: datetime | None = None, numbers_for: set[int] | None = None
+) -> dict[int, RenderContext]:
     """What each lead's messages are rendered with: the lead, its loan officer (or the team), the brand, the
-    unsubscribe link (dated ``now``; without it the link asks for a confirmation click), and why it was enrolled
-    (a re-engagement names the guideline change)."""
-    issued = now.date() if now is not None else None
+    unsubscribe link (dated ``now``; without it the link asks for a confirmation click), why it was enrolled (a
+    re-engagement names the guideline change) and, given ``now``, its worksheet of numbers under the lender programs
+    in force that day, read once for all the leads. ``numbers_for`` limits the worksheets to those leads (the others'
+    messages show no numbers): texts and voicemail never do."""
+    issued = on = now.date() if now is not None else None
+    wanted = lead_ids if numbers_for is None else numbers_for
     brand_ = brand(p.settings)
     team = team_officer(p.settings)
     with Session(p.engine) as s:
@@ -201,6 +209,7 @@ def render_contexts(p: Pipeline, lead_ids: set[int], *, now: datetime | None = N
             .execute(sa.select(positions.c.lead_id, positions.c.reason).where(positions.c.lead_id.in_(lead_ids)))
             .all()
         )
+        rules = current_set(s.connection(), on=on) if on is not None and leads else None
     return {
         lead.id: RenderContext(
             lead=LeadView.from_model(lead),
@@ -208,21 +217,31 @@ def render_contexts(p: Pipeline, lead_ids: set[int], *, now: datetime | None = N
             brand=brand_,
             unsubscribe_url=unsubscribe_url(p.settings, lead.id, issued),  # type: ignore[arg-type]
             reason=reasons.get(lead.id) or "",
+            numbers=worksheet(lead_facts(lead), rules, on) if rules and on and lead.id in wanted else None,
         )
         for lead in leads
         if lead.id is not None
     }
 
 
-def render_call_script_for(p: Pipeline, task_id: int) -> str:
-    """The call script for one call task, written for its lead's product."""
-    from channels.render import render_call_script
-    from storage.models import CallTask
+def render_call_script_for(p: Pipeline, task_id: int, *, now: datetime) -> str:
+    """The call script for one call task, written for its lead's product, with the lead's numbers as of ``now``.
 
+    A re-engagement call names its guideline change; once the lead has gone back to its own cadence that is no
+    longer the cadence's reason, so the change comes from the lead's latest re-engagement instead.
+    """
+    from channels.render import render_call_script
+    from storage.models import CallTask, Reengagement
+
+    re_ = table(Reengagement)
     with Session(p.engine) as s:
         task = s.get(CallTask, task_id)
         if task is None:
             raise LookupError(f"no call task with id {task_id}")
         template, lead_id = task.template, task.lead_id
-    ctx = render_contexts(p, {lead_id})[lead_id]
+        latest = sa.select(re_.c.reason).where(re_.c.lead_id == lead_id, re_.c.status == "enrolled")
+        reengaged = s.connection().execute(latest.order_by(re_.c.id.desc()).limit(1)).scalar() or ""
+    ctx = render_contexts(p, {lead_id}, now=now)[lead_id]
+    if not ctx.reason and reengaged:
+        ctx = replace(ctx, reason=reengaged)
     return render_call_script(template, ctx, templates_dir=p.settings.templates_dir)

@@ -252,7 +252,7 @@ def test_a_template_using_why_without_requiring_it_still_fails_when_there_is_non
 
 def test_reengage_call_script_gives_the_change_the_fit_two_questions_and_the_objections():
     script = render_call_script("reengage", context(Product.CREDIT_EVENT, reason=WHYS[3]))
-    headings = ["WHAT CHANGED", "WHY THEY MAY FIT NOW", "OPENER", "DISCOVERY", "PROGRAM IN PLAIN WORDS"]
+    headings = ["WHAT CHANGED", "WHY THEY MAY FIT NOW", "OPENER", "DISCOVERY", "URGENCY", "PROGRAM IN PLAIN WORDS"]
     headings += ["NEXT STEP", "IF YOU HEAR", "REMEMBER"]
     positions = [script.index(heading) for heading in headings]
     assert positions == sorted(positions)
@@ -260,7 +260,7 @@ def test_reengage_call_script_gives_the_change_the_fit_two_questions_and_the_obj
     assert f"WHAT CHANGED One of our lenders {WHYS[3]}. WHY THEY MAY FIT NOW" in flat
     assert "Rebuilding after a Chapter 7 bankruptcy in March 2022:" in flat
     assert f"one of the lenders we work with just {WHYS[3]}, and" in flat
-    discovery = script[script.index("DISCOVERY") : script.index("THE PROGRAM IN PLAIN WORDS")]
+    discovery = script[script.index("DISCOVERY") : script.index("URGENCY")]
     assert [line for line in discovery.splitlines() if line.startswith("- ")] == [
         "- Is buying a home still on your mind, and what is your timing?",
         "- How have your payments gone since the Chapter 7 bankruptcy?",

@@ -227,22 +227,22 @@ def test_income_blockers_say_why_with_the_numbers():
         return only_blocker(BS_LEAD, BS, lead, rules)
 
     assert text({}) == (
-        "estimated DTI 47.97% is above the 45% maximum: a $3,296.86 payment and $1,500 of debts on $10,000 a month"
+        "estimated 47.97% DTI is above the 45% DTI maximum: a $3,296.86 payment and $1,500 of debts on $10,000 a month"
         " from business bank statements at a 50% expense ratio"
     )
     assert text({"monthly_debts": None, "statement_type": StatementType.PERSONAL, "monthly_deposits": 7_000}) == (
-        "estimated DTI 47.10% is above the 45% maximum: a $3,296.86 payment on $7,000 a month from personal bank"
+        "estimated 47.10% DTI is above the 45% DTI maximum: a $3,296.86 payment on $7,000 a month from personal bank"
         " statements"
     )
     assert text({"monthly_deposits": None, "pl_net": 60_000}) == (
-        "estimated DTI 95.94% is above the 45% maximum: a $3,296.86 payment and $1,500 of debts on $5,000 a month"
+        "estimated 95.94% DTI is above the 45% DTI maximum: a $3,296.86 payment and $1,500 of debts on $5,000 a month"
         " from a 12-month P&L"
     )
-    assert text({"monthly_deposits": None}) == "DTI unknown without the income; the program allows 45%"
+    assert text({"monthly_deposits": None}) == "DTI unknown without the income; the program allows up to 45% DTI"
     assert text({"statement_months": 12}, {"max_dti": None, "statement_months": 24}) == (
         "12 months of bank statements; the program averages 24"
     )
-    assert text({"property_value": 450_000}, {"max_dti": None}) == "loan-to-value 88.89% is above the 80% maximum"
+    assert text({"property_value": 450_000}, {"max_dti": None}) == "88.89% loan-to-value is above the 80% LTV maximum"
 
 
 def test_domain_lowering_the_expense_ratio_from_50_to_40_opens_exactly_the_leads_whose_dti_now_fits():
