@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -34,14 +35,15 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from twilio.request_validator import RequestValidator
 
 from bench.fake_providers import FakeProviders
-from bench.world import LIVE, START, add_leads
+from bench.world import LIVE, START, add_leads, phone
 from flows.local_server import free_port
 from nurture.guidelines import parse_feed
 from storage.db import make_engine, upgrade
 from storage.guidelines import load_snapshot
-from storage.models import Touch, table
+from storage.models import Suppression, Touch, table
 from tests.waiting import wait_for
 
 pytestmark = [
@@ -54,7 +56,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 BOOT = 180.0  # seconds the Prefect server may take on a busy machine
 LEADS = 120
-_touch = table(Touch)
+_touch, _suppression = table(Touch), table(Suppression)
 
 
 def _pg_base() -> str:
@@ -175,6 +177,27 @@ def _post_feed(port: int, token: str, feed: bytes) -> dict[str, Any]:
         return json.loads(answer.read())
 
 
+def _post_form(url: str, fields: dict[str, str], headers: dict[str, str]) -> str:
+    data = urllib.parse.urlencode(fields).encode()
+    request = urllib.request.Request(url, data=data, method="POST", headers=headers)
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return answer.read().decode()
+
+
+def _opted_out(url: str, address: str) -> list[str]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(_suppression.c.channel).where(
+                    _suppression.c.address == address, _suppression.c.action == "opt_out"
+                )
+            ).scalars()
+            return sorted(set(rows))
+    finally:
+        engine.dispose()
+
+
 def _runs_in(env: dict[str, str], deployment: str, state: str) -> list[dict[str, Any]]:
     return [r for r in _flow_runs(env, deployment) if r["state"] == state]
 
@@ -233,6 +256,7 @@ def test_two_workers_share_the_work_and_one_finishes_what_a_killed_one_left(data
             "DRIPLINE_SMS_PER_SECOND": "8",  # the texts take ~15 s to send: time to kill the dispatch in the middle
             "DRIPLINE_LEASE_SECONDS": "20",
             "DRIPLINE_RECONCILE_AFTER_SECONDS": "60",
+            "DRIPLINE_PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",  # what the webhooks are signed for
         }
     )
     processes = Processes(tmp_path)
@@ -293,6 +317,18 @@ def test_two_workers_share_the_work_and_one_finishes_what_a_killed_one_left(data
         done = wait_for("the event starts the re-score", lambda: _runs_in(env, "guideline-rescore", "COMPLETED"), 180)
         time.sleep(3)  # a second run, if the event were handled twice, would be there by now
         assert len(done) == len(_flow_runs(env, "guideline-rescore")) == 1
+
+        # 4. A signed STOP from the first lead's phone: its opt-out is stored before the web app's 200.
+        stop = {"MessageSid": "SM" + "7" * 32, "AccountSid": LIVE["twilio_account_sid"], "From": phone(0),
+                "To": LIVE["twilio_from_number"], "Body": "STOP"}  # fmt: skip
+        url = f"http://127.0.0.1:{web_port}/twilio/sms"
+        signed = RequestValidator(LIVE["twilio_auth_token"]).compute_signature(url, stop)
+        answer = _post_form(url, stop, {"X-Twilio-Signature": signed})
+        assert answer.startswith("<?xml") and "<Response" in answer
+        assert _opted_out(data_url, phone(0)) == ["call", "email", "sms", "voicemail"], "STOP stops every channel"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            _post_form(url, stop | {"MessageSid": "SM" + "8" * 32}, {"X-Twilio-Signature": signed})
+        assert refused.value.code == 403, "a signature for other fields is refused"
     finally:
         processes.stop_all()
         fake.stop()
