@@ -32,6 +32,7 @@ from channels.render import (
 )
 from nurture.actions import Channel
 from nurture.cadence import Cadence
+from nurture.documents import deadlines
 from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType
 
 SAMPLE_OFFICER = OfficerView(
@@ -70,7 +71,11 @@ SAMPLE_REASONS: dict[Product, str] = {
     Product.ASSET_DEPLETION: "shortened its asset depletion divisor from 84 to 60 months for asset depletion loans",
     Product.FOREIGN_NATIONAL: "lowered its minimum loan amount from $250,000 to $150,000 for foreign national loans",
     Product.GENERAL: "lowered its minimum credit score from 680 to 640 for 1099 income loans",
+    Product.TEN99: "lowered its minimum credit score from 680 to 640 for 1099 income loans",
+    Product.PNL: "shortened the time in business it asks of P&L borrowers from 24 to 12 months for P&L loans",
 }
+# The due dates a sample documents sequence names: day 0 on a Thursday, so they fall after a weekend.
+SAMPLE_DEADLINES = deadlines(date(2026, 3, 5))
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +326,7 @@ def sample_contexts(brand: Brand, unsubscribe_base_url: str, product: Product) -
             brand=brand,
             unsubscribe_url=f"{unsubscribe_base_url}?lead={lead.id}&token=0123456789abcdef01234567",
             reason=SAMPLE_REASONS[product],
+            deadlines=SAMPLE_DEADLINES,
         )
         for lead in (_SAMPLE_LEAD, _SPARSE_LEAD)
     )

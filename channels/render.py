@@ -15,6 +15,10 @@ template names are the files' names: adding a template is adding a file (names s
 Every template tailors itself to ``lead.product``; the plain-text program facts
 all channels share (names, explanations, checklists) are in ``email/_products.j2``.
 
+Every template sees its product's document checklist as ``checklist`` (``nurture.documents``); the documents
+sequence's templates also see its due dates, ``RenderContext.deadlines``, as ``deadlines``
+(``{% set deadlines = deadlines|required("deadlines") %}``).
+
 The re-engagement templates name a lender's guideline change, ``RenderContext.reason``,
 which they see as ``why``. A template that needs it says so with
 ``{% set why = why|required("reason") %}``: without a reason it raises ``ValueError``
@@ -37,6 +41,7 @@ from jinja2.runtime import Context
 
 from channels.messages import EmailMessage, SmsMessage, VoicemailMessage
 from channels.plaintext import html_to_text
+from nurture.documents import CLOSING_DAYS, PREQUAL_BUSINESS_DAYS, Deadlines, checklist
 from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType
 
 if TYPE_CHECKING:
@@ -138,6 +143,8 @@ class RenderContext:
     # The guideline change a re-engagement names, in plain words and without the lender's name:
     # "lowered its minimum credit score from 640 to 600 for bank statement loans". Empty for other messages.
     reason: str = ""
+    # The due dates of the lead's documents sequence, which its messages name. None for other messages.
+    deadlines: Deadlines | None = None
 
     @property
     def sender(self) -> str:
@@ -179,11 +186,14 @@ def _environment(templates_dir: Path) -> Environment:
         money=_money,
         phone=_phone,
         month_year=_month_year,
+        weekday=_weekday,
+        short_weekday=_short_weekday,
         one_line=_one_line,
         required=_required,
         without_program=without_program,
         first_fitting=_first_fitting,
     )
+    env.globals.update(prequal_business_days=PREQUAL_BUSINESS_DAYS, closing_days=CLOSING_DAYS)
     return env
 
 
@@ -287,6 +297,8 @@ def _variables(ctx: RenderContext, **extra: Any) -> dict[str, Any]:
         "name": ctx.lead.first_name.strip() or "there",
         "sender": ctx.sender,
         **({"why": why} if why else {}),  # left undefined when empty, so any use of it fails loudly
+        "checklist": checklist(ctx.lead.product),
+        **({"deadlines": ctx.deadlines} if ctx.deadlines else {}),  # likewise
         **extra,
     }
 
@@ -321,6 +333,16 @@ def _money(value: float) -> str:
 
 def _month_year(value: date) -> str:
     return value.strftime("%B %Y")
+
+
+def _weekday(value: date) -> str:
+    """``Thursday, March 5``."""
+    return f"{value:%A, %B} {value.day}"
+
+
+def _short_weekday(value: date) -> str:
+    """``Thu 3/5``, for a text message."""
+    return f"{value:%a} {value.month}/{value.day}"
 
 
 @lru_cache(maxsize=4096)
