@@ -33,6 +33,7 @@ from channels.render import (
 )
 from nurture.actions import Channel
 from nurture.cadence import Cadence
+from nurture.documents import deadlines
 from nurture.eligibility import LeadFacts
 from nurture.guidelines import PROGRAMS, ProgramRules
 from nurture.income import StatementType
@@ -94,7 +95,11 @@ SAMPLE_REASONS: dict[Product, str] = {
     Product.ASSET_DEPLETION: "shortened its asset depletion divisor from 84 to 60 months for asset depletion loans",
     Product.FOREIGN_NATIONAL: "lowered its minimum loan amount from $250,000 to $150,000 for foreign national loans",
     Product.GENERAL: "lowered its minimum credit score from 680 to 640 for 1099 income loans",
+    Product.TEN99: "lowered its minimum credit score from 680 to 640 for 1099 income loans",
+    Product.PNL: "shortened the time in business it asks of P&L borrowers from 24 to 12 months for P&L loans",
 }
+# The due dates a sample documents sequence names: day 0 on a Thursday, so they fall after a weekend.
+SAMPLE_DEADLINES = deadlines(date(2026, 3, 5))
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +368,7 @@ def sample_contexts(brand: Brand, unsubscribe_base_url: str, product: Product) -
             unsubscribe_url=f"{unsubscribe_base_url}?lead={lead.id}&token=0123456789abcdef01234567",
             reason=SAMPLE_REASONS[product],
             numbers=sample_numbers(lead, product, income=lead is _SAMPLE_LEAD),
+            deadlines=SAMPLE_DEADLINES,
         )
         for lead in (_SAMPLE_LEAD, _SPARSE_LEAD)
     )

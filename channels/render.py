@@ -18,6 +18,9 @@ all channels share (names, explanations, checklists) are in ``email/_products.j2
 ``RenderContext.numbers`` is the lead's worksheet (:mod:`nurture.worksheet`): call scripts show it as
 ``numbers``; an email that shows the borrower's own figures uses ``estimates`` through
 ``email/_estimate.html.j2``, which gives each figure's basis and says it is an estimate, not an approval.
+Every template sees its product's document checklist as ``checklist`` (``nurture.documents``); the documents
+sequence's templates also see its due dates, ``RenderContext.deadlines``, as ``deadlines``
+(``{% set deadlines = deadlines|required("deadlines") %}``).
 
 The re-engagement templates name a lender's guideline change, ``RenderContext.reason``,
 which they see as ``why``. A template that needs it says so with
@@ -41,6 +44,7 @@ from jinja2.runtime import Context
 
 from channels.messages import EmailMessage, SmsMessage, VoicemailMessage
 from channels.plaintext import html_to_text
+from nurture.documents import CLOSING_DAYS, PREQUAL_BUSINESS_DAYS, Deadlines, checklist
 from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType
 from nurture.worksheet import Worksheet
 
@@ -146,6 +150,8 @@ class RenderContext:
     # The borrower's own numbers on the day of rendering (nurture.worksheet); None when not worked out, and
     # templates then show none. Scripts print every figure; emails may print ``estimates`` with their basis.
     numbers: Worksheet | None = None
+    # The due dates of the lead's documents sequence, which its messages name. None for other messages.
+    deadlines: Deadlines | None = None
 
     @property
     def sender(self) -> str:
@@ -187,11 +193,14 @@ def _environment(templates_dir: Path) -> Environment:
         money=_money,
         phone=_phone,
         month_year=_month_year,
+        weekday=_weekday,
+        short_weekday=_short_weekday,
         one_line=_one_line,
         required=_required,
         without_program=without_program,
         first_fitting=_first_fitting,
     )
+    env.globals.update(prequal_business_days=PREQUAL_BUSINESS_DAYS, closing_days=CLOSING_DAYS)
     return env
 
 
@@ -297,6 +306,8 @@ def _variables(ctx: RenderContext, **extra: Any) -> dict[str, Any]:
         "numbers": ctx.numbers,
         "estimates": ctx.numbers.estimates if ctx.numbers else (),
         **({"why": why} if why else {}),  # left undefined when empty, so any use of it fails loudly
+        "checklist": checklist(ctx.lead.product),
+        **({"deadlines": ctx.deadlines} if ctx.deadlines else {}),  # likewise
         **extra,
     }
 
@@ -331,6 +342,16 @@ def _money(value: float) -> str:
 
 def _month_year(value: date) -> str:
     return value.strftime("%B %Y")
+
+
+def _weekday(value: date) -> str:
+    """``Thursday, March 5``."""
+    return f"{value:%A, %B} {value.day}"
+
+
+def _short_weekday(value: date) -> str:
+    """``Thu 3/5``, for a text message."""
+    return f"{value:%a} {value.month}/{value.day}"
 
 
 @lru_cache(maxsize=4096)

@@ -283,10 +283,10 @@ def officer_list(as_json: JsonOpt = False) -> None:
     console.print(table)
 
 
-def _load_cadence_file() -> tuple[Path, Cadence]:
+def _load_cadence_file(path: Path | None = None) -> tuple[Path, Cadence]:
     from nurture.cadence import CadenceError, load_cadence
 
-    path = settings().cadence_file
+    path = path or settings().cadence_file
     try:
         return path, load_cadence(path.read_text(), source=str(path))
     except CadenceError as exc:
@@ -313,12 +313,19 @@ def cadence_show() -> None:
 
 @cadence_app.command("check")
 def cadence_check(now: AtOpt = None) -> None:
-    """Validate the cadence file and that every template it names exists."""
+    """Validate every cadence file (the contact cadence, re-engagement, referral asks, documents) and that every
+    template each names exists."""
     from service.templates import missing_templates
 
-    path, c = _load_cadence_file()
-    missing = missing_templates(settings(), c)
-    if missing:
-        err.print(f"[red]{path}: templates not found: {', '.join(missing)}[/]")
+    s = settings()
+    failed = False
+    for file in (s.cadence_file, s.reengage_cadence_file, s.referral_cadence_file, s.documents_cadence_file):
+        path, c = _load_cadence_file(file)
+        missing = missing_templates(s, c)
+        if missing:
+            err.print(f"[red]{path}: templates not found: {', '.join(missing)}[/]")
+            failed = True
+        else:
+            console.print(f"{path}: {c.name} v{c.version}, {len(c.steps)} steps, all templates present")
+    if failed:
         raise typer.Exit(2)
-    console.print(f"{path}: {c.name} v{c.version}, {len(c.steps)} steps, all templates present")

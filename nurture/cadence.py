@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    StrictBool,
     StrictStr,
     ValidationError,
     model_validator,
@@ -58,6 +59,7 @@ class Step:
     every_days: int | None = None  # repeats every N days after ``day``
     until_day: int | None = None  # last day a repeat may fall on
     priority: int = 0  # a call task's place in the loan officer's list (higher first)
+    call_instead: bool = True  # a text or voicemail refused for want of consent becomes a loan officer's call
 
     @property
     def repeats(self) -> bool:
@@ -76,6 +78,12 @@ class Cadence:
     contact_phase_end: int  # index of the last step of the contact days
     digest: str
     body: str
+    business_days: bool = False  # ``day`` counts Monday-Friday after day 0, not calendar days
+    restarts: bool = False  # a lead may run it again: its touch keys name the run's day 0
+
+    def date_of(self, anchor: date, day: int) -> date:
+        """The local date of ``day`` (in this cadence's days) for an enrollment whose day 0 is ``anchor``."""
+        return business_day(anchor, day) if self.business_days else anchor + timedelta(days=day)
 
     def index_of(self, step_id: str) -> int:
         for i, step in enumerate(self.steps):
@@ -92,6 +100,16 @@ class Cadence:
     @property
     def templates(self) -> set[tuple[Channel, str]]:
         return {(s.channel, t) for s in self.steps for t in s.templates}
+
+
+def business_day(start: date, n: int) -> date:
+    """The ``n``-th weekday (Monday to Friday) after ``start``; ``start`` itself when ``n`` is 0, whatever day it is.
+    Public holidays are not known here: they count as business days."""
+    day, left = start, n
+    while left > 0:
+        day += timedelta(days=1)
+        left -= day.weekday() < 5
+    return day
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
@@ -168,6 +186,7 @@ class _StepModel(FileModel):
     every_days: Positive | None = None
     until_day: Whole | None = None
     priority: Annotated[int, Field(strict=True, ge=0, le=100)] = 0
+    without_consent: Literal["call", "skip"] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> _StepModel:
@@ -189,6 +208,8 @@ class _StepModel(FileModel):
             raise ValueError(f"until_day: {self.until_day} must be a day on or after {self.day}")
         if self.priority and self.channel is not Channel.CALL:
             raise ValueError("priority only applies to call steps")
+        if self.without_consent is not None and self.channel not in (Channel.SMS, Channel.VOICEMAIL):
+            raise ValueError("without_consent only applies to sms and voicemail steps")
         return self
 
     def step(self) -> Step:
@@ -205,6 +226,7 @@ class _StepModel(FileModel):
             every_days=self.every_days,
             until_day=self.until_day,
             priority=self.priority,
+            call_instead=self.without_consent != "skip",
         )
 
 
@@ -213,6 +235,8 @@ class _CadenceFile(FileModel):
     version: Positive
     stale_after: Duration = timedelta(hours=24)
     contact_phase_ends_after: StrictStr | None = None
+    days: Literal["calendar", "business"] = "calendar"
+    restarts: StrictBool = False
     steps: Annotated[list[_StepModel], Field(min_length=1)]
 
 
@@ -242,6 +266,8 @@ def load_cadence(body: str, *, source: str = "<cadence>") -> Cadence:
         contact_phase_end=ids.index(end_id),
         digest=hashlib.sha256(body.encode()).hexdigest(),
         body=body,
+        business_days=model.days == "business",
+        restarts=model.restarts,
     )
 
 

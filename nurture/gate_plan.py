@@ -4,7 +4,8 @@ Pure: the tick hands in the planner's touches and call tasks with the lead's
 facts, and gets back the same items moved to a time every rule allows, held,
 or blocked, each carrying its decisions. An automated text or voicemail that
 is blocked for want of consent (or of a registered sender) becomes a human call
-task for the loan officer instead, itself checked like any call.
+task for the loan officer instead, itself checked like any call, unless its step
+says ``without_consent: skip``.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def gate_planned(
         if touch.status is not TouchStatus.PLANNED:
             out.touches.append(touch)
             continue
-        window = cadence.steps[cadence.index_of(touch.step_id)].window
+        step = cadence.steps[cadence.index_of(touch.step_id)]
+        window = step.window
         to = email if touch.channel is Channel.EMAIL else facts.phone
         req = ContactRequest(touch.channel, touch.scheduled_for, window=window, to=to, key=touch.key)
         verdict = check(req, facts, policy)
@@ -84,7 +86,7 @@ def gate_planned(
                 touch._replace(status=TouchStatus.BLOCKED, reason=verdict_reason(verdict), decisions=line)
             )
             deciding = verdict.decisions[-1].rule
-            if deciding in _CALL_INSTEAD and touch.channel in (Channel.SMS, Channel.VOICEMAIL):
+            if deciding in _CALL_INSTEAD and touch.channel in (Channel.SMS, Channel.VOICEMAIL) and step.call_instead:
                 substitute = PlannedCallTask(
                     lead_id=touch.lead_id,
                     key=f"{touch.key}:call",

@@ -124,7 +124,7 @@ def due_at(step: Step, repeat: int, lead: LeadSnapshot, cadence: Cadence) -> dat
     if step.day is not None:
         assert step.at is not None
         day = step.day + repeat * (step.every_days or 0)
-        nominal = local_instant(lead.timezone, lead.anchor_date + timedelta(days=day), step.at)
+        nominal = local_instant(lead.timezone, cadence.date_of(lead.anchor_date, day), step.at)
         nominal = max(nominal, lead.enrolled_at)
     else:
         assert step.after is not None
@@ -142,7 +142,7 @@ def _past_end(step: Step, repeat: int) -> bool:
 
 def touch_key(lead_id: int, cadence: Cadence, step: Step, repeat: int, run: date | None = None) -> str:
     """The touch's (or call task's) unique key. ``run``: day 0 of an enrollment a lead may get more than once (a
-    re-engagement), so a second sequence is not taken for the first."""
+    re-engagement, a cadence that ``restarts``), so a second sequence is not taken for the first."""
     suffix = f"#{repeat}" if step.repeats else ""
     on = f"@{run.isoformat()}" if run is not None else ""
     return f"{lead_id}:{cadence.name}:v{cadence.version}{on}:{step.id}{suffix}:{step.channel.value}"
@@ -239,7 +239,8 @@ def _walk(result: Plan, lead: LeadSnapshot, cadence: Cadence, now: datetime, *, 
 def _emit(
     plan_: Plan, lead: LeadSnapshot, cadence: Cadence, step: Step, repeat: int, due: datetime, now: datetime
 ) -> None:
-    key = touch_key(lead.lead_id, cadence, step, repeat, lead.anchor_date if lead.home is not None else None)
+    run = lead.anchor_date if lead.home is not None or cadence.restarts else None
+    key = touch_key(lead.lead_id, cadence, step, repeat, run)
     template = step.template_for(repeat)
     scheduled = next_opening(max(due, now), step.window, lead.timezone)
     closes = window_close(scheduled, step.window, lead.timezone)

@@ -14,6 +14,8 @@ class Product(enum.StrEnum):
     ASSET_DEPLETION = "asset_depletion"
     FOREIGN_NATIONAL = "foreign_national"
     GENERAL = "general"
+    TEN99 = "1099"  # 1099-only: gross 1099 income of the last one or two years
+    PNL = "pnl"  # P&L-only: a CPA-prepared 12-month profit and loss statement
 
     @property
     def label(self) -> str:
@@ -27,6 +29,8 @@ _LABELS = {
     Product.ASSET_DEPLETION: "Asset depletion",
     Product.FOREIGN_NATIONAL: "Foreign national",
     Product.GENERAL: "General non-QM",
+    Product.TEN99: "1099-only",
+    Product.PNL: "P&L-only",
 }
 
 
@@ -69,6 +73,11 @@ class Situation:
     credit_event_type: CreditEventType | None = None
     credit_event_date: date | None = None
     high_dti: bool = False
+    # The income the borrower can document, when the lead file says (whole dollars): monthly bank deposits, gross
+    # 1099 income, a 12-month P&L's net profit.
+    monthly_deposits: int | None = None
+    gross_1099: int | None = None
+    pl_net: int | None = None
 
 
 def months_between(earlier: date, later: date) -> int:
@@ -83,7 +92,9 @@ def match_product(situation: Situation, *, as_of: date) -> Product:
     """Pick the program that answers "can I get approved at all" for this borrower.
 
     Order matters: citizenship and property use decide the program outright;
-    a recent credit event outranks the income story; then how income is shown.
+    a recent credit event outranks the income story; then how income is shown:
+    bank deposits keep the bank statement loan, else 1099s alone make a 1099-only
+    loan and a P&L alone a P&L-only loan; then the borrower's own account of it.
     """
     if situation.foreign_national:
         return Product.FOREIGN_NATIONAL
@@ -94,6 +105,10 @@ def match_product(situation: Situation, *, as_of: date) -> Product:
         or months_between(situation.credit_event_date, as_of) < CREDIT_EVENT_RELEVANT_MONTHS
     ):
         return Product.CREDIT_EVENT
+    if situation.monthly_deposits is None and situation.gross_1099 is not None:
+        return Product.TEN99
+    if situation.monthly_deposits is None and situation.pl_net is not None:
+        return Product.PNL
     if situation.self_employed:
         return Product.BANK_STATEMENT
     if (situation.liquid_assets or 0) >= ASSET_DEPLETION_MIN_ASSETS:

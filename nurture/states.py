@@ -61,6 +61,7 @@ class Event(enum.StrEnum):
     WRONG_NUMBER = "wrong_number"
     REENGAGE = "reengage"
     REFERRAL_ASK = "referral_ask"
+    DOCS_SEQUENCE = "docs_sequence"
     REENGAGEMENT_ENDED = "reengagement_ended"
     RESUBSCRIBED = "resubscribed"
 
@@ -93,11 +94,21 @@ class Transition:
     cadence_to: CadenceStatus | None  # None: the cadence status does not change (or: one of ``restores``)
     note: str
     restores: frozenset[CadenceStatus] = frozenset()  # the event puts back the status the lead had, one of these
+    handed_over: frozenset[CadenceStatus] = frozenset()  # with ``cadence_to`` None: these become handed_off
 
 
-def _t(event: Event, stage_from, stage_to, cadence_from, cadence_to, note: str, restores=()) -> Transition:
+def _t(
+    event: Event, stage_from, stage_to, cadence_from, cadence_to, note: str, restores=(), handed_over=()
+) -> Transition:
     return Transition(
-        event, frozenset(stage_from), stage_to, frozenset(cadence_from), cadence_to, note, frozenset(restores)
+        event,
+        frozenset(stage_from),
+        stage_to,
+        frozenset(cadence_from),
+        cadence_to,
+        note,
+        frozenset(restores),
+        frozenset(handed_over),
     )
 
 
@@ -156,7 +167,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.DOCS_RECEIVED,
         _ANY_CADENCE,
         None,
-        "documents in: ready for a lender",
+        "documents in: ready for a lender (the document reminders stop; the loan officer has the lead)",
+        handed_over={C.ACTIVE, C.NURTURING, C.COMPLETED},
     ),
     _t(Event.PRE_QUALIFIED, {S.DOCS_RECEIVED}, S.PRE_QUALIFIED, _ANY_CADENCE, None, "rate and terms estimated"),
     _t(Event.APPLICATION, {S.PRE_QUALIFIED}, S.APPLICATION, _ANY_CADENCE, None, "application taken"),
@@ -210,6 +222,15 @@ TRANSITIONS: tuple[Transition, ...] = (
         {C.HANDED_OFF},
         C.ACTIVE,
         "the loan funded: ask for referrals now and 30 days later (email and a loan officer's call)",
+    ),
+    _t(
+        Event.DOCS_SEQUENCE,
+        {S.EDUCATED, S.DOCS_REQUESTED},
+        S.DOCS_REQUESTED,
+        {C.HANDED_OFF},
+        C.ACTIVE,
+        "program explained or documents asked for on a call: the product's checklist now, then reminders with "
+        "deadlines until the documents are in",
     ),
     _t(
         Event.REENGAGEMENT_ENDED,
@@ -272,12 +293,13 @@ def apply(event: Event, *, stage: Stage, cadence: CadenceStatus, restore: Cadenc
     if (restore is not None or row.restores) and restore not in row.restores:
         wanted = ", ".join(sorted(s.value for s in row.restores)) or "nothing"
         raise InvalidTransition(f"{event.value} restores {wanted}, not {restore.value if restore else 'nothing'}")
+    handed = CadenceStatus.HANDED_OFF if cadence in row.handed_over else None
     return StateChange(
         event=event,
         stage_from=stage,
         stage_to=row.stage_to or stage,
         cadence_from=cadence,
-        cadence_to=restore or row.cadence_to or cadence,
+        cadence_to=restore or row.cadence_to or handed or cadence,
         note=row.note,
     )
 
@@ -301,7 +323,8 @@ def transition_table_markdown() -> str:
     for t in TRANSITIONS:
         lines.append(
             f"| `{t.event.value}` | {_names(t.stage_from, Stage)} | {_target(t.stage_to)} "
-            f"| {_names(t.cadence_from, CadenceStatus)} | {_restored(t) or _target(t.cadence_to)} | {t.note} |"
+            f"| {_names(t.cadence_from, CadenceStatus)} | {_restored(t) or _handed_over(t) or _target(t.cadence_to)} "
+            f"| {t.note} |"
         )
     return "\n".join(lines)
 
@@ -309,6 +332,12 @@ def transition_table_markdown() -> str:
 def _restored(t: Transition) -> str:
     ordered = [s.value for s in CadenceStatus if s in t.restores]
     return f"as before: {' or '.join(ordered)}" if ordered else ""
+
+
+def _handed_over(t: Transition) -> str:
+    if not t.handed_over:
+        return ""
+    return f"handed_off from {', '.join(s.value for s in CadenceStatus if s in t.handed_over)}, else (same)"
 
 
 def _target(state: enum.Enum | None) -> str:
@@ -334,4 +363,8 @@ def mermaid(machine: str) -> str:
             for s in enum_cls:
                 if s in sources and s != to:
                     lines.append(f"    {s.value} --> {to.value}: {t.event.value}")
+        if machine == "cadence" and target is None:
+            for s in CadenceStatus:
+                if s in sources and s in t.handed_over:
+                    lines.append(f"    {s.value} --> {CadenceStatus.HANDED_OFF.value}: {t.event.value}")
     return "\n".join(lines)

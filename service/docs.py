@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from nurture.cadence import load_cadence
+from nurture.cadence import Cadence, load_cadence
 from nurture.states import CadenceStatus, Stage, mermaid, transition_table_markdown
 from service.settings import Settings, shipped
 
@@ -32,17 +32,25 @@ REQUIRED = (
 )  # fmt: skip
 
 
-def state_machine_markdown() -> str:
-    cadence = load_cadence((shipped("cadences") / "default.yaml").read_text())
-    steps = "\n".join(
-        f"| `{s.id}` | {f'day {s.day} {s.at:%H:%M}' if s.day is not None and s.at else f'{s.after} + {s.delay}'}"
+def _steps(cadence: Cadence) -> str:
+    """The cadence's steps as Markdown table rows."""
+    days = "business day" if cadence.business_days else "day"
+    return "\n".join(
+        f"| `{s.id}` | {f'{days} {s.day} {s.at:%H:%M}' if s.day is not None and s.at else f'{s.after} + {s.delay}'}"
         f"{f', then every {s.every_days} days' if s.every_days else ''} | {s.channel.value} | "
         f"{', '.join(s.templates)} | {s.window.start:%H:%M}-{s.window.end:%H:%M} |"
         for s in cadence.steps
     )
+
+
+def state_machine_markdown() -> str:
+    cadence = load_cadence((shipped("cadences") / "default.yaml").read_text())
+    documents = load_cadence((shipped("cadences") / "documents.yaml").read_text())
+    steps = _steps(cadence)
     return f"""# Lead state machines
 
-Generated from `nurture/states.py` and `cadences/default.yaml` by `dripline docs`; do not edit by hand.
+Generated from `nurture/states.py`, `cadences/default.yaml` and `cadences/documents.yaml` by `dripline docs`; do not
+edit by hand.
 
 A lead has two states that move together: its **pipeline stage** ({", ".join(s.value for s in Stage)})
 and its **cadence status** ({", ".join(s.value for s in CadenceStatus)}). Every event is one row of
@@ -72,6 +80,16 @@ The contact days end after `{cadence.steps[cadence.contact_phase_end].id}`; then
 | step | when | channel | template(s) | window |
 |---|---|---|---|---|
 {steps}
+
+## Documents sequence ({documents.name} v{documents.version})
+
+Started by `educated` or `docs_requested` (event `docs_sequence`); day 0 is the day of that call, whose steps go out
+as soon as it is logged (within their windows), and the days after it count business days (Monday to Friday).
+`docs_received` stops what is still to come.
+
+| step | when | channel | template(s) | window |
+|---|---|---|---|---|
+{_steps(documents)}
 """
 
 

@@ -19,6 +19,7 @@ from channels.base import Sender
 from channels.render import LeadView, OfficerView, RenderContext
 from nurture.cadence import load_cadence
 from nurture.compliance import load_rule_table
+from nurture.documents import deadlines
 from nurture.gate import Policy, policy_sellers
 from nurture.worksheet import worksheet
 from service.pacing import Pace, Unlimited
@@ -29,6 +30,7 @@ from service.templates import missing_compliance_settings, missing_templates
 from service.unsubscribe import unsubscribe_url
 from storage.cadences import CadenceRegistry, enroll_new_leads, register_cadence
 from storage.db import make_engine
+from storage.documents import DOCUMENTS_CADENCE, enroll_documents
 from storage.guidelines import current_set
 from storage.models import CadencePosition, Lead, LoanOfficer, table
 from storage.referrals import enroll_funded
@@ -58,7 +60,11 @@ class Pipeline:
         cadence = load_cadence(settings.cadence_file.read_text(), source=str(settings.cadence_file))
         others = tuple(
             load_cadence(path.read_text(), source=str(path))
-            for path in (settings.reengage_cadence_file, settings.referral_cadence_file)
+            for path in (
+                settings.reengage_cadence_file,
+                settings.referral_cadence_file,
+                settings.documents_cadence_file,
+            )
         )
         policy = load_policy(settings)
         missing = missing_templates(settings, cadence, *others)
@@ -106,6 +112,7 @@ class TickSummary:
     enrolled: int = 0
     seasoned: int = 0  # re-engaged on the day their credit event seasoned
     referrals: int = 0  # funded leads moved onto the referral asks
+    documents: int = 0  # leads moved onto the documents sequence after their education call
     expired_tasks: int = 0
     batches: int = 0
     plan: TickStats = field(default_factory=TickStats)
@@ -116,6 +123,7 @@ class TickSummary:
             "enrolled": self.enrolled,
             "seasoned": self.seasoned,
             "referrals": self.referrals,
+            "documents": self.documents,
             "expired_tasks": self.expired_tasks,
             "leads": plan.leads,
             "touches": plan.touches,
@@ -144,6 +152,13 @@ def enroll_funded_leads(p: Pipeline, *, now: datetime, batch_size: int) -> int:
     return total
 
 
+def enroll_documents_leads(p: Pipeline, *, now: datetime, batch_size: int) -> int:
+    total = 0
+    while n := enroll_documents(engine=p.engine, registry=p.registry, now=now, limit=batch_size):
+        total += n
+    return total
+
+
 def expire_tasks(p: Pipeline, *, now: datetime) -> int:
     return expire_call_tasks(engine=p.engine, now=now)
 
@@ -153,8 +168,8 @@ def plan_batch(p: Pipeline, *, now: datetime, batch_size: int) -> TickStats:
 
 
 def tick(p: Pipeline, *, now: datetime, batch_size: int | None = None, run: Runner = inline) -> TickSummary:
-    """Enroll new leads, re-engage seasoned ones, start the referral asks of funded ones, expire stale call tasks,
-    and plan every lead due at ``now``.
+    """Enroll new leads, re-engage seasoned ones, start the referral asks of funded ones and the documents sequence
+    of those whose education call was logged, expire stale call tasks, and plan every lead due at ``now``.
 
     Every step is safe to run again (a claimed lead is no longer due), so a runner may retry it.
     """
@@ -163,6 +178,7 @@ def tick(p: Pipeline, *, now: datetime, batch_size: int | None = None, run: Runn
     summary.enrolled = run("enroll-new-leads", enroll, p, now=now, batch_size=size, retry=True)
     summary.seasoned = run("enroll-seasoned-leads", enroll_seasoned_leads, p, now=now, batch_size=size, retry=True)
     summary.referrals = run("enroll-funded-leads", enroll_funded_leads, p, now=now, batch_size=size, retry=True)
+    summary.documents = run("enroll-documents-leads", enroll_documents_leads, p, now=now, batch_size=size, retry=True)
     summary.expired_tasks = run("expire-call-tasks", expire_tasks, p, now=now, retry=True)
     while True:
         stats = run("plan-due-leads", plan_batch, p, now=now, batch_size=size, retry=True)
@@ -187,9 +203,10 @@ def render_contexts(
 ) -> dict[int, RenderContext]:
     """What each lead's messages are rendered with: the lead, its loan officer (or the team), the brand, the
     unsubscribe link (dated ``now``; without it the link asks for a confirmation click), why it was enrolled (a
-    re-engagement names the guideline change) and, given ``now``, its worksheet of numbers under the lender programs
-    in force that day, read once for all the leads. ``numbers_for`` limits the worksheets to those leads (the others'
-    messages show no numbers): texts and voicemail never do."""
+    re-engagement names the guideline change), on the documents sequence its due dates, and, given ``now``, its
+    worksheet of numbers under the lender programs in force that day, read once for all the leads.
+    ``numbers_for`` limits the worksheets to those leads (the others' messages show no numbers): texts and
+    voicemail never do."""
     issued = on = now.date() if now is not None else None
     wanted = lead_ids if numbers_for is None else numbers_for
     brand_ = brand(p.settings)
@@ -204,24 +221,33 @@ def render_contexts(
             for o in s.exec(sa.select(LoanOfficer).where(LoanOfficer.id.in_(officer_ids))).scalars()  # type: ignore[union-attr,call-overload]
         }
         positions = table(CadencePosition)
-        reasons = dict(
-            s.connection()
-            .execute(sa.select(positions.c.lead_id, positions.c.reason).where(positions.c.lead_id.in_(lead_ids)))
-            .all()
-        )
+        enrollments = {
+            r.lead_id: r
+            for r in s.connection().execute(
+                sa.select(
+                    positions.c.lead_id, positions.c.reason, positions.c.cadence_name, positions.c.anchor_date
+                ).where(positions.c.lead_id.in_(lead_ids))
+            )
+        }
         rules = current_set(s.connection(), on=on) if on is not None and leads else None
-    return {
-        lead.id: RenderContext(
+    contexts: dict[int, RenderContext] = {}
+    for lead in leads:
+        if lead.id is None:
+            continue
+        enrolled = enrollments.get(lead.id)
+        due = None
+        if enrolled is not None and enrolled.cadence_name == DOCUMENTS_CADENCE:
+            due = deadlines(enrolled.anchor_date)
+        contexts[lead.id] = RenderContext(
             lead=LeadView.from_model(lead),
             officer=officers.get(lead.loan_officer_id, team),
             brand=brand_,
-            unsubscribe_url=unsubscribe_url(p.settings, lead.id, issued),  # type: ignore[arg-type]
-            reason=reasons.get(lead.id) or "",
+            unsubscribe_url=unsubscribe_url(p.settings, lead.id, issued),
+            reason=(enrolled.reason if enrolled is not None else "") or "",
             numbers=worksheet(lead_facts(lead), rules, on) if rules and on and lead.id in wanted else None,
+            deadlines=due,
         )
-        for lead in leads
-        if lead.id is not None
-    }
+    return contexts
 
 
 def render_call_script_for(p: Pipeline, task_id: int, *, now: datetime) -> str:

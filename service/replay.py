@@ -14,7 +14,7 @@ from nurture.cadence import parse_duration
 from service import rescore
 from service.dispatch import DispatchStats, dispatch
 from service.pipeline import Pipeline, tick
-from storage.referrals import next_enrollment_at
+from storage import documents, referrals
 from storage.rescore import RescoreStats
 from storage.tick import TickStats, next_work_at
 
@@ -112,7 +112,8 @@ def _microseconds(d: timedelta) -> int:
 def _next_work(p: Pipeline, hook: ReplayHook | None, now: datetime) -> datetime | None:
     times = [
         next_work_at(engine=p.engine),
-        next_enrollment_at(engine=p.engine, now=now),  # a funded lead's referral asks begin at the next tick
+        referrals.next_enrollment_at(engine=p.engine, now=now),  # a funded lead's referral asks begin at the next tick
+        documents.next_enrollment_at(engine=p.engine, now=now),  # so does a documents sequence after its call
         hook.next_at() if hook is not None else None,
     ]
     found = [t for t in times if t is not None]

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
         shipped("cadences") / "referral.yaml",
         description="the referral asks a borrower gets when the loan funds (email and a loan officer's call)",
     )
+    documents_cadence_file: Path = Field(
+        shipped("cadences") / "documents.yaml",
+        description="the checklist and deadline reminders a borrower gets after the education call",
+    )
     compliance_file: Path = Field(
         shipped("compliance") / "us.yaml", description="the compliance rule table every contact is checked against"
     )

@@ -209,6 +209,17 @@ def _situation(d: _Draw, kind: str, event_dates: list[str], row: dict[str, str])
     row.update(fico=fico, loan_amount=str(loan), loan_purpose=purpose, property_type=ptype)
 
 
+def _documented_income(d: _Draw, row: dict[str, str]) -> None:
+    """About a third of the leads whose situation says nothing else were paid on 1099s, a quarter have a CPA's P&L."""
+    story = d.random()
+    if story < 0.35:
+        months = 24 if d.random() < 0.5 else 12
+        yearly = max(30_000, round(d.gauss(110_000, 30_000) / 1_000) * 1_000)
+        row.update(gross_1099=str(yearly * months // 12), gross_1099_months=str(months))
+    elif story < 0.6:
+        row["pl_net"] = str(max(25_000, round(d.gauss(140_000, 40_000) / 1_000) * 1_000))
+
+
 def _compliance(c: _Draw, row: dict[str, str], *, inquiry: date, as_of: date) -> None:
     """Fill the second phone, the Do Not Call scrub and the consent into ``row`` (phone and source already set)."""
     state = row["address_state"]
@@ -264,8 +275,10 @@ def iter_leads(n: int, *, seed: int, as_of: date, ages: AgeTiers = AGED_30_90) -
     """``n`` lead rows (every CSV column, as text), inquiries ``ages`` before ``as_of`` (default 30-90 days).
 
     The tier of each lead is drawn from a stream of its own, so the tiers change the inquiry dates and nothing
-    else: the other columns of a seed are the same for any ``ages``."""
+    else: the other columns of a seed are the same for any ``ages``. So are the 1099 and P&L figures of the
+    leads whose situation says nothing else (they make 1099-only and P&L-only leads)."""
     d, c, a = _Draw(seed), _Draw(f"compliance-{seed}"), _Draw(f"ages-{seed}")
+    income = _Draw(f"income-{seed}")
     tiers = [
         [(day, day.isoformat(), f"{day.month}/{day.day}/{day.year}") for day in _days_before(as_of, low, high)]
         for _, low, high in ages
@@ -293,7 +306,10 @@ def iter_leads(n: int, *, seed: int, as_of: date, ages: AgeTiers = AGED_30_90) -
         )
         if d.random() < 0.08:
             row["email" if d.random() < 0.5 else "phone"] = ""  # vendors send partial contact data
-        _situation(d, d.weighted(_SITUATION_W), event_dates, row)
+        kind = d.weighted(_SITUATION_W)
+        _situation(d, kind, event_dates, row)
+        if kind == "general":
+            _documented_income(income, row)
         _compliance(c, row, inquiry=inquiry, as_of=as_of)
         yield row
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from nurture.actions import Channel, Outcome, SuppressionAction, TaskKind, TaskStatus, TouchStatus
+from nurture.documents import CADENCE as DOCUMENTS_CADENCE
 from nurture.states import AUTOMATED, CadenceStatus, Event, Stage, StateChange, allowed, apply, restores
 from storage.compliance import ALL_CHANNELS, record_suppression
 from storage.locks import lock_leads, write_transaction
@@ -39,6 +40,17 @@ OUTCOME_EVENTS: dict[Outcome, Event | None] = {
     Outcome.WRONG_NUMBER: Event.WRONG_NUMBER,
     Outcome.DO_NOT_CALL: Event.DO_NOT_CONTACT,
 }
+
+
+# A position's home enrollment (``storage.tick.HOME_COLUMNS``) and the columns it goes back into.
+_HOME = (_pos.c.home_cadence_name, _pos.c.home_cadence_version, _pos.c.home_anchor_date, _pos.c.home_enrolled_at,
+         _pos.c.home_step_index, _pos.c.home_repeat)  # fmt: skip
+
+
+def _back_home(row: Any) -> dict[str, object]:
+    """The position's values that put it back on its home enrollment, the home cleared."""
+    back: dict[str, object] = {c.name.removeprefix("home_"): getattr(row, c.name) for c in _HOME}
+    return back | dict.fromkeys((c.name for c in _HOME), None) | {"reason": ""}
 
 
 class LeadNotFound(LookupError):
@@ -81,7 +93,7 @@ def apply_event(
     moved on is not an error.
     """
     query = (
-        sa.select(_lead.c.stage, _lead.c.loan_officer_id, _pos.c.status)
+        sa.select(_lead.c.stage, _lead.c.loan_officer_id, _pos.c.status, _pos.c.cadence_name, *_HOME)
         .select_from(_lead.outerjoin(_pos, _pos.c.lead_id == _lead.c.id))
         .where(_lead.c.id == lead_id)
     )
@@ -101,10 +113,14 @@ def apply_event(
         if event is Event.WRONG_NUMBER:
             values["phone_ok"] = False
         conn.execute(_lead.update().where(_lead.c.id == lead_id).values(**values))
+    left_documents = False
     if row.status and change.cadence_to != cadence:
         pos_values: dict[str, object] = {"status": change.cadence_to.value, "updated_at": at}
         if change.cadence_to is CadenceStatus.NURTURING:
             pos_values["next_due_at"] = at  # the next tick moves it to the nurture steps
+            if row.cadence_name == DOCUMENTS_CADENCE and row.home_cadence_name is not None:
+                pos_values |= _back_home(row)  # the documents sequence has none: the enrollment it came from
+                left_documents = True
         conn.execute(_pos.update().where(_pos.c.lead_id == lead_id).values(**pos_values))
     conn.execute(
         _hist.insert().values(
@@ -141,7 +157,12 @@ def apply_event(
         phone = [Channel.SMS.value, Channel.VOICEMAIL.value]
         cancelled_touches = _cancel_touches(conn, lead_id, at, f"cancelled: {event.value}", phone)
         cancelled_tasks = _cancel_cadence_tasks(conn, lead_id)
-    if change.cadence_to is CadenceStatus.HANDED_OFF and cadence is not CadenceStatus.HANDED_OFF:
+    if left_documents:  # its emails name the sequence's deadlines: none goes once the lead has left it
+        cancelled_touches += _cancel_touches(conn, lead_id, at, f"cancelled: {event.value}", None,
+                                             key_like=f"{lead_id}:{DOCUMENTS_CADENCE}:%")  # fmt: skip
+    # documents in: the loan officer who logged it needs no task telling them so (their reminders stop above)
+    hands_over = event is not Event.DOCS_RECEIVED
+    if change.cadence_to is CadenceStatus.HANDED_OFF and cadence is not CadenceStatus.HANDED_OFF and hands_over:
         kind = TaskKind.REPLY if event is Event.INBOUND_REPLY else TaskKind.HANDOFF
         handoff_id = conn.execute(
             _task.insert()
@@ -196,10 +217,14 @@ def history_rows(
     return rows, stage, status
 
 
-def _cancel_touches(conn: Connection, lead_id: int, at: datetime, reason: str, channels: list[str] | None) -> int:
+def _cancel_touches(
+    conn: Connection, lead_id: int, at: datetime, reason: str, channels: list[str] | None, *, key_like: str = ""
+) -> int:
     where = [_touch.c.lead_id == lead_id, _touch.c.status == TouchStatus.PLANNED.value]
     if channels is not None:
         where.append(_touch.c.channel.in_(channels))
+    if key_like:
+        where.append(_touch.c.key.like(key_like))
     result = conn.execute(
         _touch.update().where(*where).values(status=TouchStatus.CANCELLED.value, reason=reason, updated_at=at)
     )

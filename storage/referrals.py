@@ -8,17 +8,17 @@ run. A lead that asked not to be contacted stays stopped when it funds (``nurtur
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from nurture.planner import LeadSnapshot, anchor_date, due_at
-from nurture.states import TRANSITIONS, CadenceStatus, Event, Stage, apply
+from nurture.states import TRANSITIONS, Event, Stage
 from storage.cadences import CadenceRegistry
-from storage.locks import write_transaction
 from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Touch, table
+from storage.sequences import earliest_waiting, enroll_waiting
+from storage.tick import HOME_COLUMNS
 
 _lead = table(Lead)
 _pos = table(CadencePosition)
@@ -54,97 +54,18 @@ def _awaiting(now: datetime) -> list[sa.ColumnElement[bool]]:
 
 
 def enroll_funded(*, engine: Engine, registry: CadenceRegistry, now: datetime, limit: int = 2000) -> int:
-    """Move up to ``limit`` funded leads onto the referral cadence, day 0 being the day each funded. Returns how many.
-
-    A registry without the referral cadence (a test's or the benchmark's) asks nobody. Safe to run in several
-    processes at once: the leads and positions are locked as they are read (PostgreSQL: ``SKIP LOCKED``), and a
-    lead moved meanwhile no longer matches, so nobody is asked twice.
-    """
-    cadence = registry.latest.get(REFERRAL_CADENCE)
-    if cadence is None:
-        return 0
-    with write_transaction(engine) as conn:
-        query = (
-            sa.select(_lead.c.id, _lead.c.timezone, _lead.c.stage, _pos.c.status, _funded_at().label("funded_at"))
-            .join(_pos, _pos.c.lead_id == _lead.c.id)
-            .where(*_awaiting(now))
-            .order_by(_lead.c.id)
-            .limit(limit)
-        )
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(of=[_lead, _pos], skip_locked=True)
-        rows = conn.execute(query).all()
-        if not rows:
-            return 0
-        moves, history = [], []
-        for r in rows:
-            change = apply(Event.REFERRAL_ASK, stage=Stage(r.stage), cadence=CadenceStatus(r.status))
-            funded = _utc(r.funded_at)
-            anchor = anchor_date(enrolled_at=funded, timezone=r.timezone, cadence=cadence)
-            snap = LeadSnapshot(r.id, r.timezone, anchor, funded, 0, 0, CadenceStatus.ACTIVE, True, True)
-            moves.append(
-                {
-                    "b_id": r.id,
-                    "b_from": r.status,
-                    "b_version": cadence.version,
-                    "b_anchor": anchor,
-                    "b_due": due_at(cadence.steps[0], 0, snap, cadence),
-                    "b_funded": funded,
-                    "b_now": now,
-                }
-            )
-            history.append(
-                {
-                    "lead_id": r.id,
-                    "at": now,
-                    "event": Event.REFERRAL_ASK.value,
-                    "stage_from": change.stage_from.value,
-                    "stage_to": change.stage_to.value,
-                    "cadence_from": change.cadence_from.value,
-                    "cadence_to": change.cadence_to.value,
-                    "reason": change.note,
-                    "actor": "cadence",
-                }
-            )
-        conn.execute(
-            _pos.update()
-            .where(_pos.c.lead_id == sa.bindparam("b_id"), _pos.c.status == sa.bindparam("b_from"))
-            .values(
-                cadence_name=REFERRAL_CADENCE,
-                cadence_version=sa.bindparam("b_version"),
-                anchor_date=sa.bindparam("b_anchor"),
-                step_index=0,
-                repeat=0,
-                status=CadenceStatus.ACTIVE.value,
-                next_due_at=sa.bindparam("b_due"),
-                reason="",
-                enrolled_at=sa.bindparam("b_funded"),
-                updated_at=sa.bindparam("b_now"),
-            ),
-            moves,
-        )
-        conn.execute(_hist.insert(), history)
-        return len(rows)
+    """Move up to ``limit`` funded leads onto the referral cadence, day 0 being the day each funded (none without
+    that cadence). Returns how many; nobody is asked twice (``storage.sequences.enroll_waiting``). The asks end with
+    the lead closed_funded, never back at a home enrollment."""
+    return enroll_waiting(engine=engine, registry=registry, name=REFERRAL_CADENCE, event=Event.REFERRAL_ASK,
+                          started_at=_funded_at(), where=_awaiting(now), now=now, limit=limit,
+                          home=dict.fromkeys(HOME_COLUMNS))  # fmt: skip
 
 
 def next_enrollment_at(*, engine: Engine, now: datetime) -> datetime | None:
     """When the earliest funded lead still waiting for its referral asks funded (at or before ``now``: a tick is
     due), else None. A replay that skips idle steps asks this besides ``storage.tick.next_work_at``."""
-    query = (
-        sa.select(sa.func.min(_funded_at()))
-        .select_from(_lead.join(_pos, _pos.c.lead_id == _lead.c.id))
-        .where(*_awaiting(now))
-    )
-    with engine.connect() as conn:
-        found = conn.execute(query).scalar()
-    return None if found is None else _utc(found)
-
-
-def _utc(at: datetime | str) -> datetime:
-    """A time read through an aggregate: SQLite hands it back as naive UTC text or datetime."""
-    if isinstance(at, str):
-        at = datetime.fromisoformat(at)
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return earliest_waiting(engine=engine, started_at=_funded_at(), where=_awaiting(now))
 
 
 def referral_counts(*, engine: Engine) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,3 +48,10 @@ def among(
         sa.func.json_each(sa.literal(json.dumps(items), sa.String())).table_valued("value")
     )
     return column.in_(listed.scalar_subquery())
+
+
+def aggregate_time(at: datetime | str) -> datetime:
+    """A time read through an aggregate (``max``, ``min``): SQLite hands it back as naive UTC text or datetime."""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from nurture.actions import TaskKind, TaskStatus, TouchStatus
+from nurture.documents import CADENCE as DOCUMENTS_CADENCE
 from nurture.gate import Policy
 from nurture.gate_plan import gate_planned
 from nurture.planner import Home, LeadSnapshot, plan
@@ -25,6 +26,7 @@ from storage.compliance import contacts_since, load_facts
 from storage.lead_events import history_rows
 from storage.locks import write_transaction
 from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Reengagement, Touch, table
+from storage.sequences import move_stages
 from storage.sql import among, insert_ignore
 
 _pos = table(CadencePosition)
@@ -37,6 +39,7 @@ _re = table(Reengagement)
 _AUTOMATED = [s.value for s in AUTOMATED]
 HOME_COLUMNS = ("home_cadence_name", "home_cadence_version", "home_anchor_date", "home_enrolled_at",
                 "home_step_index", "home_repeat")  # fmt: skip
+OWN_COLUMNS = tuple(c.removeprefix("home_") for c in HOME_COLUMNS)  # the enrollment's own, column for column
 UNSETTLED = [TouchStatus.PLANNED.value, TouchStatus.SENDING.value, TouchStatus.UNKNOWN.value]
 
 
@@ -110,7 +113,9 @@ def _unsettled(conn: Connection, lead_ids: list[int]) -> dict[int, datetime]:
 
 
 def _home(registry: CadenceRegistry, r: Any) -> Home | None:
-    if r.home_cadence_name is None:
+    """Where a re-engaged lead goes when its sequence ends. The documents sequence keeps a home too, but only for a
+    lead that leaves it for nurture (``storage.lead_events``): when it ends, the lead stays with its loan officer."""
+    if r.home_cadence_name is None or r.cadence_name == DOCUMENTS_CADENCE:
         return None
     cadence = registry.get(r.home_cadence_name, r.home_cadence_version)
     return Home(cadence, r.home_anchor_date, r.home_enrolled_at, r.home_step_index, r.home_repeat)
@@ -254,13 +259,7 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now
                 ),
                 returns,
             )
-        if stage_moves:
-            conn.execute(
-                _lead.update()
-                .where(_lead.c.id == sa.bindparam("b_id"))
-                .values(stage=sa.bindparam("b_stage"), updated_at=sa.bindparam("b_now")),
-                stage_moves,
-            )
+        move_stages(conn, stage_moves)
         if history:
             conn.execute(_hist.insert(), history)
     return stats

@@ -31,6 +31,7 @@ from channels.render import (
     template_names,
 )
 from nurture.cadence import load_cadence
+from nurture.documents import CHECKLISTS, deadlines
 from nurture.products import CreditEventType, LoanPurpose, Product, PropertyType
 from service.senders import brand
 from service.settings import Settings
@@ -48,6 +49,7 @@ BRAND = Brand(
 OFFICER = OfficerView(name="Dana Whitfield", phone="+13125550101", email="dana@harbor.test", nmls_id="998877")
 UNSUBSCRIBE = "https://mail.harbor.test/unsubscribe?lead=41&token=f00d"
 REASON = "lowered its minimum credit score from 640 to 600 for bank statement loans"  # what re-engagements name
+DEADLINES = deadlines(date(2026, 3, 5))  # what the documents sequence names: a Thursday, due Tue 3/10 and Mon 3/16
 SPARSE_LEAD = LeadView(
     id=41,
     first_name="",
@@ -83,7 +85,12 @@ def context(
     product: Product, lead: LeadView = FULL_LEAD, officer: OfficerView = OFFICER, reason: str = REASON
 ) -> RenderContext:
     return RenderContext(
-        lead=replace(lead, product=product), officer=officer, brand=BRAND, unsubscribe_url=UNSUBSCRIBE, reason=reason
+        lead=replace(lead, product=product),
+        officer=officer,
+        brand=BRAND,
+        unsubscribe_url=UNSUBSCRIBE,
+        reason=reason,
+        deadlines=DEADLINES,
     )
 
 
@@ -226,6 +233,64 @@ def test_documents_checklist_is_a_list_in_both_parts():
     assert "\n- The lease if the property is rented" in message.text
 
 
+DOCUMENT_EMAILS = ("documents_checklist", "documents_reminder", "documents_rest")
+
+
+@pytest.mark.parametrize("product", list(Product))
+def test_the_checklist_email_lists_both_parts_under_their_dates_and_what_happens_next(product: Product):
+    message = render_email("documents_checklist", context(product))
+    checklist = CHECKLISTS[product]
+    first, rest = message.text.index("First, by Tuesday, March 10"), message.text.index("the rest, by Monday, March 16")
+    assert first < rest
+    for item in checklist.first:
+        assert first < message.text.index(f"- {item}") < rest
+    for item in checklist.rest:
+        assert rest < message.text.index(f"- {item}")
+    assert "pre-qualification" in message.text and "within 2-3 business days" in message.text
+    assert "take 60-90 days to close" in message.text
+    assert message.subject.endswith("first part by Tuesday, March 10")
+
+
+@pytest.mark.parametrize("product", list(Product))
+def test_the_reminders_name_their_part_and_its_date(product: Product):
+    checklist = CHECKLISTS[product]
+    reminder = render_email("documents_reminder", context(product))
+    assert reminder.subject == f"A reminder: {checklist.first_part} by Tuesday, March 10"
+    assert all(f"- {item}" in reminder.text for item in checklist.first)
+    rest = render_email("documents_rest", context(product))
+    assert rest.subject == "Almost there: the rest of your documents by Monday, March 16"
+    assert all(f"- {item}" in rest.text for item in checklist.rest) and "60-90 days" in rest.text
+    for name in ("documents_checklist", "documents_reminder"):
+        body = render_sms(name, context(product)).body
+        assert f"{checklist.first_part} by Tue 3/10." in body and "Reply STOP to opt out." in body
+
+
+@pytest.mark.parametrize("name", DOCUMENT_EMAILS)
+def test_the_documents_emails_refuse_to_render_without_their_dates(name: str):
+    with pytest.raises(ValueError, match=f"template 'email/{name}.html.j2' needs a deadlines"):
+        render_email(name, replace(context(Product.DSCR), deadlines=None))
+
+
+def test_the_check_in_script_lists_the_checklist_with_or_without_the_sequences_dates():
+    script = render_call_script("documents", context(Product.TEN99))
+    assert "the first part was due Tuesday, March 10" in " ".join(script.split())
+    assert all(f"  - {item}" in script for item in CHECKLISTS[Product.TEN99].items)
+    assert "How long have you been paid on 1099s" not in script, "the check-in asks its own questions"
+    undated = render_call_script("documents", replace(context(Product.PNL), deadlines=None))
+    assert "was due" not in undated and "after your education call" in undated
+
+
+@pytest.mark.parametrize(
+    ("product", "asks"),
+    [
+        (Product.TEN99, "What did your 1099s add up to last year"),
+        (Product.PNL, "Does your CPA prepare a profit and loss statement"),
+    ],
+)
+def test_the_new_products_have_their_own_discovery_questions(product: Product, asks: str):
+    assert asks.lower() in render_call_script("intro", context(product)).lower()
+
+
 def test_first_sms_names_the_company_and_how_to_opt_out():
     for product in Product:
         body = render_sms("intro", context(product)).body
@@ -260,6 +325,7 @@ def test_sms_fits_two_gsm_segments_with_long_names(name: str, product: Product):
         brand=replace(BRAND, company_name=LONG_COMPANY_NAME),
         unsubscribe_url=UNSUBSCRIBE,
         reason=LONG_REASON,
+        deadlines=DEADLINES,
     )
     body = render_sms(name, ctx).body
     assert body.isascii() and "`" not in body, "SMS must stay in the GSM-7 alphabet"

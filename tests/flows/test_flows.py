@@ -98,7 +98,7 @@ def test_the_demo_flow_loads_a_guideline_feed_on_its_day_and_re_engages_the_newl
     from flows.demo import simulate_days
     from nurture.guidelines import parse_feed
     from storage.guidelines import load_snapshot
-    from storage.models import Lead, Reengagement
+    from storage.models import Lead, LeadHistory, Reengagement
 
     _import(engine, tmp_path, n=6)
     lead = Lead.__table__
@@ -131,9 +131,13 @@ def test_the_demo_flow_loads_a_guideline_feed_on_its_day_and_re_engages_the_newl
     result = simulate_days(
         start=START, days=21, seed=5, guideline_feeds=[(on_day_20, str(lowered))],
     )  # fmt: skip
+    history = LeadHistory.__table__
     with engine.connect() as conn:
         rows = conn.execute(sa.select(Reengagement.__table__)).all()
-        stages = dict(conn.execute(sa.select(lead.c.id, lead.c.stage)).all())
+        moves = conn.execute(  # the stage each lead had when the feed loaded: its last move before then
+            sa.select(history.c.lead_id, history.c.stage_to).where(history.c.at < on_day_20).order_by(history.c.id)
+        ).all()
+    stages = {i: "new_lead" for i in ids} | dict(moves)
     [load] = result["guideline_loads"]
     assert load["file"] == "lowered.json" and load["reengaged"] == len(rows) > 0
     by_fico = dict(zip(ids, ficos, strict=True))

@@ -69,6 +69,38 @@ def test_self_employment_outranks_assets():
     assert match_product(Situation(self_employed=True, liquid_assets=3_000_000), as_of=AS_OF) is Product.BANK_STATEMENT
 
 
+@pytest.mark.parametrize(
+    ("situation", "product"),
+    [
+        (Situation(gross_1099=96_000), Product.TEN99),
+        (Situation(self_employed=True, gross_1099=96_000), Product.TEN99),
+        (Situation(self_employed=True, gross_1099=96_000, liquid_assets=2_000_000), Product.TEN99),
+        (Situation(pl_net=150_000), Product.PNL),
+        (Situation(self_employed=True, pl_net=150_000), Product.PNL),
+        (Situation(gross_1099=96_000, pl_net=150_000), Product.TEN99),
+        (Situation(self_employed=True, monthly_deposits=20_000, gross_1099=96_000), Product.BANK_STATEMENT),
+        (Situation(self_employed=True, monthly_deposits=20_000, pl_net=150_000), Product.BANK_STATEMENT),
+        (Situation(investment_property=True, gross_1099=96_000), Product.DSCR),
+        (Situation(foreign_national=True, pl_net=150_000), Product.FOREIGN_NATIONAL),
+        (
+            Situation(
+                gross_1099=96_000, credit_event_type=CreditEventType.CHAPTER_7, credit_event_date=date(2025, 1, 5)
+            ),
+            Product.CREDIT_EVENT,
+        ),
+    ],
+)
+def test_1099s_alone_make_a_1099_loan_and_a_pnl_alone_a_pnl_loan(situation, product):
+    """Bank deposits keep the bank statement loan; property use, citizenship and a recent credit event still decide
+    first; documented 1099 or P&L income outranks the asset story."""
+    assert match_product(situation, as_of=AS_OF) is product
+
+
+def test_the_new_products_have_labels_and_csv_values():
+    assert (Product("1099"), Product("pnl")) == (Product.TEN99, Product.PNL)
+    assert (Product.TEN99.label, Product.PNL.label) == ("1099-only", "P&L-only")
+
+
 situations = st.builds(
     Situation,
     self_employed=st.booleans(),
@@ -78,6 +110,9 @@ situations = st.builds(
     credit_event_type=st.none() | st.sampled_from(CreditEventType),
     credit_event_date=st.none() | st.dates(min_value=date(2000, 1, 1), max_value=AS_OF),
     high_dti=st.booleans(),
+    monthly_deposits=st.none() | st.integers(min_value=0, max_value=1_000_000),
+    gross_1099=st.none() | st.integers(min_value=0, max_value=5_000_000),
+    pl_net=st.none() | st.integers(min_value=0, max_value=5_000_000),
 )
 
 
@@ -103,8 +138,11 @@ def test_general_only_when_nothing_points_elsewhere(situation):
         situation.self_employed,
         situation.high_dti,
     )
-    if any(flags) or (situation.liquid_assets or 0) >= ASSET_DEPLETION_MIN_ASSETS:
+    documented = situation.monthly_deposits is None and (situation.gross_1099, situation.pl_net) != (None, None)
+    if any(flags) or documented or (situation.liquid_assets or 0) >= ASSET_DEPLETION_MIN_ASSETS:
         assert product is not Product.GENERAL
+    if product in (Product.TEN99, Product.PNL):
+        assert documented
     if product is Product.CREDIT_EVENT:
         assert situation.credit_event_type is not None
 

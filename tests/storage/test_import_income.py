@@ -106,3 +106,27 @@ def test_adding_income_to_a_lead_updates_it_and_importing_that_again_changes_not
     assert import_leads(engine=engine, path=richer, now=NOW).updated == 1
     assert import_leads(engine=engine, path=richer, now=NOW).unchanged == 1
     assert stored(engine, "monthly_deposits", "statement_type", "monthly_debts") == [(20_000, "business", 900)]
+
+
+def test_1099s_or_a_pnl_alone_match_their_own_product_and_the_csv_names_them_too(engine: Engine, tmp_path):
+    rows = [
+        lead_row(external_id="T1", gross_1099="96000"),  # self-employed, 1099s, no deposits
+        lead_row(external_id="T2", pl_net="150,000"),
+        lead_row(external_id="T3", **BUSINESS, gross_1099="96000"),  # deposits keep the bank statement loan
+        lead_row(external_id="T4", self_employed="no", product="1099"),
+        lead_row(external_id="T5", self_employed="no", product="PNL"),
+        lead_row(external_id="T6", self_employed="no", product="p&l"),
+    ]
+    summary = import_leads(engine=engine, path=write_rows(tmp_path / "leads.csv", rows), now=NOW)
+    assert (summary.created, summary.rejected) == (5, 1)
+    assert summary.errors == [
+        "line 7: product: 'p&l' is not one of bank_statement, dscr, credit_event, asset_depletion, foreign_national, "
+        "general, 1099, pnl"
+    ]
+    assert stored(engine, "external_id", "product", "product_matched") == [
+        ("T1", "1099", True),
+        ("T2", "pnl", True),
+        ("T3", "bank_statement", True),
+        ("T4", "1099", False),
+        ("T5", "pnl", False),
+    ]
