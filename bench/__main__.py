@@ -6,6 +6,7 @@ the providers' rate limits, or run the fault scenarios heavier than the test sui
     python -m bench --what dispatch [--seconds 45] [--sms-rate 30] [--email-rate 100] [--fake process|inline]
     python -m bench --what dispatch-memory [--touches 100000] [--sms-rate 50] [--email-rate 150]
     python -m bench --what faults [--race-leads 5000] [--repeat 1] [--rounds 50] [--leads-per-round 150]
+    python -m bench --what webhooks [--stop-rate 200] [--seconds 30]   (PostgreSQL)
 
 Each database is seeded once and copied, so the measured phase and its floor start
 from identical data; each phase runs in its own process and reports its peak RSS.
@@ -255,9 +256,21 @@ def _faults(args: argparse.Namespace, dbs: list[str]) -> None:
         raise SystemExit("some fault scenario failed its checks (see above)")
 
 
+def _webhooks(args: argparse.Namespace) -> None:
+    from bench import webhooks
+
+    seconds = args.seconds if args.seconds != 45.0 else 30.0  # --seconds defaults to the dispatch bench's 45
+    result = webhooks.run(args.pg_url, rate=args.stop_rate, seconds=seconds, workers=args.web_workers)
+    if args.record:
+        stamp, code, where = datetime.now(UTC).strftime("%Y-%m-%d"), commit(), machine()
+        record_lines(webhooks.TABLE, [webhooks.line(result, stamp, code, where)])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--what", choices=["tick", "rescore", "dispatch", "dispatch-memory", "faults"], default="tick")
+    parser.add_argument(
+        "--what", choices=["tick", "rescore", "dispatch", "dispatch-memory", "faults", "webhooks"], default="tick"
+    )
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--batch-size", type=int, default=5000)
@@ -279,6 +292,9 @@ def main() -> None:
     faulty.add_argument("--repeat", type=int, default=1, help="races of 2, 3 and 4 dispatchers, this many times")
     faulty.add_argument("--rounds", type=int, default=50, help="kill rounds")
     faulty.add_argument("--leads-per-round", type=int, default=150)
+    hooks = parser.add_argument_group("webhooks")
+    hooks.add_argument("--stop-rate", type=float, default=200.0, help="signed STOPs posted per second")
+    hooks.add_argument("--web-workers", type=int, default=2, help="dripline web processes")
     args = parser.parse_args()
     dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     if args.what in ("dispatch", "dispatch-memory"):
@@ -290,6 +306,9 @@ def main() -> None:
         return
     if args.what == "faults":
         _faults(args, dbs)
+        return
+    if args.what == "webhooks":
+        _webhooks(args)
         return
     rows = [run(db, args.leads, args.batch_size, args.pg_url, args.what) for db in dbs]
     if args.record:

@@ -283,6 +283,9 @@ def serve(
 def web(
     host: Annotated[str | None, typer.Option(help="address to listen on (DRIPLINE_WEB_HOST, 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="port to listen on (DRIPLINE_WEB_PORT, 8000)")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="processes serving the port (DRIPLINE_WEB_WORKERS, 1)")
+    ] = None,
 ) -> None:
     """Run the web app: Twilio and SendGrid webhooks, unsubscribe links, lender feeds, /healthz and /readyz."""
     import uvicorn
@@ -292,8 +295,14 @@ def web(
 
     checked_database()
     s = settings()
+    where = {"host": host or s.web_host, "port": port or s.web_port}
+    processes = workers or s.web_workers
+    if processes > 1:  # each worker builds its app from the same settings (the environment and .env)
+        uvicorn.run("web.server:worker_app", factory=True, workers=processes, log_level="warning", access_log=False,
+                    **where)  # fmt: skip
+        return
     log_requests()
-    uvicorn.Server(config(create_app(s), host or s.web_host, port or s.web_port)).run()
+    uvicorn.Server(config(create_app(s), where["host"], where["port"])).run()
 
 
 @app.command(rich_help_panel=MARKETING)

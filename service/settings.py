@@ -170,6 +170,7 @@ class Settings(BaseSettings):
     )
     web_host: str = Field("127.0.0.1", description="where `dripline web` listens")
     web_port: int = Field(8000, ge=1, le=65535, description="the port `dripline web` listens on")
+    web_workers: int = Field(1, ge=1, le=64, description="processes `dripline web` serves its port with")
     web_max_body_bytes: int = Field(
         1_000_000, ge=1024, description="the largest request body the web app reads (a larger one gets 413)"
     )

@@ -27,6 +27,14 @@ def log_requests() -> None:
     logger.setLevel(logging.INFO)
 
 
+def worker_app() -> FastAPI:
+    """The app of one of several ``dripline web --workers`` processes (uvicorn starts each and calls this)."""
+    from web.app import create_app
+
+    log_requests()
+    return create_app()
+
+
 def config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
 
