@@ -2,8 +2,8 @@
 
 ``dripline web`` (uvicorn, ``workers`` processes) runs on loopback against a fresh PostgreSQL schema holding one
 lead per sender. This process posts ``rate`` STOPs a second for ``seconds`` seconds, each from another lead's
-number, each signed by the Twilio SDK's own ``RequestValidator`` for the app's public URL: an open-loop schedule (request i
-leaves at start + i / rate whatever the answers before it did), so a slow answer shows as latency instead of
+number, each signed by the Twilio SDK's own ``RequestValidator`` for the app's public URL: an open-loop schedule
+(request i leaves at start + i / rate whatever the answers before it did), so a slow answer shows as latency instead of
 slowing the load down. Latency: from the request leaving to its answer read, as this client sees it.
 
 "Committed before its 200": a checker thread with its own database connection looks up each number's opt-out as
@@ -187,13 +187,13 @@ def run(pg_url: str, *, rate: float = 200.0, seconds: float = 30.0, workers: int
 
 TABLE = (
     "## STOP webhooks\n\n"
-    "`python -m bench --what webhooks`: `dripline web` (uvicorn, `--workers` processes) on loopback against PostgreSQL, one lead "
-    "per sender; signed STOPs (the Twilio SDK's `RequestValidator`) posted at a fixed rate, open loop, each from "
+    "`python -m bench --what webhooks`: `dripline web` (uvicorn, `--workers` processes) on loopback against "
+    "PostgreSQL, one lead per sender; signed STOPs (the Twilio SDK's `RequestValidator`) posted at a fixed rate, open loop, each from "
     "another lead's number, by one asyncio client on the same machine. Latency: request out to answer read, at the "
     "client. Not committed at 200: opt-outs a second connection did not find right after their 200 (target 0). "
     "Targets: p99 < 50 ms, 0 errors. Load: the 1-minute load average when the run began (2 cores).\n\n"
-    "| date | code | machine | web processes | rate /s | seconds | sent | 200s | errors | p50 ms | p95 ms | p99 ms | max ms "
-    "| not committed at 200 | opted out after | load |\n"
+    "| date | code | machine | web processes | rate /s | seconds | sent | 200s | errors | p50 ms | p95 ms | p99 ms "
+    "| max ms | not committed at 200 | opted out after | load |\n"
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
 )
 
