@@ -187,13 +187,14 @@ def run(pg_url: str, *, rate: float = 200.0, seconds: float = 30.0, workers: int
 
 TABLE = (
     "## STOP webhooks\n\n"
-    "`python -m bench --what webhooks`: `dripline web` (uvicorn, `--workers` processes) on loopback against "
-    "PostgreSQL, one lead per sender; signed STOPs (the Twilio SDK's `RequestValidator`) posted at a fixed rate, "
-    "open loop, each from another lead's number, by one asyncio client on the same machine. Latency: request out to answer read, at the "
-    "client. Not committed at 200: opt-outs a second connection did not find right after their 200 (target 0). "
-    "Targets: p99 < 50 ms, 0 errors. Load: the 1-minute load average when the run began (2 cores).\n\n"
-    "| date | code | machine | web processes | rate /s | seconds | sent | 200s | errors | p50 ms | p95 ms | p99 ms "
-    "| max ms | not committed at 200 | opted out after | load |\n"
+    "`python -m bench --what webhooks`: `dripline web` (uvicorn, `--workers` processes) on loopback "
+    "against PostgreSQL, one lead per sender; signed STOPs (the Twilio SDK's `RequestValidator`) "
+    "posted at a fixed rate, open loop, each from another lead's number, by one asyncio client on "
+    "the same machine. Latency: request out to answer read, at the client. Not committed at 200: "
+    "opt-outs a second connection did not find right after their 200 (target 0). Targets: p99 < 50 ms, "
+    "0 errors. Load: the 1-minute load average when the run began (2 cores).\n\n"
+    "| date | code | machine | web processes | rate /s | seconds | sent | 200s | errors | p50 ms "
+    "| p95 ms | p99 ms | max ms | not committed at 200 | opted out after | load |\n"
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
 )
 
