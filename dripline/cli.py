@@ -295,14 +295,14 @@ def web(
 
     checked_database()
     s = settings()
-    where = {"host": host or s.web_host, "port": port or s.web_port}
+    bind, listen = host or s.web_host, port or s.web_port
     processes = workers or s.web_workers
     if processes > 1:  # each worker builds its app from the same settings (the environment and .env)
         uvicorn.run("web.server:worker_app", factory=True, workers=processes, log_level="warning", access_log=False,
-                    **where)  # fmt: skip
+                    host=bind, port=listen)  # fmt: skip
         return
     log_requests()
-    uvicorn.Server(config(create_app(s), where["host"], where["port"])).run()
+    uvicorn.Server(config(create_app(s), bind, listen)).run()
 
 
 @app.command(rich_help_panel=MARKETING)
