@@ -157,11 +157,13 @@ def print_reengagement(counts: dict[str, Any], console: Console) -> None:
             soft_wrap=True,
         )
     contact = counts.get("contact") or {}
-    if contact.get("made"):
+    if contact.get("leads"):
         low, high = contact["benchmark"]
+        least, most = contact["interval"]
         console.print(
-            f"Re-engagement calls logged: {contact['made']}, spoke with the borrower on {contact['reached']} "
-            f"({contact['rate']:.0%}; benchmark contact rate for these products {low:.0%}-{high:.0%}).",
+            f"Re-engaged leads called: {contact['leads']}, spoken with on a re-engagement call: {contact['reached']} "
+            f"({contact['rate']:.0%}, 95% interval {least:.0%}-{most:.0%}; benchmark contact rate for these products "
+            f"{low:.0%}-{high:.0%}).",
             soft_wrap=True,
         )
 

@@ -84,6 +84,17 @@ def quantile(values: Sequence[float], q: float) -> float | None:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
+def rate_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """The Wilson score interval (95% by default) of a rate observed as ``hits`` of ``n``: what a small sample
+    can and cannot say (0 of 9 is still consistent with a 20% rate). None when ``n`` is 0."""
+    if n <= 0:
+        return None
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 @dataclass(frozen=True, slots=True)
 class Revenue:
     avg_loan: int

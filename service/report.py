@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from nurture.economics import AGE_BANDS, BENCHMARK_BAND, benchmark_for, quantile
+from nurture.economics import AGE_BANDS, BENCHMARK_BAND, benchmark_for, quantile, rate_interval
 from nurture.products import Product
 from storage import report
 from storage.dnc import held_counts
@@ -110,23 +110,30 @@ def report_payload(engine: Engine, *, cost_per_lead: float | None = None) -> dic
     payload["gate"] = report.gate_counts(engine=engine)
     payload["inbound"] = report.inbound_counts(engine=engine)
     payload["reengagement"] = report.reengagement_counts(engine=engine)
-    payload["reengagement"]["contact"] = reengagement_contact(payload["reengagement"]["calls_by_product"])
+    payload["reengagement"]["contact"] = reengagement_contact(payload["reengagement"]["leads_called_by_product"])
     payload["referrals"] = referral_counts(engine=engine)
     payload["dnc_scrub_due"] = held_counts(engine=engine)
     return payload
 
 
-def reengagement_contact(calls_by_product: dict[str, dict[str, int]]) -> dict[str, Any]:
-    """The re-engagement calls logged, how many spoke with the borrower, and the benchmark contact range for
-    the same mix of products (each product's range weighted by its calls)."""
-    made = sum(c["made"] for c in calls_by_product.values())
-    reached = sum(c["reached"] for c in calls_by_product.values())
+def reengagement_contact(leads_by_product: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """The re-engaged leads whose sequence calls were logged, how many were spoken with, and the benchmark contact
+    range for the same mix of products (each product's range weighted by its leads)."""
+    leads = sum(c["leads"] for c in leads_by_product.values())
+    reached = sum(c["reached"] for c in leads_by_product.values())
     low = high = 0.0
-    for product, calls in calls_by_product.items():
+    for product, counts in leads_by_product.items():
         bench, _ = benchmark_for(Product(product))
-        low += bench.contact[0] * calls["made"] / made
-        high += bench.contact[1] * calls["made"] / made
-    return {"made": made, "reached": reached, "rate": _pct(reached, made), "benchmark": [low, high] if made else None}
+        low += bench.contact[0] * counts["leads"] / leads
+        high += bench.contact[1] * counts["leads"] / leads
+    interval = rate_interval(reached, leads)
+    return {
+        "leads": leads,
+        "reached": reached,
+        "rate": _pct(reached, leads),
+        "interval": list(interval) if interval else None,  # 95%: how far a sample this small can be trusted
+        "benchmark": [low, high] if leads else None,
+    }
 
 
 def funnel_markdown(engine: Engine) -> str:

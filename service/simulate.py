@@ -116,6 +116,7 @@ class Simulation:
         self._next_scrub = start
         self._vendor = random.Random(seed + 2)
         self.scrubs: list[dict[str, Any]] = []
+        self.reengage_reached: dict[int, bool] = {}  # lead -> whether its re-engagement calls reach it
         for when, path in guideline_feeds:
             self._at(when, 0, f"{GUIDELINES}{path}")
         with engine.connect() as conn:
@@ -217,8 +218,11 @@ class Simulation:
             elif task.template == REFERRAL_TEMPLATE:
                 outcome = Outcome.REACHED if self.rng.random() < REFERRAL_REACHED else Outcome.VOICEMAIL
             elif task.template == REENGAGE_TEMPLATE and fate.bad_phone is None:
-                reached = self.rng.random() < self.rates[fate.product]["contact"]
-                outcome = Outcome.REACHED if reached else Outcome.NO_ANSWER
+                # Whether the sequence's calls reach this lead at all, drawn once per lead at the product's
+                # contact rate (the benchmarks' rate is per lead); a lead who answers does so the first time.
+                if task.lead_id not in self.reengage_reached:
+                    self.reengage_reached[task.lead_id] = self.rng.random() < self.rates[fate.product]["contact"]
+                outcome = Outcome.REACHED if self.reengage_reached[task.lead_id] else Outcome.NO_ANSWER
             elif fate.bad_phone is not None:
                 outcome = fate.bad_phone
             elif fate.route == "call" and fate.attempt == CALL_STEPS.get(task.step_id or ""):

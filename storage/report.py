@@ -251,7 +251,8 @@ def reengagement_counts(*, engine: Engine) -> dict[str, Any]:
     ``other``: re-engagements skipped (opted out of every channel), still scheduled for a seasoning date,
     or superseded; ``messages`` and ``call_tasks``: the re-engagement sequences' touches and call tasks by
     status, and ``cadence_ended``: how many of those touches were cancelled because a cadence ended;
-    ``calls_by_product``: the sequences' call tasks a loan officer logged, and how many reached the borrower.
+    ``leads_called_by_product``: the re-engaged leads whose sequence calls a loan officer logged, and how many of
+    them were spoken with on one of those calls (the benchmarks' contact rate is per lead, not per dial).
     """
     spoke = (
         sa.exists()
@@ -301,17 +302,21 @@ def reengagement_counts(*, engine: Engine) -> dict[str, Any]:
         ).scalar_one()
         reached = _task.c.outcome.in_([o.value for o in LIVE_OUTCOMES])
         dialled = conn.execute(
-            sa.select(_lead.c.product, sa.func.count(), sa.func.sum(sa.case((reached, 1), else_=0)))
+            sa.select(_lead.c.product, sa.func.max(sa.case((reached, 1), else_=0)))
             .join(_lead, _lead.c.id == _task.c.lead_id)
             .where(_task.c.key.like(ours), _task.c.outcome.is_not(None))
-            .group_by(_lead.c.product)
+            .group_by(_task.c.lead_id, _lead.c.product)
         )
-        calls_by_product = {str(product): {"made": n, "reached": int(hit or 0)} for product, n, hit in dialled}
+        leads_by_product: dict[str, dict[str, int]] = {}
+        for product, hit in dialled:
+            counts = leads_by_product.setdefault(str(product), {"leads": 0, "reached": 0})
+            counts["leads"] += 1
+            counts["reached"] += int(hit or 0)
     return {
         "reengaged": reengaged,
         "other": other,
         "messages": messages_by_status,
         "call_tasks": calls_by_status,
         "cadence_ended": ended,
-        "calls_by_product": calls_by_product,
+        "leads_called_by_product": leads_by_product,
     }

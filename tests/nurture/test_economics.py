@@ -93,3 +93,22 @@ def test_quantiles_interpolate_between_ranks():
     assert quantile([7.0], 0.75) == 7.0
     assert quantile([40, 80, 50, 61.5], 0.5) == pytest.approx(55.75)
     assert quantile([40, 80, 50, 61.5], 0.75) == pytest.approx(66.125)
+
+
+def test_the_rate_interval_is_wilsons_and_says_what_a_small_sample_cannot():
+    from nurture.economics import rate_interval
+
+    low, high = rate_interval(0, 9)
+    assert low == 0.0 and round(high, 3) == 0.299  # 0 of 9 is still consistent with a 20% contact rate
+    low, high = rate_interval(20, 100)
+    assert (round(low, 3), round(high, 3)) == (0.133, 0.289)
+    assert rate_interval(0, 0) is None
+
+
+@given(st.integers(0, 500), st.integers(1, 500))
+def test_the_rate_interval_holds_the_observed_rate(hits: int, extra: int):
+    from nurture.economics import rate_interval
+
+    n = hits + extra
+    low, high = rate_interval(hits, n)
+    assert 0.0 <= low <= hits / n <= high <= 1.0

@@ -189,7 +189,20 @@ def test_the_simulations_weekly_scrub_puts_held_reengagement_calls_in_front_of_o
     assert calls and all(t.status != TaskStatus.HELD.value for t in calls)
     logged = [t for t in calls if t.outcome is not None]
     contact = report_payload(engine)["reengagement"]["contact"]
-    assert contact["made"] == len(logged) >= 6
-    assert contact["reached"] == sum(t.outcome == "reached" for t in logged)
+    assert contact["leads"] == len({t.lead_id for t in logged}) == 6
+    assert contact["reached"] == len({t.lead_id for t in logged if t.outcome == "reached"})
     low, high = contact["benchmark"]
     assert 0 < low < high < 1
+    least, most = contact["interval"]
+    assert least <= contact["rate"] <= most
+
+    from rich.console import Console
+
+    from dripline.report_view import print_reengagement
+
+    shown = Console(record=True, width=200)
+    print_reengagement(report_payload(engine)["reengagement"], shown)
+    assert (
+        f"Re-engaged leads called: 6, spoken with on a re-engagement call: {contact['reached']} ("
+        in shown.export_text()
+    )
