@@ -9,7 +9,8 @@ suppression log, so it outlives the lead row (a re-imported copy stays quiet).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from nurture.states import AUTOMATED, CadenceStatus, Event, Stage, StateChange, 
 from storage.compliance import ALL_CHANNELS, record_suppression
 from storage.locks import lock_leads, write_transaction
 from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Touch, table
+from storage.sql import among
 
 _pos = table(CadencePosition)
 _lead = table(Lead)
@@ -183,6 +185,66 @@ def apply_event(
             .returning(_task.c.id)
         ).scalar_one()
     return EventResult(change, cancelled_touches, cancelled_tasks, handoff_id)
+
+
+def stop_all(
+    conn: Connection, leads: Sequence[Any], *, at: datetime, reason: str, actor: str, planned: bool, tasks: bool
+) -> tuple[int, int]:
+    """``Event.DO_NOT_CONTACT`` for every lead of ``leads`` as :func:`apply_event` (``strict=False``,
+    ``suppress=False``) applies it to each, in a few set-based statements. ``leads``: rows read under the leads'
+    locks with ``id``, ``stage`` and the position's ``status`` (None: no position). ``planned`` and ``tasks``:
+    whether any of them has a planned touch or an open or held cadence call task (read under the same locks);
+    False leaves out the update that would change nothing. Returns the touches and tasks cancelled."""
+    event = Event.DO_NOT_CONTACT
+    history: list[dict[str, Any]] = []
+    stages: dict[Stage, list[int]] = defaultdict(list)
+    statuses: dict[CadenceStatus, list[int]] = defaultdict(list)
+    stopped: list[int] = []
+    for r in leads:
+        stage = Stage(r.stage)
+        cadence = CadenceStatus(r.status) if r.status else CadenceStatus.HANDED_OFF
+        change = apply(event, stage=stage, cadence=cadence)  # allowed from every stage and cadence status
+        # the do-not-contact transition neither nurtures nor hands over: nothing per lead beyond these
+        assert change.cadence_to not in AUTOMATED and change.cadence_to is not CadenceStatus.HANDED_OFF
+        if change.stage_to != stage:
+            stages[change.stage_to].append(r.id)
+        if r.status and change.cadence_to != cadence:
+            statuses[change.cadence_to].append(r.id)
+        history.append({"lead_id": r.id, "at": at, "event": event.value, "stage_from": stage.value,
+                        "stage_to": change.stage_to.value, "cadence_from": cadence.value,
+                        "cadence_to": change.cadence_to.value, "reason": (reason or change.note)[:500],
+                        "actor": actor[:120]})  # fmt: skip
+        stopped.append(r.id)
+    for stage_to, ids in stages.items():
+        conn.execute(_lead.update().where(among(conn, _lead.c.id, ids)).values(stage=stage_to.value, updated_at=at))
+    for status, ids in statuses.items():
+        conn.execute(_pos.update().where(among(conn, _pos.c.lead_id, ids)).values(status=status.value, updated_at=at))
+    if history:
+        conn.execute(_hist.insert(), history)
+    touches = tasks_cancelled = 0
+    if stopped and planned:
+        touches = (
+            conn.execute(
+                _touch.update()
+                .where(among(conn, _touch.c.lead_id, stopped), _touch.c.status == TouchStatus.PLANNED.value)
+                .values(status=TouchStatus.CANCELLED.value, reason=f"cancelled: {event.value}", updated_at=at)
+            ).rowcount
+            or 0
+        )
+    if stopped and tasks:
+        tasks_cancelled = (
+            conn.execute(
+                _task.update()
+                .where(
+                    among(conn, _task.c.lead_id, stopped),
+                    _task.c.status.in_([TaskStatus.OPEN.value, TaskStatus.HELD.value]),
+                    _task.c.kind == TaskKind.CADENCE.value,
+                )
+                .values(status=TaskStatus.CANCELLED.value)
+            ).rowcount
+            or 0
+        )
+    return touches, tasks_cancelled
 
 
 def history_rows(
