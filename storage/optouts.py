@@ -31,9 +31,17 @@ from nurture.actions import Channel, SuppressionAction, TaskKind, TaskStatus, To
 from nurture.planner import LeadSnapshot, fast_forward
 from nurture.states import CadenceStatus, Event, Stage, allowed, restores
 from storage.cadences import CadenceRegistry
-from storage.compliance import ALL_CHANNELS, latest_opt_outs, leads_with_address, opted_out_now, record_suppression
-from storage.lead_events import apply_event, history_rows
-from storage.locks import lock_address, lock_leads, write_transaction
+from storage.compliance import (
+    ALL_CHANNELS,
+    latest_opt_outs,
+    leads_with_address,
+    opted_out_among,
+    opted_out_now,
+    record_suppression,
+    sms_opted_out_among,
+)
+from storage.lead_events import apply_event, history_rows, stop_all
+from storage.locks import lock_address, write_transaction
 from storage.models import (
     CadencePosition,
     CallTask,
@@ -45,6 +53,7 @@ from storage.models import (
     Touch,
     table,
 )
+from storage.sql import among
 
 _touch = table(Touch)
 _task = table(CallTask)
@@ -64,28 +73,115 @@ class AddressMoved(RuntimeError):
     """A lead gained or lost the address while the leads with it were being locked: run the work again."""
 
 
+def _has_address(address: str) -> sa.ColumnElement[bool]:
+    return sa.or_(_lead.c.phone == address, _lead.c.alt_phone == address, _lead.c.email == address)
+
+
+def _lock_with_address(conn: Connection, address: str) -> list[int] | None:
+    """PostgreSQL: lock every lead with ``address`` (ascending id: the locks are taken in the sorted order),
+    then the address; return the leads. SQLite: None (``write_transaction`` holds the only write lock already)."""
+    if conn.dialect.name != "postgresql":
+        return None
+    query = sa.select(_lead.c.id).where(_has_address(address)).order_by(_lead.c.id).with_for_update()
+    lead_ids = list(conn.execute(query).scalars())
+    lock_address(conn, address)
+    return lead_ids
+
+
 def lock_people(conn: Connection, address: str) -> list[int]:
     """Lock every lead whose phone, second phone or email is ``address`` (ascending id), then the address; return
     the leads. Raises :class:`AddressMoved` when the leads with the address changed meanwhile."""
+    locked = _lock_with_address(conn, address)
     lead_ids = leads_with_address(conn, address)
-    lock_leads(conn, lead_ids)
-    lock_address(conn, address)
-    if leads_with_address(conn, address) != lead_ids:
+    if locked is not None and lead_ids != locked:
         raise AddressMoved(address)
     return lead_ids
+
+
+@dataclass(frozen=True, slots=True)
+class People:
+    """The leads with one address, read under :func:`lock_people`'s locks, and what an opt-out decides from."""
+
+    address: str
+    leads: tuple[Any, ...]  # ascending id: id, phone, alt_phone, email, stage, the position's status, and flags
+    suppressions: tuple[Any, ...]  # oldest first: every row naming the address, one of the leads or their addresses
+
+    @property
+    def lead_ids(self) -> list[int]:
+        return [r.id for r in self.leads]
+
+    @property
+    def planned(self) -> bool:
+        """Whether one of the leads has a planned touch."""
+        return any(r.planned for r in self.leads)
+
+    @property
+    def tasks(self) -> bool:
+        """Whether one of the leads has an open or held cadence call task."""
+        return any(r.tasks for r in self.leads)
+
+    @property
+    def begun(self) -> bool:
+        """Whether one of the leads has a touch whose send began."""
+        return any(r.begun for r in self.leads)
+
+    def sms_opted_out(self) -> bool:
+        """:func:`storage.compliance.sms_opted_out` for the address and its leads."""
+        return sms_opted_out_among(self.suppressions, self.address, self.lead_ids)
+
+
+def _exists(*where: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+    return sa.exists().where(*where)
+
+
+def read_people(conn: Connection, address: str) -> People:
+    """:func:`lock_people`, and the leads' states and suppression rows read under its locks (two queries)."""
+    locked = _lock_with_address(conn, address)
+    planned = _exists(_touch.c.lead_id == _lead.c.id, _touch.c.status == TouchStatus.PLANNED.value)
+    tasks = _exists(
+        _task.c.lead_id == _lead.c.id,
+        _task.c.status.in_([TaskStatus.OPEN.value, TaskStatus.HELD.value]),
+        _task.c.kind == TaskKind.CADENCE.value,
+    )
+    begun = _exists(_touch.c.lead_id == _lead.c.id, _touch.c.send_started_at.is_not(None))
+    columns = (_lead.c.id, _lead.c.phone, _lead.c.alt_phone, _lead.c.email, _lead.c.stage, _pos.c.status)
+    query = (
+        sa.select(*columns, planned.label("planned"), tasks.label("tasks"), begun.label("begun"))
+        .select_from(_lead.outerjoin(_pos, _pos.c.lead_id == _lead.c.id))
+        .where(_has_address(address))
+        .order_by(_lead.c.id)
+    )
+    leads = tuple(conn.execute(query).all())
+    if locked is not None and [r.id for r in leads] != locked:
+        raise AddressMoved(address)
+    addresses = sorted({address} | {a for r in leads for a in (r.phone, r.alt_phone, r.email) if a is not None})
+    condition = among(conn, _sup.c.address, addresses)
+    if leads:
+        condition = sa.or_(condition, among(conn, _sup.c.lead_id, [r.id for r in leads]))
+    rows = tuple(conn.execute(sa.select(_sup).where(condition).order_by(_sup.c.at, _sup.c.id)).all())
+    return People(address, leads, rows)
+
+
+def _attempts(engine: Engine, address: str, work: Callable[[Connection], T]) -> T:
+    for attempt in range(1, LOCK_ATTEMPTS + 1):
+        try:
+            with write_transaction(engine) as conn:
+                return work(conn)
+        except AddressMoved:
+            if attempt == LOCK_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 def with_people_locked(engine: Engine, address: str, work: Callable[[Connection, list[int]], T]) -> T:
     """Run ``work(conn, lead_ids)`` in a write transaction holding :func:`lock_people` for ``address``, and
     commit. Runs it again (a few times) when the leads with the address changed while they were being locked."""
-    for attempt in range(1, LOCK_ATTEMPTS + 1):
-        try:
-            with write_transaction(engine) as conn:
-                return work(conn, lock_people(conn, address))
-        except AddressMoved:
-            if attempt == LOCK_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+    return _attempts(engine, address, lambda conn: work(conn, lock_people(conn, address)))
+
+
+def with_people_read(engine: Engine, address: str, work: Callable[[Connection, People], T]) -> T:
+    """:func:`with_people_locked`, handing ``work`` the :class:`People` read under the locks."""
+    return _attempts(engine, address, lambda conn: work(conn, read_people(conn, address)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,17 +208,26 @@ def record_opt_out(
     reason: str,
     at: datetime,
     actor: str,
+    people: People | None = None,
 ) -> OptOut:
     """Opt ``lead_ids`` and ``address`` out of ``channels``, inside a transaction that holds their locks.
 
     Suppression rows are written only when the opt-out changes something (a repeat adds nothing to the
     log). Opting out of every channel moves each lead to do-not-contact; in any case every planned touch
     on those channels is cancelled, and so are open cadence call tasks when calls are among them.
+    ``people``: what :func:`read_people` read for ``address`` under these locks (then ``lead_ids`` are its
+    leads); the opt-out is decided from it instead of reading it again.
     """
     wanted = tuple(dict.fromkeys(channels))
     ids = sorted(set(lead_ids))
-    per_lead = opted_out_now(conn, ids) if ids else {}
-    at_address = address_opt_outs(conn, address) if address else {}
+    if people is not None:
+        if address != people.address or ids != people.lead_ids:
+            raise ValueError("people were read for another address or other leads")
+        per_lead = opted_out_among(people.leads, people.suppressions)
+        at_address = latest_opt_outs(r for r in people.suppressions if r.address == address)
+    else:
+        per_lead = opted_out_now(conn, ids) if ids else {}
+        at_address = address_opt_outs(conn, address) if address else {}
     changed = tuple(
         c
         for c in wanted
@@ -131,27 +236,37 @@ def record_opt_out(
     if changed:
         record_suppression(conn, action=SuppressionAction.OPT_OUT, channels=wanted, lead_ids=ids, address=address,
                            source=source, reason=reason, at=at)  # fmt: skip
-    begun = tuple(
-        conn.execute(
-            sa.select(_touch.c.key)
-            .where(
-                _touch.c.lead_id.in_(ids),
-                _touch.c.channel.in_([c.value for c in wanted]),
-                _touch.c.send_started_at.is_not(None),
-            )
-            .order_by(_touch.c.id)
-        ).scalars()
-    )
+    begun: tuple[str, ...] = ()
+    if ids and (people is None or people.begun):
+        begun = tuple(
+            conn.execute(
+                sa.select(_touch.c.key)
+                .where(
+                    _touch.c.lead_id.in_(ids),
+                    _touch.c.channel.in_([c.value for c in wanted]),
+                    _touch.c.send_started_at.is_not(None),
+                )
+                .order_by(_touch.c.id)
+            ).scalars()
+        )
     touches = tasks = 0
-    if set(wanted) >= set(ALL_CHANNELS):
+    every_channel = set(wanted) >= set(ALL_CHANNELS)
+    if every_channel and people is not None:
+        # every lead is stopped (do-not-contact is allowed from anywhere), cancelling all it had planned and
+        # its open or held cadence tasks: the cancellations below find nothing left
+        touches, tasks = stop_all(conn, people.leads, at=at, reason=f"opted out: {reason}", actor=actor,
+                                  planned=people.planned, tasks=people.tasks)  # fmt: skip
+        return OptOut(changed, touches, tasks, begun)
+    if every_channel:
         for lead_id in ids:
             result = apply_event(conn, lead_id=lead_id, event=Event.DO_NOT_CONTACT, at=at,
                                  reason=f"opted out: {reason}", actor=actor, strict=False, suppress=False)  # fmt: skip
             if result is not None:
                 touches += result.cancelled_touches
                 tasks += result.cancelled_tasks
-    touches += cancel_planned(conn, ids, wanted, at=at, reason=f"cancelled: opted out ({source})")
-    if Channel.CALL in wanted and ids:
+    if people is None or people.planned:
+        touches += cancel_planned(conn, ids, wanted, at=at, reason=f"cancelled: opted out ({source})")
+    if Channel.CALL in wanted and ids and (people is None or people.tasks):
         tasks += (
             conn.execute(
                 _task.update()
