@@ -219,10 +219,27 @@ def record_suppression(
     at: datetime,
 ) -> int:
     """Append one row per lead (or one for the bare address when no lead has it) and channel."""
+    rows = suppression_rows(action=action, channels=channels, lead_ids=lead_ids, address=address, source=source,
+                            reason=reason, at=at)  # fmt: skip
+    conn.execute(_sup.insert(), rows)
+    return len(rows)
+
+
+def suppression_rows(
+    *,
+    action: SuppressionAction,
+    channels: Iterable[Channel],
+    lead_ids: Collection[int],
+    address: str | None,
+    source: str,
+    reason: str,
+    at: datetime,
+) -> list[dict[str, Any]]:
+    """The rows :func:`record_suppression` appends."""
     if not lead_ids and address is None:
         raise ValueError("a suppression needs a lead or an address")
     targets: list[int | None] = list(lead_ids) or [None]
-    rows = [
+    return [
         {
             "lead_id": lead_id,
             "address": address,
@@ -236,8 +253,6 @@ def record_suppression(
         for lead_id in targets
         for channel in channels
     ]
-    conn.execute(_sup.insert(), rows)
-    return len(rows)
 
 
 def add_consent(

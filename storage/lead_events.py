@@ -23,14 +23,15 @@ from nurture.documents import CADENCE as DOCUMENTS_CADENCE
 from nurture.states import AUTOMATED, CadenceStatus, Event, Stage, StateChange, allowed, apply, restores
 from storage.compliance import ALL_CHANNELS, record_suppression
 from storage.locks import lock_leads, write_transaction
-from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Touch, table
-from storage.sql import among
+from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Suppression, Touch, table
+from storage.sql import Rows, among, write_all
 
 _pos = table(CadencePosition)
 _lead = table(Lead)
 _touch = table(Touch)
 _task = table(CallTask)
 _hist = table(LeadHistory)
+_sup = table(Suppression)
 
 OUTCOME_EVENTS: dict[Outcome, Event | None] = {
     Outcome.NO_ANSWER: None,
@@ -188,18 +189,27 @@ def apply_event(
 
 
 def stop_all(
-    conn: Connection, leads: Sequence[Any], *, at: datetime, reason: str, actor: str, planned: bool, tasks: bool
+    conn: Connection,
+    leads: Sequence[Any],
+    *,
+    at: datetime,
+    reason: str,
+    actor: str,
+    planned: bool,
+    tasks: bool,
+    suppressions: Sequence[dict[str, Any]] = (),
 ) -> tuple[int, int]:
     """``Event.DO_NOT_CONTACT`` for every lead of ``leads`` as :func:`apply_event` (``strict=False``,
-    ``suppress=False``) applies it to each, in a few set-based statements. ``leads``: rows read under the leads'
-    locks with ``id``, ``stage`` and the position's ``status`` (None: no position). ``planned`` and ``tasks``:
-    whether any of them has a planned touch or an open or held cadence call task (read under the same locks);
-    False leaves out the update that would change nothing. Returns the touches and tasks cancelled."""
+    ``suppress=False``) applies it to each, in a few set-based statements (one round trip on PostgreSQL:
+    ``storage.sql.write_all``). ``leads``: rows read under the leads' locks with ``id``, ``stage`` and the
+    position's ``status`` (None: no position). ``planned`` and ``tasks``: whether any of them has a planned touch
+    or an open or held cadence call task (read under the same locks); False leaves out the update that would
+    change nothing. ``suppressions``: rows for the suppression log written along. Returns the touches and tasks
+    cancelled."""
     event = Event.DO_NOT_CONTACT
     history: list[dict[str, Any]] = []
     stages: dict[Stage, list[int]] = defaultdict(list)
     statuses: dict[CadenceStatus, list[int]] = defaultdict(list)
-    stopped: list[int] = []
     for r in leads:
         stage = Stage(r.stage)
         cadence = CadenceStatus(r.status) if r.status else CadenceStatus.HANDED_OFF
@@ -214,37 +224,37 @@ def stop_all(
                         "stage_to": change.stage_to.value, "cadence_from": cadence.value,
                         "cadence_to": change.cadence_to.value, "reason": (reason or change.note)[:500],
                         "actor": actor[:120]})  # fmt: skip
-        stopped.append(r.id)
-    for stage_to, ids in stages.items():
-        conn.execute(_lead.update().where(among(conn, _lead.c.id, ids)).values(stage=stage_to.value, updated_at=at))
-    for status, ids in statuses.items():
-        conn.execute(_pos.update().where(among(conn, _pos.c.lead_id, ids)).values(status=status.value, updated_at=at))
-    if history:
-        conn.execute(_hist.insert(), history)
-    touches = tasks_cancelled = 0
-    if stopped and planned:
-        touches = (
-            conn.execute(
-                _touch.update()
-                .where(among(conn, _touch.c.lead_id, stopped), _touch.c.status == TouchStatus.PLANNED.value)
-                .values(status=TouchStatus.CANCELLED.value, reason=f"cancelled: {event.value}", updated_at=at)
-            ).rowcount
-            or 0
+    ids = [r.id for r in leads]
+    writes: list[sa.Update | Rows] = [(_sup, suppressions), (_hist, history)]
+    for stage_to, changed in stages.items():
+        writes.append(
+            _lead.update().where(among(conn, _lead.c.id, changed)).values(stage=stage_to.value, updated_at=at)
         )
-    if stopped and tasks:
-        tasks_cancelled = (
-            conn.execute(
-                _task.update()
-                .where(
-                    among(conn, _task.c.lead_id, stopped),
-                    _task.c.status.in_([TaskStatus.OPEN.value, TaskStatus.HELD.value]),
-                    _task.c.kind == TaskKind.CADENCE.value,
-                )
-                .values(status=TaskStatus.CANCELLED.value)
-            ).rowcount
-            or 0
+    for status, changed in statuses.items():
+        writes.append(
+            _pos.update().where(among(conn, _pos.c.lead_id, changed)).values(status=status.value, updated_at=at)
         )
-    return touches, tasks_cancelled
+    touches = tasks_at = -1
+    if ids and planned:
+        touches = len(writes)
+        writes.append(
+            _touch.update()
+            .where(among(conn, _touch.c.lead_id, ids), _touch.c.status == TouchStatus.PLANNED.value)
+            .values(status=TouchStatus.CANCELLED.value, reason=f"cancelled: {event.value}", updated_at=at)
+        )
+    if ids and tasks:
+        tasks_at = len(writes)
+        writes.append(
+            _task.update()
+            .where(
+                among(conn, _task.c.lead_id, ids),
+                _task.c.status.in_([TaskStatus.OPEN.value, TaskStatus.HELD.value]),
+                _task.c.kind == TaskKind.CADENCE.value,
+            )
+            .values(status=TaskStatus.CANCELLED.value)
+        )
+    counts = write_all(conn, writes)
+    return (counts[touches] if touches >= 0 else 0), (counts[tasks_at] if tasks_at >= 0 else 0)
 
 
 def history_rows(

@@ -39,9 +39,10 @@ from storage.compliance import (
     opted_out_now,
     record_suppression,
     sms_opted_out_among,
+    suppression_rows,
 )
 from storage.lead_events import apply_event, history_rows, stop_all
-from storage.locks import lock_address, write_transaction
+from storage.locks import address_lock, lock_address, write_transaction
 from storage.models import (
     CadencePosition,
     CallTask,
@@ -77,21 +78,21 @@ def _has_address(address: str) -> sa.ColumnElement[bool]:
     return sa.or_(_lead.c.phone == address, _lead.c.alt_phone == address, _lead.c.email == address)
 
 
-def _lock_with_address(conn: Connection, address: str) -> list[int] | None:
-    """PostgreSQL: lock every lead with ``address`` (ascending id: the locks are taken in the sorted order),
-    then the address; return the leads. SQLite: None (``write_transaction`` holds the only write lock already)."""
+def _lock_leads_with(conn: Connection, address: str) -> list[int] | None:
+    """PostgreSQL: lock every lead with ``address`` (ascending id: the locks are taken in the sorted order) and
+    return them. SQLite: None (``write_transaction`` holds the only write lock already)."""
     if conn.dialect.name != "postgresql":
         return None
     query = sa.select(_lead.c.id).where(_has_address(address)).order_by(_lead.c.id).with_for_update()
-    lead_ids = list(conn.execute(query).scalars())
-    lock_address(conn, address)
-    return lead_ids
+    return list(conn.execute(query).scalars())
 
 
 def lock_people(conn: Connection, address: str) -> list[int]:
     """Lock every lead whose phone, second phone or email is ``address`` (ascending id), then the address; return
     the leads. Raises :class:`AddressMoved` when the leads with the address changed meanwhile."""
-    locked = _lock_with_address(conn, address)
+    locked = _lock_leads_with(conn, address)
+    if locked is not None:
+        lock_address(conn, address)
     lead_ids = leads_with_address(conn, address)
     if locked is not None and lead_ids != locked:
         raise AddressMoved(address)
@@ -135,8 +136,10 @@ def _exists(*where: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
 
 
 def read_people(conn: Connection, address: str) -> People:
-    """:func:`lock_people`, and the leads' states and suppression rows read under its locks (two queries)."""
-    locked = _lock_with_address(conn, address)
+    """:func:`lock_people`, and the leads' states and suppression rows read under its locks: the leads are locked,
+    then (PostgreSQL) the query that reads their states takes the address's lock, and the suppressions are read
+    once both are held."""
+    locked = _lock_leads_with(conn, address)
     planned = _exists(_touch.c.lead_id == _lead.c.id, _touch.c.status == TouchStatus.PLANNED.value)
     tasks = _exists(
         _task.c.lead_id == _lead.c.id,
@@ -145,13 +148,14 @@ def read_people(conn: Connection, address: str) -> People:
     )
     begun = _exists(_touch.c.lead_id == _lead.c.id, _touch.c.send_started_at.is_not(None))
     columns = (_lead.c.id, _lead.c.phone, _lead.c.alt_phone, _lead.c.email, _lead.c.stage, _pos.c.status)
-    query = (
-        sa.select(*columns, planned.label("planned"), tasks.label("tasks"), begun.label("begun"))
-        .select_from(_lead.outerjoin(_pos, _pos.c.lead_id == _lead.c.id))
-        .where(_has_address(address))
-        .order_by(_lead.c.id)
-    )
-    leads = tuple(conn.execute(query).all())
+    query = sa.select(*columns, planned.label("planned"), tasks.label("tasks"), begun.label("begun"))
+    leads_and_positions = _lead.outerjoin(_pos, _pos.c.lead_id == _lead.c.id)
+    if locked is None:
+        query = query.select_from(leads_and_positions).where(_has_address(address))
+    else:  # one row holding the address's lock, joined to the leads with it (none: a row of nulls)
+        held = sa.select(address_lock(address).label("held")).subquery("held")
+        query = query.select_from(held.outerjoin(leads_and_positions, _has_address(address)))
+    leads = tuple(r for r in conn.execute(query.order_by(_lead.c.id)).all() if r.id is not None)
     if locked is not None and [r.id for r in leads] != locked:
         raise AddressMoved(address)
     addresses = sorted({address} | {a for r in leads for a in (r.phone, r.alt_phone, r.email) if a is not None})
@@ -233,7 +237,9 @@ def record_opt_out(
         for c in wanted
         if (address is not None and c not in at_address) or any(c not in per_lead.get(i, {}) for i in ids)
     )
-    if changed:
+    every_channel = set(wanted) >= set(ALL_CHANNELS)
+    together = every_channel and people is not None  # the suppressions go with the leads' do-not-contact below
+    if changed and not together:
         record_suppression(conn, action=SuppressionAction.OPT_OUT, channels=wanted, lead_ids=ids, address=address,
                            source=source, reason=reason, at=at)  # fmt: skip
     begun: tuple[str, ...] = ()
@@ -250,12 +256,14 @@ def record_opt_out(
             ).scalars()
         )
     touches = tasks = 0
-    every_channel = set(wanted) >= set(ALL_CHANNELS)
-    if every_channel and people is not None:
+    if together:
+        assert people is not None
         # every lead is stopped (do-not-contact is allowed from anywhere), cancelling all it had planned and
-        # its open or held cadence tasks: the cancellations below find nothing left
+        # its open or held cadence tasks: the cancellations below would find nothing left
+        rows = suppression_rows(action=SuppressionAction.OPT_OUT, channels=wanted, lead_ids=ids, address=address,
+                                source=source, reason=reason, at=at) if changed else []  # fmt: skip
         touches, tasks = stop_all(conn, people.leads, at=at, reason=f"opted out: {reason}", actor=actor,
-                                  planned=people.planned, tasks=people.tasks)  # fmt: skip
+                                  planned=people.planned, tasks=people.tasks, suppressions=rows)  # fmt: skip
         return OptOut(changed, touches, tasks, begun)
     if every_channel:
         for lead_id in ids:

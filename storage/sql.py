@@ -25,6 +25,48 @@ def insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[dict[str, An
     return result.rowcount
 
 
+Rows = tuple[sa.Table, Sequence[dict[str, Any]]]  # rows to insert into a table (each with the same keys)
+
+
+def write_all(conn: Connection, writes: Sequence[sa.Update | sa.Delete | Rows]) -> list[int]:
+    """Run ``writes`` (updates, deletes, and rows to insert) and return how many rows each wrote.
+
+    PostgreSQL runs them as one statement, each a data-modifying ``WITH`` query: one round trip. They all see the
+    data as it was before any of them, so none may read or write what another one writes. SQLite runs them one
+    after another (rows inserted with ``executemany``)."""
+    if conn.dialect.name != "postgresql":
+        return [_write(conn, w) for w in writes]
+    statements = [w if not isinstance(w, tuple) else _insert_arrays(*w) for w in writes if not _no_rows(w)]
+    if not statements:
+        return [0 for _ in writes]
+    ctes = [s.returning(sa.literal(1).label("one")).cte(f"write_{i}") for i, s in enumerate(statements)]
+    counts = iter(conn.execute(sa.select(*(sa.select(sa.func.count()).select_from(c).scalar_subquery()
+                                           for c in ctes))).one())  # fmt: skip
+    return [0 if _no_rows(w) else int(next(counts)) for w in writes]
+
+
+def _no_rows(write: sa.Update | sa.Delete | Rows) -> bool:
+    return isinstance(write, tuple) and not write[1]
+
+
+def _write(conn: Connection, write: sa.Update | sa.Delete | Rows) -> int:
+    if not isinstance(write, tuple):
+        return conn.execute(write).rowcount or 0
+    into, rows = write
+    if rows:
+        conn.execute(into.insert(), list(rows))
+    return len(rows)
+
+
+def _insert_arrays(into: sa.Table, rows: Sequence[dict[str, Any]]) -> sa.Insert:
+    """``INSERT ... SELECT`` from one array per column (PostgreSQL): one statement whose text is the same for any
+    number of rows, so it is compiled and prepared once."""
+    names = list(rows[0])
+    arrays = [sa.literal([r[n] for r in rows], postgresql.ARRAY(into.c[n].type)) for n in names]
+    source = sa.func.unnest(*arrays).table_valued(*names).render_derived()
+    return into.insert().from_select(names, sa.select(*(source.c[n] for n in names)))
+
+
 def for_update(query: sa.Select[Any], conn: Connection, *, of: sa.Table) -> sa.Select[Any]:
     """Lock claimed rows on PostgreSQL so concurrent workers skip them; SQLite serializes writers anyway."""
     if conn.dialect.name == "postgresql":
