@@ -225,16 +225,8 @@ def record_suppression(
     return len(rows)
 
 
-def suppression_rows(
-    *,
-    action: SuppressionAction,
-    channels: Iterable[Channel],
-    lead_ids: Collection[int],
-    address: str | None,
-    source: str,
-    reason: str,
-    at: datetime,
-) -> list[dict[str, Any]]:
+def suppression_rows(*, action: SuppressionAction, channels: Iterable[Channel], lead_ids: Collection[int],
+                     address: str | None, source: str, reason: str, at: datetime) -> list[dict[str, Any]]:  # fmt: skip
     """The rows :func:`record_suppression` appends."""
     if not lead_ids and address is None:
         raise ValueError("a suppression needs a lead or an address")
