@@ -24,7 +24,7 @@ from nurture.states import AUTOMATED, CadenceStatus, Event, Stage, StateChange, 
 from storage.compliance import ALL_CHANNELS, record_suppression
 from storage.locks import lock_leads, write_transaction
 from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Suppression, Touch, table
-from storage.sql import Rows, among, write_all
+from storage.sql import Write, write_all
 
 _pos = table(CadencePosition)
 _lead = table(Lead)
@@ -208,16 +208,14 @@ def stop_all(
     cancelled."""
     event = Event.DO_NOT_CONTACT
     history: list[dict[str, Any]] = []
-    stages: dict[Stage, list[int]] = defaultdict(list)
     statuses: dict[CadenceStatus, list[int]] = defaultdict(list)
     for r in leads:
         stage = Stage(r.stage)
         cadence = CadenceStatus(r.status) if r.status else CadenceStatus.HANDED_OFF
         change = apply(event, stage=stage, cadence=cadence)  # allowed from every stage and cadence status
-        # the do-not-contact transition neither nurtures nor hands over: nothing per lead beyond these
-        assert change.cadence_to not in AUTOMATED and change.cadence_to is not CadenceStatus.HANDED_OFF
-        if change.stage_to != stage:
-            stages[change.stage_to].append(r.id)
+        # the do-not-contact transition keeps the stage and neither nurtures nor hands over: nothing per lead
+        assert change.stage_to is stage and change.cadence_to not in AUTOMATED
+        assert change.cadence_to is not CadenceStatus.HANDED_OFF
         if r.status and change.cadence_to != cadence:
             statuses[change.cadence_to].append(r.id)
         history.append({"lead_id": r.id, "at": at, "event": event.value, "stage_from": stage.value,
@@ -225,36 +223,49 @@ def stop_all(
                         "cadence_to": change.cadence_to.value, "reason": (reason or change.note)[:500],
                         "actor": actor[:120]})  # fmt: skip
     ids = [r.id for r in leads]
-    writes: list[sa.Update | Rows] = [(_sup, suppressions), (_hist, history)]
-    for stage_to, changed in stages.items():
-        writes.append(
-            _lead.update().where(among(conn, _lead.c.id, changed)).values(stage=stage_to.value, updated_at=at)
-        )
-    for status, changed in statuses.items():
-        writes.append(
-            _pos.update().where(among(conn, _pos.c.lead_id, changed)).values(status=status.value, updated_at=at)
-        )
+    writes: list[Write] = [(_sup, suppressions), (_hist, history)]
+    params: dict[str, Any] = {"stop_at": at, "stop_ids": ids, "stop_reason": f"cancelled: {event.value}"}
+    for status, changed in statuses.items():  # one status (stopped)
+        writes.append(_STOP_POSITIONS)
+        params |= {"stop_status": status.value, "stop_positions": changed}
     touches = tasks_at = -1
     if ids and planned:
         touches = len(writes)
-        writes.append(
-            _touch.update()
-            .where(among(conn, _touch.c.lead_id, ids), _touch.c.status == TouchStatus.PLANNED.value)
-            .values(status=TouchStatus.CANCELLED.value, reason=f"cancelled: {event.value}", updated_at=at)
-        )
+        writes.append(_STOP_TOUCHES)
     if ids and tasks:
         tasks_at = len(writes)
-        writes.append(
-            _task.update()
-            .where(
-                among(conn, _task.c.lead_id, ids),
-                _task.c.status.in_([TaskStatus.OPEN.value, TaskStatus.HELD.value]),
-                _task.c.kind == TaskKind.CADENCE.value,
-            )
-            .values(status=TaskStatus.CANCELLED.value)
-        )
-    counts = write_all(conn, writes)
+        writes.append(_STOP_TASKS)
+    counts = write_all(conn, writes, params)
     return (counts[touches] if touches >= 0 else 0), (counts[tasks_at] if tasks_at >= 0 else 0)
+
+
+# stop_all's updates, built once (bound: stop_at, stop_ids, stop_reason, stop_status, stop_positions)
+_STOP_POSITIONS = (
+    _pos.update()
+    .where(_pos.c.lead_id.in_(sa.bindparam("stop_positions", expanding=True)))
+    .values(
+        status=sa.bindparam("stop_status", type_=_pos.c.status.type),
+        updated_at=sa.bindparam("stop_at", type_=_pos.c.updated_at.type),
+    )
+)
+_STOP_TOUCHES = (
+    _touch.update()
+    .where(_touch.c.lead_id.in_(sa.bindparam("stop_ids", expanding=True)), _touch.c.status == TouchStatus.PLANNED.value)
+    .values(
+        status=TouchStatus.CANCELLED.value,
+        reason=sa.bindparam("stop_reason", type_=_touch.c.reason.type),
+        updated_at=sa.bindparam("stop_at", type_=_touch.c.updated_at.type),
+    )
+)
+_STOP_TASKS = (
+    _task.update()
+    .where(
+        _task.c.lead_id.in_(sa.bindparam("stop_ids", expanding=True)),
+        _task.c.status.in_([TaskStatus.OPEN.value, TaskStatus.HELD.value]),
+        _task.c.kind == TaskKind.CADENCE.value,
+    )
+    .values(status=TaskStatus.CANCELLED.value)
+)
 
 
 def history_rows(

@@ -70,9 +70,12 @@ def lock_address(conn: Connection, address: str) -> None:
     _named_lock(conn, f"address:{address}")
 
 
-def address_lock(address: str) -> sa.ColumnElement[Any]:
-    """PostgreSQL: the expression that takes :func:`lock_address`'s lock, for a query that does more besides."""
-    return _lock_expression(f"address:{address}")
+def address_lock(address: str | sa.ColumnElement[str]) -> sa.ColumnElement[Any]:
+    """PostgreSQL: the expression that takes :func:`lock_address`'s lock, for a query that does more besides
+    (``address`` may be a bound parameter)."""
+    if isinstance(address, str):
+        return _lock_expression(f"address:{address}")
+    return _lock_expression(sa.literal("address:", sa.Text()) + address)
 
 
 def lock_lender_guidelines(conn: Connection, lender: str) -> None:
@@ -88,5 +91,5 @@ def _named_lock(conn: Connection, name: str) -> None:
     conn.execute(sa.select(_lock_expression(name)))
 
 
-def _lock_expression(name: str) -> sa.ColumnElement[Any]:
+def _lock_expression(name: str | sa.ColumnElement[str]) -> sa.ColumnElement[Any]:
     return sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(name, 0))

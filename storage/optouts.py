@@ -8,6 +8,10 @@ begun. A second STOP racing the first waits for the first to commit, finds its r
 Dispatch's ``begin_send`` takes the same lead lock, so a send either began before the opt-out committed (and
 is among its ``begun``) or never begins.
 
+A STOP text reads what it decides from once, under those locks (:func:`read_people`: the leads' states and every
+suppression row that may bear on them), and writes in one round trip on PostgreSQL (``lead_events.stop_all``):
+five statements in all.
+
 START re-subscribes texts; :func:`resume_cadences` then puts a lead that a do-not-contact stopped mid-cadence
 back where its cadence stands, for its texts (the other channels stay opted out).
 
@@ -54,7 +58,6 @@ from storage.models import (
     Touch,
     table,
 )
-from storage.sql import among
 
 _touch = table(Touch)
 _task = table(CallTask)
@@ -74,8 +77,49 @@ class AddressMoved(RuntimeError):
     """A lead gained or lost the address while the leads with it were being locked: run the work again."""
 
 
-def _has_address(address: str) -> sa.ColumnElement[bool]:
+def _has_address(address: str | sa.BindParameter[str]) -> sa.ColumnElement[bool]:
     return sa.or_(_lead.c.phone == address, _lead.c.alt_phone == address, _lead.c.email == address)
+
+
+# The statements a STOP runs, built once (building and keying them costs more Python than running them).
+_ADDRESS = sa.bindparam("address", type_=sa.String())
+_LOCK_LEADS = sa.select(_lead.c.id).where(_has_address(_ADDRESS)).order_by(_lead.c.id).with_for_update()
+
+
+def _people_query(*, lock_address: bool) -> sa.Select[Any]:
+    """The leads with the address and their states (ascending id); ``lock_address``: in one row that takes the
+    address's lock (PostgreSQL), joined to the leads (none: one row of nulls)."""
+
+    def exists(*where: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+        return sa.exists().where(_touch.c.lead_id == _lead.c.id, *where)
+
+    tasks = sa.exists().where(
+        _task.c.lead_id == _lead.c.id,
+        _task.c.status.in_([TaskStatus.OPEN.value, TaskStatus.HELD.value]),
+        _task.c.kind == TaskKind.CADENCE.value,
+    )
+    columns = (_lead.c.id, _lead.c.phone, _lead.c.alt_phone, _lead.c.email, _lead.c.stage, _pos.c.status)
+    flags = (exists(_touch.c.status == TouchStatus.PLANNED.value).label("planned"), tasks.label("tasks"),
+             exists(_touch.c.send_started_at.is_not(None)).label("begun"))  # fmt: skip
+    query = sa.select(*columns, *flags).order_by(_lead.c.id)
+    leads_and_positions = _lead.outerjoin(_pos, _pos.c.lead_id == _lead.c.id)
+    if not lock_address:
+        return query.select_from(leads_and_positions).where(_has_address(_ADDRESS))
+    held = sa.select(address_lock(_ADDRESS).label("held")).subquery("held")
+    return query.select_from(held.outerjoin(leads_and_positions, _has_address(_ADDRESS)))
+
+
+_PEOPLE = {False: _people_query(lock_address=False), True: _people_query(lock_address=True)}
+_SUPPRESSIONS = (
+    sa.select(_sup)
+    .where(
+        sa.or_(
+            _sup.c.address.in_(sa.bindparam("addresses", expanding=True)),
+            _sup.c.lead_id.in_(sa.bindparam("lead_ids", expanding=True)),
+        )
+    )
+    .order_by(_sup.c.at, _sup.c.id)
+)
 
 
 def _lock_leads_with(conn: Connection, address: str) -> list[int] | None:
@@ -83,8 +127,7 @@ def _lock_leads_with(conn: Connection, address: str) -> list[int] | None:
     return them. SQLite: None (``write_transaction`` holds the only write lock already)."""
     if conn.dialect.name != "postgresql":
         return None
-    query = sa.select(_lead.c.id).where(_has_address(address)).order_by(_lead.c.id).with_for_update()
-    return list(conn.execute(query).scalars())
+    return list(conn.execute(_LOCK_LEADS, {"address": address}).scalars())
 
 
 def lock_people(conn: Connection, address: str) -> list[int]:
@@ -131,39 +174,18 @@ class People:
         return sms_opted_out_among(self.suppressions, self.address, self.lead_ids)
 
 
-def _exists(*where: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
-    return sa.exists().where(*where)
-
-
 def read_people(conn: Connection, address: str) -> People:
     """:func:`lock_people`, and the leads' states and suppression rows read under its locks: the leads are locked,
     then (PostgreSQL) the query that reads their states takes the address's lock, and the suppressions are read
     once both are held."""
     locked = _lock_leads_with(conn, address)
-    planned = _exists(_touch.c.lead_id == _lead.c.id, _touch.c.status == TouchStatus.PLANNED.value)
-    tasks = _exists(
-        _task.c.lead_id == _lead.c.id,
-        _task.c.status.in_([TaskStatus.OPEN.value, TaskStatus.HELD.value]),
-        _task.c.kind == TaskKind.CADENCE.value,
-    )
-    begun = _exists(_touch.c.lead_id == _lead.c.id, _touch.c.send_started_at.is_not(None))
-    columns = (_lead.c.id, _lead.c.phone, _lead.c.alt_phone, _lead.c.email, _lead.c.stage, _pos.c.status)
-    query = sa.select(*columns, planned.label("planned"), tasks.label("tasks"), begun.label("begun"))
-    leads_and_positions = _lead.outerjoin(_pos, _pos.c.lead_id == _lead.c.id)
-    if locked is None:
-        query = query.select_from(leads_and_positions).where(_has_address(address))
-    else:  # one row holding the address's lock, joined to the leads with it (none: a row of nulls)
-        held = sa.select(address_lock(address).label("held")).subquery("held")
-        query = query.select_from(held.outerjoin(leads_and_positions, _has_address(address)))
-    leads = tuple(r for r in conn.execute(query.order_by(_lead.c.id)).all() if r.id is not None)
+    found = conn.execute(_PEOPLE[locked is not None], {"address": address}).all()
+    leads = tuple(r for r in found if r.id is not None)
     if locked is not None and [r.id for r in leads] != locked:
         raise AddressMoved(address)
     addresses = sorted({address} | {a for r in leads for a in (r.phone, r.alt_phone, r.email) if a is not None})
-    condition = among(conn, _sup.c.address, addresses)
-    if leads:
-        condition = sa.or_(condition, among(conn, _sup.c.lead_id, [r.id for r in leads]))
-    rows = tuple(conn.execute(sa.select(_sup).where(condition).order_by(_sup.c.at, _sup.c.id)).all())
-    return People(address, leads, rows)
+    rows = conn.execute(_SUPPRESSIONS, {"addresses": addresses, "lead_ids": [r.id for r in leads]}).all()
+    return People(address, leads, tuple(rows))
 
 
 def _attempts(engine: Engine, address: str, work: Callable[[Connection], T]) -> T:
@@ -382,9 +404,15 @@ def resume_cadences(
 
 
 def _insert_once(conn: Connection, table: sa.Table, values: dict[str, Any]) -> int | None:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=["provider_id"])
-    return conn.execute(stmt.returning(table.c.id)).scalar()
+    stmt = _INSERT_ONCE.get((table.name, conn.dialect.name))
+    if stmt is None:  # built once per table and database: its values are bound at each execution
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(table).on_conflict_do_nothing(index_elements=["provider_id"])
+        stmt = _INSERT_ONCE[(table.name, conn.dialect.name)] = insert.returning(table.c.id)
+    return conn.execute(stmt, values).scalar()
+
+
+_INSERT_ONCE: dict[tuple[str, str], sa.Insert] = {}
 
 
 def store_inbound(conn: Connection, **values: Any) -> int | None:
