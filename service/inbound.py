@@ -38,11 +38,12 @@ from nurture.products import Product
 from nurture.states import Event
 from service.pipeline import Pipeline, render_contexts, team_officer
 from service.senders import brand
-from storage.compliance import ALL_CHANNELS, record_suppression, sms_opted_out
+from storage.compliance import ALL_CHANNELS, record_suppression
 from storage.lead_events import apply_event
 from storage.models import CallTask, Lead, table
 from storage.optouts import (
     REPLY_PENDING,
+    People,
     Resumed,
     claim_reply,
     inbound_by_provider_id,
@@ -50,7 +51,7 @@ from storage.optouts import (
     record_reply,
     resume_cadences,
     store_inbound,
-    with_people_locked,
+    with_people_read,
 )
 
 _task = table(CallTask)
@@ -109,8 +110,9 @@ def handle_inbound_sms(
     """
     number = normalize_phone(from_number)
 
-    def decide(conn: Connection, lead_ids: list[int]) -> _Handled | InboundResult:
-        was_opted_out = sms_opted_out(conn, number, lead_ids)
+    def decide(conn: Connection, people: People) -> _Handled | InboundResult:
+        lead_ids = people.lead_ids
+        was_opted_out = people.sms_opted_out()
         verdict = classify(body, opted_out=was_opted_out)
         if provider_kind is not None and verdict.kind is not InboundKind.OPT_OUT:
             verdict = Classification(provider_kind, f"the provider's {provider_kind.value} keyword")
@@ -141,8 +143,8 @@ def handle_inbound_sms(
         resumed: tuple[Resumed, ...] = ()
         if kind is InboundKind.OPT_OUT:
             why = f"texted {body.strip()[:60]!r} from {number}"
-            done = record_opt_out(conn, lead_ids=lead_ids, address=number, channels=ALL_CHANNELS,
-                                  source="inbound_sms", reason=why, at=at, actor="borrower by text")  # fmt: skip
+            done = record_opt_out(conn, lead_ids=lead_ids, address=number, channels=ALL_CHANNELS, source="inbound_sms",
+                                  reason=why, at=at, actor="borrower by text", people=people)  # fmt: skip
             begun = done.begun
         elif kind is InboundKind.OPT_IN and was_opted_out:
             record_suppression(conn, action=SuppressionAction.OPT_IN, channels=[Channel.SMS], lead_ids=lead_ids,
@@ -154,7 +156,7 @@ def handle_inbound_sms(
             tasks = [hand_reply_to_officer(conn, lead_id, kind, body, at, key) for lead_id in lead_ids]
         return _Handled(message_id, kind, verdict.reason, tuple(lead_ids), template, tuple(tasks), begun, resumed)
 
-    done = with_people_locked(p.engine, number, decide)
+    done = with_people_read(p.engine, number, decide)
     if isinstance(done, InboundResult):
         return done
     reply, status = None, NO_REPLY

@@ -104,16 +104,30 @@ def _load_chunk(conn: Connection, ids: list[int], since: datetime) -> dict[int, 
 
 
 def _opted_out(conn: Connection, leads: Sequence[Any]) -> dict[int, dict[Channel, str]]:
-    by_address: dict[str, list[int]] = defaultdict(list)
-    for r in leads:
-        for address in {r.phone, r.alt_phone, r.email} - {None}:
-            by_address[address].append(r.id)
+    by_address = _addresses(leads)
     ids = [r.id for r in leads]
     condition: sa.ColumnElement[bool] = among(conn, _sup.c.lead_id, ids)
     if by_address:
         condition = sa.or_(condition, among(conn, _sup.c.address, list(by_address)))
+    return opted_out_among(leads, conn.execute(sa.select(_sup).where(condition).order_by(_sup.c.at, _sup.c.id)))
+
+
+def _addresses(leads: Iterable[Any]) -> dict[str, list[int]]:
+    by_address: dict[str, list[int]] = defaultdict(list)
+    for r in leads:
+        for address in {r.phone, r.alt_phone, r.email} - {None}:
+            by_address[address].append(r.id)
+    return by_address
+
+
+def opted_out_among(leads: Sequence[Any], rows: Iterable[Any]) -> dict[int, dict[Channel, str]]:
+    """The opt-outs of ``leads`` (rows with ``id``, ``phone``, ``alt_phone``, ``email``) by the suppression
+    ``rows`` (oldest first; any superset of those naming the leads or their addresses): what
+    :func:`opted_out_now` reads, from rows already read."""
+    by_address = _addresses(leads)
+    ids = {r.id for r in leads}
     events: dict[int, list[Any]] = defaultdict(list)
-    for row in conn.execute(sa.select(_sup).where(condition).order_by(_sup.c.at, _sup.c.id)):
+    for row in rows:
         targets = set(by_address.get(row.address, ())) if row.address else set()
         if row.lead_id is not None and row.lead_id in ids:
             targets.add(row.lead_id)
@@ -150,6 +164,16 @@ def sms_opted_out(conn: Connection, number: str, lead_ids: Collection[int]) -> b
         sa.select(_sup).where(condition, _sup.c.channel == Channel.SMS.value).order_by(_sup.c.at, _sup.c.id)
     ).all()
     return Channel.SMS in latest_opt_outs(rows)
+
+
+def sms_opted_out_among(rows: Iterable[Any], number: str, lead_ids: Collection[int]) -> bool:
+    """:func:`sms_opted_out` from suppression ``rows`` already read (oldest first; any superset of those naming
+    ``number`` or one of ``lead_ids``)."""
+    ids = set(lead_ids)
+    sms = Channel.SMS.value
+    return Channel.SMS in latest_opt_outs(
+        r for r in rows if r.channel == sms and (r.address == number or (r.lead_id is not None and r.lead_id in ids))
+    )
 
 
 def suppression_watermark(conn: Connection) -> int:
@@ -195,10 +219,19 @@ def record_suppression(
     at: datetime,
 ) -> int:
     """Append one row per lead (or one for the bare address when no lead has it) and channel."""
+    rows = suppression_rows(action=action, channels=channels, lead_ids=lead_ids, address=address, source=source,
+                            reason=reason, at=at)  # fmt: skip
+    conn.execute(_sup.insert(), rows)
+    return len(rows)
+
+
+def suppression_rows(*, action: SuppressionAction, channels: Iterable[Channel], lead_ids: Collection[int],
+                     address: str | None, source: str, reason: str, at: datetime) -> list[dict[str, Any]]:  # fmt: skip
+    """The rows :func:`record_suppression` appends."""
     if not lead_ids and address is None:
         raise ValueError("a suppression needs a lead or an address")
     targets: list[int | None] = list(lead_ids) or [None]
-    rows = [
+    return [
         {
             "lead_id": lead_id,
             "address": address,
@@ -212,8 +245,6 @@ def record_suppression(
         for lead_id in targets
         for channel in channels
     ]
-    conn.execute(_sup.insert(), rows)
-    return len(rows)
 
 
 def add_consent(

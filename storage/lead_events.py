@@ -9,7 +9,8 @@ suppression log, so it outlives the lead row (a re-imported copy stays quiet).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,13 +23,15 @@ from nurture.documents import CADENCE as DOCUMENTS_CADENCE
 from nurture.states import AUTOMATED, CadenceStatus, Event, Stage, StateChange, allowed, apply, restores
 from storage.compliance import ALL_CHANNELS, record_suppression
 from storage.locks import lock_leads, write_transaction
-from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Touch, table
+from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Suppression, Touch, table
+from storage.sql import Write, write_all
 
 _pos = table(CadencePosition)
 _lead = table(Lead)
 _touch = table(Touch)
 _task = table(CallTask)
 _hist = table(LeadHistory)
+_sup = table(Suppression)
 
 OUTCOME_EVENTS: dict[Outcome, Event | None] = {
     Outcome.NO_ANSWER: None,
@@ -183,6 +186,86 @@ def apply_event(
             .returning(_task.c.id)
         ).scalar_one()
     return EventResult(change, cancelled_touches, cancelled_tasks, handoff_id)
+
+
+def stop_all(
+    conn: Connection,
+    leads: Sequence[Any],
+    *,
+    at: datetime,
+    reason: str,
+    actor: str,
+    planned: bool,
+    tasks: bool,
+    suppressions: Sequence[dict[str, Any]] = (),
+) -> tuple[int, int]:
+    """``Event.DO_NOT_CONTACT`` for every lead of ``leads`` as :func:`apply_event` (``strict=False``,
+    ``suppress=False``) applies it to each, in a few set-based statements (one round trip on PostgreSQL:
+    ``storage.sql.write_all``). ``leads``: rows read under the leads' locks with ``id``, ``stage`` and the
+    position's ``status`` (None: no position). ``planned`` and ``tasks``: whether any of them has a planned touch
+    or an open or held cadence call task (read under the same locks); False leaves out the update that would
+    change nothing. ``suppressions``: rows for the suppression log written along. Returns the touches and tasks
+    cancelled."""
+    event = Event.DO_NOT_CONTACT
+    history: list[dict[str, Any]] = []
+    statuses: dict[CadenceStatus, list[int]] = defaultdict(list)
+    for r in leads:
+        stage = Stage(r.stage)
+        cadence = CadenceStatus(r.status) if r.status else CadenceStatus.HANDED_OFF
+        change = apply(event, stage=stage, cadence=cadence)  # allowed from every stage and cadence status
+        # the do-not-contact transition keeps the stage and neither nurtures nor hands over: nothing per lead
+        assert change.stage_to is stage and change.cadence_to not in AUTOMATED
+        assert change.cadence_to is not CadenceStatus.HANDED_OFF
+        if r.status and change.cadence_to != cadence:
+            statuses[change.cadence_to].append(r.id)
+        history.append({"lead_id": r.id, "at": at, "event": event.value, "stage_from": stage.value,
+                        "stage_to": change.stage_to.value, "cadence_from": cadence.value,
+                        "cadence_to": change.cadence_to.value, "reason": (reason or change.note)[:500],
+                        "actor": actor[:120]})  # fmt: skip
+    ids = [r.id for r in leads]
+    writes: list[Write] = [(_sup, suppressions), (_hist, history)]
+    params: dict[str, Any] = {"stop_at": at, "stop_ids": ids, "stop_reason": f"cancelled: {event.value}"}
+    for status, changed in statuses.items():  # one status (stopped)
+        writes.append(_STOP_POSITIONS)
+        params |= {"stop_status": status.value, "stop_positions": changed}
+    touches = tasks_at = -1
+    if ids and planned:
+        touches = len(writes)
+        writes.append(_STOP_TOUCHES)
+    if ids and tasks:
+        tasks_at = len(writes)
+        writes.append(_STOP_TASKS)
+    counts = write_all(conn, writes, params)
+    return (counts[touches] if touches >= 0 else 0), (counts[tasks_at] if tasks_at >= 0 else 0)
+
+
+# stop_all's updates, built once (bound: stop_at, stop_ids, stop_reason, stop_status, stop_positions)
+_STOP_POSITIONS = (
+    _pos.update()
+    .where(_pos.c.lead_id.in_(sa.bindparam("stop_positions", expanding=True)))
+    .values(
+        status=sa.bindparam("stop_status", type_=_pos.c.status.type),
+        updated_at=sa.bindparam("stop_at", type_=_pos.c.updated_at.type),
+    )
+)
+_STOP_TOUCHES = (
+    _touch.update()
+    .where(_touch.c.lead_id.in_(sa.bindparam("stop_ids", expanding=True)), _touch.c.status == TouchStatus.PLANNED.value)
+    .values(
+        status=TouchStatus.CANCELLED.value,
+        reason=sa.bindparam("stop_reason", type_=_touch.c.reason.type),
+        updated_at=sa.bindparam("stop_at", type_=_touch.c.updated_at.type),
+    )
+)
+_STOP_TASKS = (
+    _task.update()
+    .where(
+        _task.c.lead_id.in_(sa.bindparam("stop_ids", expanding=True)),
+        _task.c.status.in_([TaskStatus.OPEN.value, TaskStatus.HELD.value]),
+        _task.c.kind == TaskKind.CADENCE.value,
+    )
+    .values(status=TaskStatus.CANCELLED.value)
+)
 
 
 def history_rows(

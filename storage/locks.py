@@ -17,6 +17,7 @@ import threading
 import weakref
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -69,6 +70,14 @@ def lock_address(conn: Connection, address: str) -> None:
     _named_lock(conn, f"address:{address}")
 
 
+def address_lock(address: str | sa.ColumnElement[str]) -> sa.ColumnElement[Any]:
+    """PostgreSQL: the expression that takes :func:`lock_address`'s lock, for a query that does more besides
+    (``address`` may be a bound parameter)."""
+    if isinstance(address, str):
+        return _lock_expression(f"address:{address}")
+    return _lock_expression(sa.literal("address:", sa.Text()) + address)
+
+
 def lock_lender_guidelines(conn: Connection, lender: str) -> None:
     """Serialize the guideline loads of one lender until the transaction ends, so the same feed posted twice at
     once stores one snapshot (the second load sees the first). Takes no lead lock: a load only adds snapshots.
@@ -79,4 +88,8 @@ def lock_lender_guidelines(conn: Connection, lender: str) -> None:
 def _named_lock(conn: Connection, name: str) -> None:
     if conn.dialect.name != "postgresql":
         return
-    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(name, 0))))
+    conn.execute(sa.select(_lock_expression(name)))
+
+
+def _lock_expression(name: str | sa.ColumnElement[str]) -> sa.ColumnElement[Any]:
+    return sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(name, 0))

@@ -8,6 +8,10 @@ begun. A second STOP racing the first waits for the first to commit, finds its r
 Dispatch's ``begin_send`` takes the same lead lock, so a send either began before the opt-out committed (and
 is among its ``begun``) or never begins.
 
+A STOP text reads what it decides from once, under those locks (:func:`read_people`: the leads' states and every
+suppression row that may bear on them), and writes in one round trip on PostgreSQL (``lead_events.stop_all``):
+five statements in all.
+
 START re-subscribes texts; :func:`resume_cadences` then puts a lead that a do-not-contact stopped mid-cadence
 back where its cadence stands, for its texts (the other channels stay opted out).
 
@@ -31,9 +35,18 @@ from nurture.actions import Channel, SuppressionAction, TaskKind, TaskStatus, To
 from nurture.planner import LeadSnapshot, fast_forward
 from nurture.states import CadenceStatus, Event, Stage, allowed, restores
 from storage.cadences import CadenceRegistry
-from storage.compliance import ALL_CHANNELS, latest_opt_outs, leads_with_address, opted_out_now, record_suppression
-from storage.lead_events import apply_event, history_rows
-from storage.locks import lock_address, lock_leads, write_transaction
+from storage.compliance import (
+    ALL_CHANNELS,
+    latest_opt_outs,
+    leads_with_address,
+    opted_out_among,
+    opted_out_now,
+    record_suppression,
+    sms_opted_out_among,
+    suppression_rows,
+)
+from storage.lead_events import apply_event, history_rows, stop_all
+from storage.locks import address_lock, lock_address, write_transaction
 from storage.models import (
     CadencePosition,
     CallTask,
@@ -64,28 +77,137 @@ class AddressMoved(RuntimeError):
     """A lead gained or lost the address while the leads with it were being locked: run the work again."""
 
 
+def _has_address(address: str | sa.BindParameter[str]) -> sa.ColumnElement[bool]:
+    return sa.or_(_lead.c.phone == address, _lead.c.alt_phone == address, _lead.c.email == address)
+
+
+# The statements a STOP runs, built once (building and keying them costs more Python than running them).
+_ADDRESS = sa.bindparam("address", type_=sa.String())
+_LOCK_LEADS = sa.select(_lead.c.id).where(_has_address(_ADDRESS)).order_by(_lead.c.id).with_for_update()
+
+
+def _people_query(*, lock_address: bool) -> sa.Select[Any]:
+    """The leads with the address and their states (ascending id); ``lock_address``: in one row that takes the
+    address's lock (PostgreSQL), joined to the leads (none: one row of nulls)."""
+
+    def exists(*where: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+        return sa.exists().where(_touch.c.lead_id == _lead.c.id, *where)
+
+    tasks = sa.exists().where(
+        _task.c.lead_id == _lead.c.id,
+        _task.c.status.in_([TaskStatus.OPEN.value, TaskStatus.HELD.value]),
+        _task.c.kind == TaskKind.CADENCE.value,
+    )
+    columns = (_lead.c.id, _lead.c.phone, _lead.c.alt_phone, _lead.c.email, _lead.c.stage, _pos.c.status)
+    flags = (exists(_touch.c.status == TouchStatus.PLANNED.value).label("planned"), tasks.label("tasks"),
+             exists(_touch.c.send_started_at.is_not(None)).label("begun"))  # fmt: skip
+    query = sa.select(*columns, *flags).order_by(_lead.c.id)
+    leads_and_positions = _lead.outerjoin(_pos, _pos.c.lead_id == _lead.c.id)
+    if not lock_address:
+        return query.select_from(leads_and_positions).where(_has_address(_ADDRESS))
+    held = sa.select(address_lock(_ADDRESS).label("held")).subquery("held")
+    return query.select_from(held.outerjoin(leads_and_positions, _has_address(_ADDRESS)))
+
+
+_PEOPLE = {False: _people_query(lock_address=False), True: _people_query(lock_address=True)}
+_SUPPRESSIONS = (
+    sa.select(_sup)
+    .where(
+        sa.or_(
+            _sup.c.address.in_(sa.bindparam("addresses", expanding=True)),
+            _sup.c.lead_id.in_(sa.bindparam("lead_ids", expanding=True)),
+        )
+    )
+    .order_by(_sup.c.at, _sup.c.id)
+)
+
+
+def _lock_leads_with(conn: Connection, address: str) -> list[int] | None:
+    """PostgreSQL: lock every lead with ``address`` (ascending id: the locks are taken in the sorted order) and
+    return them. SQLite: None (``write_transaction`` holds the only write lock already)."""
+    if conn.dialect.name != "postgresql":
+        return None
+    return list(conn.execute(_LOCK_LEADS, {"address": address}).scalars())
+
+
 def lock_people(conn: Connection, address: str) -> list[int]:
     """Lock every lead whose phone, second phone or email is ``address`` (ascending id), then the address; return
     the leads. Raises :class:`AddressMoved` when the leads with the address changed meanwhile."""
+    locked = _lock_leads_with(conn, address)
+    if locked is not None:
+        lock_address(conn, address)
     lead_ids = leads_with_address(conn, address)
-    lock_leads(conn, lead_ids)
-    lock_address(conn, address)
-    if leads_with_address(conn, address) != lead_ids:
+    if locked is not None and lead_ids != locked:
         raise AddressMoved(address)
     return lead_ids
+
+
+@dataclass(frozen=True, slots=True)
+class People:
+    """The leads with one address, read under :func:`lock_people`'s locks, and what an opt-out decides from."""
+
+    address: str
+    leads: tuple[Any, ...]  # ascending id: id, phone, alt_phone, email, stage, the position's status, and flags
+    suppressions: tuple[Any, ...]  # oldest first: every row naming the address, one of the leads or their addresses
+
+    @property
+    def lead_ids(self) -> list[int]:
+        return [r.id for r in self.leads]
+
+    @property
+    def planned(self) -> bool:
+        """Whether one of the leads has a planned touch."""
+        return any(r.planned for r in self.leads)
+
+    @property
+    def tasks(self) -> bool:
+        """Whether one of the leads has an open or held cadence call task."""
+        return any(r.tasks for r in self.leads)
+
+    @property
+    def begun(self) -> bool:
+        """Whether one of the leads has a touch whose send began."""
+        return any(r.begun for r in self.leads)
+
+    def sms_opted_out(self) -> bool:
+        """:func:`storage.compliance.sms_opted_out` for the address and its leads."""
+        return sms_opted_out_among(self.suppressions, self.address, self.lead_ids)
+
+
+def read_people(conn: Connection, address: str) -> People:
+    """:func:`lock_people`, and the leads' states and suppression rows read under its locks: the leads are locked,
+    then (PostgreSQL) the query that reads their states takes the address's lock, and the suppressions are read
+    once both are held."""
+    locked = _lock_leads_with(conn, address)
+    found = conn.execute(_PEOPLE[locked is not None], {"address": address}).all()
+    leads = tuple(r for r in found if r.id is not None)
+    if locked is not None and [r.id for r in leads] != locked:
+        raise AddressMoved(address)
+    addresses = sorted({address} | {a for r in leads for a in (r.phone, r.alt_phone, r.email) if a is not None})
+    rows = conn.execute(_SUPPRESSIONS, {"addresses": addresses, "lead_ids": [r.id for r in leads]}).all()
+    return People(address, leads, tuple(rows))
+
+
+def _attempts(engine: Engine, address: str, work: Callable[[Connection], T]) -> T:
+    for attempt in range(1, LOCK_ATTEMPTS + 1):
+        try:
+            with write_transaction(engine) as conn:
+                return work(conn)
+        except AddressMoved:
+            if attempt == LOCK_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 def with_people_locked(engine: Engine, address: str, work: Callable[[Connection, list[int]], T]) -> T:
     """Run ``work(conn, lead_ids)`` in a write transaction holding :func:`lock_people` for ``address``, and
     commit. Runs it again (a few times) when the leads with the address changed while they were being locked."""
-    for attempt in range(1, LOCK_ATTEMPTS + 1):
-        try:
-            with write_transaction(engine) as conn:
-                return work(conn, lock_people(conn, address))
-        except AddressMoved:
-            if attempt == LOCK_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+    return _attempts(engine, address, lambda conn: work(conn, lock_people(conn, address)))
+
+
+def with_people_read(engine: Engine, address: str, work: Callable[[Connection, People], T]) -> T:
+    """:func:`with_people_locked`, handing ``work`` the :class:`People` read under the locks."""
+    return _attempts(engine, address, lambda conn: work(conn, read_people(conn, address)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,46 +234,69 @@ def record_opt_out(
     reason: str,
     at: datetime,
     actor: str,
+    people: People | None = None,
 ) -> OptOut:
     """Opt ``lead_ids`` and ``address`` out of ``channels``, inside a transaction that holds their locks.
 
     Suppression rows are written only when the opt-out changes something (a repeat adds nothing to the
     log). Opting out of every channel moves each lead to do-not-contact; in any case every planned touch
     on those channels is cancelled, and so are open cadence call tasks when calls are among them.
+    ``people``: what :func:`read_people` read for ``address`` under these locks (then ``lead_ids`` are its
+    leads); the opt-out is decided from it instead of reading it again.
     """
     wanted = tuple(dict.fromkeys(channels))
     ids = sorted(set(lead_ids))
-    per_lead = opted_out_now(conn, ids) if ids else {}
-    at_address = address_opt_outs(conn, address) if address else {}
+    if people is not None:
+        if address != people.address or ids != people.lead_ids:
+            raise ValueError("people were read for another address or other leads")
+        per_lead = opted_out_among(people.leads, people.suppressions)
+        at_address = latest_opt_outs(r for r in people.suppressions if r.address == address)
+    else:
+        per_lead = opted_out_now(conn, ids) if ids else {}
+        at_address = address_opt_outs(conn, address) if address else {}
     changed = tuple(
         c
         for c in wanted
         if (address is not None and c not in at_address) or any(c not in per_lead.get(i, {}) for i in ids)
     )
-    if changed:
+    every_channel = set(wanted) >= set(ALL_CHANNELS)
+    together = every_channel and people is not None  # the suppressions go with the leads' do-not-contact below
+    if changed and not together:
         record_suppression(conn, action=SuppressionAction.OPT_OUT, channels=wanted, lead_ids=ids, address=address,
                            source=source, reason=reason, at=at)  # fmt: skip
-    begun = tuple(
-        conn.execute(
-            sa.select(_touch.c.key)
-            .where(
-                _touch.c.lead_id.in_(ids),
-                _touch.c.channel.in_([c.value for c in wanted]),
-                _touch.c.send_started_at.is_not(None),
-            )
-            .order_by(_touch.c.id)
-        ).scalars()
-    )
+    begun: tuple[str, ...] = ()
+    if ids and (people is None or people.begun):
+        begun = tuple(
+            conn.execute(
+                sa.select(_touch.c.key)
+                .where(
+                    _touch.c.lead_id.in_(ids),
+                    _touch.c.channel.in_([c.value for c in wanted]),
+                    _touch.c.send_started_at.is_not(None),
+                )
+                .order_by(_touch.c.id)
+            ).scalars()
+        )
     touches = tasks = 0
-    if set(wanted) >= set(ALL_CHANNELS):
+    if together:
+        assert people is not None
+        # every lead is stopped (do-not-contact is allowed from anywhere), cancelling all it had planned and
+        # its open or held cadence tasks: the cancellations below would find nothing left
+        rows = suppression_rows(action=SuppressionAction.OPT_OUT, channels=wanted, lead_ids=ids, address=address,
+                                source=source, reason=reason, at=at) if changed else []  # fmt: skip
+        touches, tasks = stop_all(conn, people.leads, at=at, reason=f"opted out: {reason}", actor=actor,
+                                  planned=people.planned, tasks=people.tasks, suppressions=rows)  # fmt: skip
+        return OptOut(changed, touches, tasks, begun)
+    if every_channel:
         for lead_id in ids:
             result = apply_event(conn, lead_id=lead_id, event=Event.DO_NOT_CONTACT, at=at,
                                  reason=f"opted out: {reason}", actor=actor, strict=False, suppress=False)  # fmt: skip
             if result is not None:
                 touches += result.cancelled_touches
                 tasks += result.cancelled_tasks
-    touches += cancel_planned(conn, ids, wanted, at=at, reason=f"cancelled: opted out ({source})")
-    if Channel.CALL in wanted and ids:
+    if people is None or people.planned:
+        touches += cancel_planned(conn, ids, wanted, at=at, reason=f"cancelled: opted out ({source})")
+    if Channel.CALL in wanted and ids and (people is None or people.tasks):
         tasks += (
             conn.execute(
                 _task.update()
@@ -259,9 +404,15 @@ def resume_cadences(
 
 
 def _insert_once(conn: Connection, table: sa.Table, values: dict[str, Any]) -> int | None:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=["provider_id"])
-    return conn.execute(stmt.returning(table.c.id)).scalar()
+    stmt = _INSERT_ONCE.get((table.name, conn.dialect.name))
+    if stmt is None:  # built once per table and database: its values are bound at each execution
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(table).on_conflict_do_nothing(index_elements=["provider_id"])
+        stmt = _INSERT_ONCE[(table.name, conn.dialect.name)] = insert.returning(table.c.id)
+    return conn.execute(stmt, values).scalar()
+
+
+_INSERT_ONCE: dict[tuple[str, str], sa.Insert] = {}
 
 
 def store_inbound(conn: Connection, **values: Any) -> int | None:

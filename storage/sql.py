@@ -25,6 +25,67 @@ def insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[dict[str, An
     return result.rowcount
 
 
+Rows = tuple[sa.Table, Sequence[dict[str, Any]]]  # rows to insert into a table (each with the same keys)
+Write = sa.Update | sa.Delete | Rows
+
+
+def write_all(conn: Connection, writes: Sequence[Write], params: dict[str, Any] | None = None) -> list[int]:
+    """Run ``writes`` (updates and deletes whose bound parameters are in ``params``, and rows to insert) and
+    return how many rows each wrote. Build the updates once and bind what changes: the statement is then
+    compiled once too.
+
+    PostgreSQL runs them as one statement, each a data-modifying ``WITH`` query: one round trip. They all see the
+    data as it was before any of them, so none may read or write what another one writes. SQLite runs them one
+    after another (rows inserted with ``executemany``)."""
+    values = dict(params or {})
+    if conn.dialect.name != "postgresql":
+        return [_write(conn, w, values) for w in writes]
+    doing = [w for w in writes if not _no_rows(w)]
+    if not doing:
+        return [0 for _ in writes]
+    for w in doing:
+        if isinstance(w, tuple):
+            into, rows = w
+            values |= {f"{into.name}__{n}": [r[n] for r in rows] for n in rows[0]}
+    shape = tuple((w[0].name, tuple(w[1][0])) if isinstance(w, tuple) else id(w) for w in doing)
+    statement = _TOGETHER.get(shape)
+    if statement is None:
+        ctes = [
+            (_insert_arrays(w[0], list(w[1][0])) if isinstance(w, tuple) else w)
+            .returning(sa.literal(1).label("one"))
+            .cte(f"write_{i}")
+            for i, w in enumerate(doing)
+        ]
+        counted = (sa.select(sa.func.count()).select_from(c).scalar_subquery() for c in ctes)
+        statement = _TOGETHER[shape] = sa.select(*counted)
+    counts = iter(conn.execute(statement, values).one())
+    return [0 if _no_rows(w) else int(next(counts)) for w in writes]
+
+
+_TOGETHER: dict[tuple[Any, ...], sa.Select[Any]] = {}  # by the writes' shape (their updates are built once)
+
+
+def _no_rows(write: Write) -> bool:
+    return isinstance(write, tuple) and not write[1]
+
+
+def _write(conn: Connection, write: Write, params: dict[str, Any]) -> int:
+    if not isinstance(write, tuple):
+        return conn.execute(write, params).rowcount or 0
+    into, rows = write
+    if rows:
+        conn.execute(into.insert(), list(rows))
+    return len(rows)
+
+
+def _insert_arrays(into: sa.Table, names: list[str]) -> sa.Insert:
+    """``INSERT ... SELECT`` from one array per column (PostgreSQL), bound as ``table__column``: the same
+    statement for any number of rows."""
+    arrays = [sa.bindparam(f"{into.name}__{n}", type_=postgresql.ARRAY(into.c[n].type)) for n in names]
+    source = sa.func.unnest(*arrays).table_valued(*names).render_derived()
+    return into.insert().from_select(names, sa.select(*(source.c[n] for n in names)))
+
+
 def for_update(query: sa.Select[Any], conn: Connection, *, of: sa.Table) -> sa.Select[Any]:
     """Lock claimed rows on PostgreSQL so concurrent workers skip them; SQLite serializes writers anyway."""
     if conn.dialect.name == "postgresql":

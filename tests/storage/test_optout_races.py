@@ -151,14 +151,14 @@ def test_a_stop_storm_during_a_dispatch_never_lets_a_send_begin_after_the_opt_ou
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ):
     committed: dict[str, float] = {}  # number -> a moment just after its opt-out's transaction committed
-    locked = service.inbound.with_people_locked
+    locked = service.inbound.with_people_read
 
     def timed(engine: Engine, address: str, work):  # type: ignore[no-untyped-def]
         done = locked(engine, address, work)
         committed[address] = time.monotonic()
         return done
 
-    monkeypatch.setattr(service.inbound, "with_people_locked", timed)
+    monkeypatch.setattr(service.inbound, "with_people_read", timed)
     phones = {_lead(engine, phone=f"+1305555{4000 + i:04d}", email=f"storm{i}@example.com"): f"+1305555{4000 + i:04d}"
               for i in range(STORM_LEADS)}  # fmt: skip
     plan = _Storm(list(phones))

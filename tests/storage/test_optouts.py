@@ -116,3 +116,29 @@ def test_an_email_event_is_stored_once_per_provider_id_and_cancels_planned_email
     assert _count(engine, _sup) == rows == 1 and _count(engine, table(EmailEvent)) == 2
     remaining = {t.channel: t.status for t in _touches(engine, lead_id) if t.status == "planned"}
     assert "email" not in remaining and remaining, "texts and voicemail go on"
+
+
+def test_a_stop_costs_a_handful_of_statements_whatever_its_leads_have_planned(engine: Engine):
+    """One STOP (the Twilio webhook's, answered by Twilio): the leads locked, their states and suppressions read,
+    the message stored and every write in one round trip on PostgreSQL (one after another on SQLite)."""
+    p, _ = _pipeline(engine)
+    lead_id = _lead(engine)
+    tick(p, now=START)
+    tick(p, now=START + timedelta(days=1, hours=2))
+    assert any(t.status == TouchStatus.PLANNED.value for t in _touches(engine, lead_id))
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        result = handle_inbound_sms(p, from_number="+13055550147", to_number=OURS, body="STOP",
+                                    at=START + timedelta(days=1), provider_id="SM1", reply_via="caller",
+                                    provider_answered=True)  # fmt: skip
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert result.kind is InboundKind.OPT_OUT and result.lead_ids == (lead_id,)
+    assert all(t.status != TouchStatus.PLANNED.value for t in _touches(engine, lead_id))
+    expected = 5 if engine.dialect.name == "postgresql" else 9  # SQLite: BEGIN IMMEDIATE, 2 reads, 6 writes
+    assert len(statements) <= expected, statements
