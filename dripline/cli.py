@@ -291,7 +291,7 @@ def web(
     import uvicorn
 
     from web.app import create_app
-    from web.server import config, log_requests
+    from web.server import NoDelayHTTP, config, log_requests
 
     checked_database()
     s = settings()
@@ -299,7 +299,7 @@ def web(
     processes = workers or s.web_workers
     if processes > 1:  # each worker builds its app from the same settings (the environment and .env)
         uvicorn.run("web.server:worker_app", factory=True, workers=processes, log_level="warning", access_log=False,
-                    host=bind, port=listen)  # fmt: skip
+                    host=bind, port=listen, http=NoDelayHTTP)  # fmt: skip
         return
     log_requests()
     uvicorn.Server(config(create_app(s), bind, listen)).run()

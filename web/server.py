@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import socket
 import threading
 import time
 from types import TracebackType
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 
 class WebServerError(RuntimeError):
@@ -27,6 +30,19 @@ def log_requests() -> None:
     logger.setLevel(logging.INFO)
 
 
+class NoDelayHTTP(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
+    """uvicorn's HTTP protocol with Nagle's algorithm off on every connection. asyncio turns it off itself, except
+    on the sockets of ``uvicorn --workers`` processes (the listening socket they inherit does not look like a plain
+    TCP socket to it): there an answer's headers and body wait on the client's delayed ACK, 40 ms each."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
+
+
 def worker_app() -> FastAPI:
     """The app of one of several ``dripline web --workers`` processes (uvicorn starts each and calls this)."""
     from web.app import create_app
@@ -36,7 +52,7 @@ def worker_app() -> FastAPI:
 
 
 def config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
-    return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, http=NoDelayHTTP)
 
 
 class Background:
