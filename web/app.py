@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from service.settings import Settings, get_settings
 from web import feeds, health, sendgrid, twilio, unsubscribe
 from web.guards import Guards
-from web.state import Clock, WebState, utc_now
+from web.state import Clock, WebState, settle_heap, utc_now
 
 ROUTERS = (health.router, twilio.router, sendgrid.router, unsubscribe.router, feeds.router)
 
@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settle_heap()
         yield
         state.close()
 
