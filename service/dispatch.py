@@ -215,7 +215,7 @@ class _Lane:
                 return
             if why:
                 with self.lock:
-                    if why.startswith("opted out"):
+                    if why.startswith(("opted out", "blocked")):
                         self.stats.blocked += 1
                     else:
                         self.stats.lost += 1

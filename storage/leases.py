@@ -16,19 +16,20 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from nurture.actions import Channel, TouchStatus
 from nurture.gate import Decision, Ruling, Verdict
 from nurture.gate_plan import decision_line, verdict_reason
 from storage.compliance import opted_out_now
 from storage.locks import lock_leads, write_transaction
-from storage.models import Touch, table
+from storage.models import Lead, PhoneFact, Touch, table
 from storage.outbox import Content
 
-_touch = table(Touch)
+_touch, _lead, _fact = table(Touch), table(Lead), table(PhoneFact)
 
 SENDING, UNKNOWN, PLANNED = TouchStatus.SENDING.value, TouchStatus.UNKNOWN.value, TouchStatus.PLANNED.value
 
@@ -60,8 +61,9 @@ def begin_send(
     person from now on, and what reconciliation compares with the provider's records.
 
     Returns ``""`` when the send may go now, else the reason it may not: ``"lost: ..."`` (the lease is no
-    longer this worker's; nothing written) or ``"opted out: ..."`` (the touch is now ``blocked``, and its
-    decision log says so under ``rules_table``, the compliance table's label).
+    longer this worker's; nothing written), ``"opted out: ..."`` or, for a text to a number a carrier has since
+    said cannot take texts, ``"blocked: ..."`` (the touch is now ``blocked``, and its decision log says so under
+    ``rules_table``, the compliance table's label).
     """
     # Each write below requires the touch to be still ours (sending, claimed by this worker): one that is not
     # is left as it is, and its send must not begin.
@@ -72,24 +74,44 @@ def begin_send(
         why = opted_out_now(conn, [lead_id]).get(lead_id, {}).get(Channel(channel))
         if why:
             decision = Decision("suppression", Ruling.BLOCK, f"opted out of {channel} after the claim: {why}")
-            verdict = Verdict(Ruling.BLOCK, now, (decision,), rules_table)
-            reason = verdict_reason(verdict)
-            blocked = conn.execute(
-                _touch.update()
-                .where(mine)
-                .values(
-                    status=TouchStatus.BLOCKED.value,
-                    reason=reason,
-                    lease_until=None,
-                    decisions=_touch.c.decisions + "\n" + decision_line("send", verdict, now),
-                    updated_at=now,
-                )
-            ).rowcount
-            return f"opted out: {reason}" if blocked == 1 else lost
+            return _block(conn, mine, decision, now, rules_table, "opted out") or lost
+        cannot = _not_textable(conn, lead_id) if channel == Channel.SMS.value else None
+        if cannot is not None:  # a carrier said so (30006, repeated 30003/30005) after the claim
+            decision = Decision("textable", Ruling.BLOCK, f"the number cannot take texts: {cannot}")
+            return _block(conn, mine, decision, now, rules_table, "blocked") or lost
         begun = conn.execute(
             _touch.update().where(mine).values(send_started_at=now, updated_at=now, **dict(content or {}))
         ).rowcount
     return "" if begun == 1 else lost
+
+
+def _block(conn: Connection, mine: Any, decision: Decision, now: datetime, rules_table: str, label: str) -> str:
+    """Block the claimed touch ``mine`` for ``decision`` (logged); ``"{label}: reason"``, or "" when it is no
+    longer ours."""
+    verdict = Verdict(Ruling.BLOCK, now, (decision,), rules_table)
+    reason = verdict_reason(verdict)
+    blocked = conn.execute(
+        _touch.update()
+        .where(mine)
+        .values(
+            status=TouchStatus.BLOCKED.value,
+            reason=reason,
+            lease_until=None,
+            decisions=_touch.c.decisions + "\n" + decision_line("send", verdict, now),
+            updated_at=now,
+        )
+    ).rowcount
+    return f"{label}: {reason}" if blocked == 1 else ""
+
+
+def _not_textable(conn: Connection, lead_id: int) -> str | None:
+    """Why the lead's phone cannot take texts (what the carrier said), or None."""
+    row = conn.execute(
+        sa.select(_fact.c.reason)
+        .select_from(_fact.join(_lead, _lead.c.phone == _fact.c.number))
+        .where(_lead.c.id == lead_id, _fact.c.textable.is_(False))
+    ).first()
+    return None if row is None else (row.reason or "the carrier says it cannot")
 
 
 def expire_leases(engine: Engine, *, now: datetime) -> Expired:

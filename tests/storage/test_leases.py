@@ -190,3 +190,26 @@ def test_a_delivery_callback_settles_an_unknown_touch(engine: Engine, database_u
     assert (rows[keys[0]].status, rows[keys[0]].provider_id) == ("sent", "SM1")
     assert rows[keys[1]].status == "failed" and "callback: failed" in rows[keys[1]].reason
     assert {rows[k].status for k in keys[2:]} == {"unknown"}
+
+
+def test_a_text_claimed_before_the_carrier_says_landline_is_blocked_at_its_send(
+    engine: Engine, database_url: str, tmp_path: Path
+):
+    """A 30006 (landline) that arrives between the claim and the send: the text never begins; the email does."""
+    from storage.models import Lead, PhoneFact
+
+    p = _planned(engine, database_url, tmp_path, n=1)
+    claim = claim_due_touches(engine=engine, registry=p.registry, policy=p.policy, now=DUE, limit=100, worker="w",
+                              lease=timedelta(minutes=10))  # fmt: skip
+    text = next(t for t in claim.touches if t.channel == "sms")
+    mail = next(t for t in claim.touches if t.channel == "email")
+    with engine.begin() as conn:
+        number = conn.execute(sa.select(table(Lead).c.phone).where(table(Lead).c.id == text.lead_id)).scalar_one()
+        conn.execute(sa.insert(table(PhoneFact)).values(number=number, textable=False, reason="30006: landline",
+                                                         updated_at=DUE))  # fmt: skip
+    why = begin_send(engine, touch_id=text.id, lead_id=text.lead_id, channel="sms", worker="w", now=DUE)
+    assert why.startswith("blocked: ") and "30006: landline" in why
+    row = _rows(engine)[text.key]
+    assert row.status == TouchStatus.BLOCKED.value and row.send_started_at is None
+    assert "textable" in row.decisions.splitlines()[-1]
+    assert begin_send(engine, touch_id=mail.id, lead_id=mail.lead_id, channel="email", worker="w", now=DUE) == ""
