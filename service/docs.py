@@ -26,7 +26,7 @@ PRODUCTION = {
 # Settings a live deployment must set itself: the company's own facts, its keys and where its web app is.
 REQUIRED = (
     "company_name", "company_nmls_id", "company_address", "company_phone", "support_email", "unsubscribe_base_url",
-    "signing_key", "twilio_account_sid", "twilio_auth_token", "twilio_from_number", "twilio_voicemail_twiml_url",
+    "signing_key", "twilio_account_sid", "twilio_auth_token", "twilio_from_number",
     "twilio_status_callback_url", "twilio_voice_url", "sendgrid_api_key", "sendgrid_from_email", "sendgrid_reply_to",
     "sendgrid_webhook_public_key", "sendgrid_inbound_secret",
 )  # fmt: skip

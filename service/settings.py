@@ -108,7 +108,9 @@ class Settings(BaseSettings):
     twilio_account_sid: str = Field("", description="Twilio account SID (live channel)")
     twilio_auth_token: SecretStr = Field(SecretStr(""), description="Twilio auth token (live channel)")
     twilio_from_number: str = Field("", description="E.164 number texts and voicemail drops come from")
-    twilio_voicemail_twiml_url: str = Field("", description="URL of TwiML that plays the breakup voicemail")
+    twilio_voicemail_twiml_url: str = Field(
+        "", description="URL of your own TwiML for the breakup voicemail, when DRIPLINE_TWILIO_VOICE_URL is not set"
+    )
     twilio_status_callback_url: str = Field(
         "", description="where Twilio reports each text's and call's fate (the touch key is added as ?touch=)"
     )
