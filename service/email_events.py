@@ -14,13 +14,8 @@ from datetime import datetime
 from sqlalchemy.engine import Connection, Engine
 
 from nurture.actions import Channel
-from storage.optouts import (
-    email_event_by_provider_id,
-    record_opt_out,
-    set_email_event_outcome,
-    store_email_event,
-    with_people_locked,
-)
+from storage.optouts import record_opt_out, with_people_locked
+from storage.provider_log import email_event_by_provider_id, set_email_event_outcome, store_email_event
 
 # the event as stored -> the suppression log's source; "dropped": SendGrid refused to send to the address
 EMAIL_EVENTS = {

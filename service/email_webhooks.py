@@ -35,13 +35,8 @@ from service.pipeline import Pipeline
 from service.reconcile import settle_from_provider
 from storage.compliance import ALL_CHANNELS
 from storage.leases import unknown_keys
-from storage.optouts import (
-    email_event_by_provider_id,
-    record_opt_out,
-    set_email_event_outcome,
-    store_email_event,
-    with_people_locked,
-)
+from storage.optouts import record_opt_out, with_people_locked
+from storage.provider_log import email_event_by_provider_id, set_email_event_outcome, store_email_event
 
 # SendGrid event type -> the email event stored (service.email_events.EMAIL_EVENTS)
 SUPPRESSING = {

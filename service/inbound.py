@@ -41,18 +41,8 @@ from service.senders import brand
 from storage.compliance import ALL_CHANNELS, record_suppression
 from storage.lead_events import apply_event
 from storage.models import CallTask, Lead, table
-from storage.optouts import (
-    REPLY_PENDING,
-    People,
-    Resumed,
-    claim_reply,
-    inbound_by_provider_id,
-    record_opt_out,
-    record_reply,
-    resume_cadences,
-    store_inbound,
-    with_people_read,
-)
+from storage.optouts import People, Resumed, record_opt_out, resume_cadences, with_people_read
+from storage.provider_log import REPLY_PENDING, claim_reply, inbound_by_provider_id, record_reply, store_inbound
 
 _task = table(CallTask)
 _lead = table(Lead)

@@ -1,4 +1,5 @@
-"""What every request handler shares: the settings, the clock and one pipeline opened at start-up."""
+"""What every request handler shares: the settings, the clock and one pipeline, opened by the first request that
+needs it."""
 
 from __future__ import annotations
 
