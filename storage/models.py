@@ -29,6 +29,17 @@ class LoanOfficer(SQLModel, table=True):
     nmls_id: str | None = Field(default=None, max_length=20)
     active: bool = Field(default=True)
     created_at: datetime = _ts()
+    role: str = Field(default="officer", max_length=16)  # officer | manager (a manager sees the whole team)
+    licensed_states: str = Field(default="", max_length=160)  # USPS codes the officer is NMLS-licensed in: "FL,TX"
+    timezone: str = Field(default="America/New_York", max_length=64)  # IANA: the officer's own clock
+    work_start: int = Field(default=9 * 60)  # working hours, minutes after local midnight
+    work_end: int = Field(default=18 * 60)
+    work_days: str = Field(default="12345", max_length=7)  # ISO weekdays worked, Monday = 1
+    quiet_start: int = Field(default=21 * 60)  # no alert from here (local minutes) ...
+    quiet_end: int = Field(default=8 * 60)  # ... until here
+    max_open_tasks: int = Field(default=150)  # new leads go elsewhere once this many tasks are open
+    alert_sms: bool = Field(default=True)  # alerts by text to ``phone``
+    alert_email: bool = Field(default=True)  # alerts by email to ``email``
 
 
 class Lead(SQLModel, table=True):
@@ -172,7 +183,10 @@ class Touch(SQLModel, table=True):
 
 class CallTask(SQLModel, table=True):
     __tablename__ = "call_task"
-    __table_args__ = (sa.Index("ix_call_task_officer_status", "loan_officer_id", "status", "due_at"),)
+    __table_args__ = (
+        sa.Index("ix_call_task_officer_status", "loan_officer_id", "status", "due_at"),
+        sa.Index("ix_call_task_status_due", "status", "due_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=200, unique=True)
@@ -190,6 +204,8 @@ class CallTask(SQLModel, table=True):
     completed_at: datetime | None = _ts(nullable=True)
     decisions: str = Field(default="", sa_type=sa.Text())  # JSON lines, as on Touch
     created_at: datetime = _ts()
+    alerted_at: datetime | None = _ts(nullable=True)  # its officer's alert was planned (at once or in a digest)
+    reminded_at: datetime | None = _ts(nullable=True)  # the one reminder for a priority task left unworked
 
 
 class LeadHistory(SQLModel, table=True):
@@ -371,3 +387,120 @@ def table(model: type[SQLModel]) -> sa.Table:
     t = model.__table__  # type: ignore[attr-defined]
     assert isinstance(t, sa.Table)
     return t
+
+
+class OfficerAlert(SQLModel, table=True):
+    """The officers' outbox: one row per alert (a task due, an hourly digest, a reminder, a manager's notice).
+
+    Sent through the same channels as borrower messages and under the same discipline: unique ``key`` (planned
+    once), claimed under a lease, stamped before the provider request, recorded as the answer comes.
+    """
+
+    __tablename__ = "officer_alert"
+    __table_args__ = (sa.Index("ix_officer_alert_due", "status", "scheduled_for"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    loan_officer_id: int = Field(foreign_key="loan_officer.id", index=True)
+    kind: str = Field(max_length=16)  # due | digest | reminder | unassigned
+    channel: Channel = Field(sa_type=str_enum(Channel))
+    to_address: str = Field(max_length=254)
+    subject: str | None = Field(default=None, max_length=300)
+    body_text: str = Field(default="", sa_type=sa.Text())
+    task_ids: str = Field(default="", sa_type=sa.Text())  # JSON list of the call tasks it is about
+    scheduled_for: datetime = _ts()
+    status: TouchStatus = Field(default=TouchStatus.PLANNED, sa_type=str_enum(TouchStatus))
+    reason: str = Field(default="", max_length=500)
+    attempts: int = Field(default=0)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = _ts(nullable=True)
+    send_started_at: datetime | None = _ts(nullable=True)
+    sent_at: datetime | None = _ts(nullable=True)
+    provider_id: str | None = Field(default=None, max_length=100)
+    created_at: datetime = _ts()
+
+
+class TaskLog(SQLModel, table=True):
+    """Append-only: what happened to a call task besides its outcome (alerted, reminded, reassigned, expired)."""
+
+    __tablename__ = "task_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="call_task.id", index=True)
+    at: datetime = _ts()
+    action: str = Field(max_length=32)
+    from_officer_id: int | None = Field(default=None, foreign_key="loan_officer.id", index=True)
+    to_officer_id: int | None = Field(default=None, foreign_key="loan_officer.id")
+    actor: str = Field(default="system", max_length=120)
+    reason: str = Field(default="", max_length=500)
+
+
+class SignInLink(SQLModel, table=True):
+    """A magic sign-in link: only its token's sha256 is stored; used once, before it expires."""
+
+    __tablename__ = "sign_in_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(max_length=64, unique=True)
+    loan_officer_id: int = Field(foreign_key="loan_officer.id", index=True)
+    next_path: str = Field(default="/calls", max_length=300)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    used_at: datetime | None = _ts(nullable=True)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds the token, the row its sha256, officer and CSRF token."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(max_length=64, unique=True)
+    loan_officer_id: int = Field(foreign_key="loan_officer.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
+class LeadEdit(SQLModel, table=True):
+    """Append-only: one fact of a lead changed by a person, who, when, from what to what."""
+
+    __tablename__ = "lead_edit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    field: str = Field(max_length=64)
+    old_value: str | None = Field(default=None, max_length=200)
+    new_value: str | None = Field(default=None, max_length=200)
+    actor: str = Field(max_length=120)
+    at: datetime = _ts()
+
+
+class LeadNote(SQLModel, table=True):
+    __tablename__ = "lead_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    loan_officer_id: int | None = Field(default=None, foreign_key="loan_officer.id")
+    actor: str = Field(max_length=120)
+    body: str = Field(max_length=2000)
+    at: datetime = _ts()
+
+
+class BridgeCall(SQLModel, table=True):
+    """A click-to-call: Twilio rings the officer first, then connects the borrower with the company caller ID."""
+
+    __tablename__ = "bridge_call"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    loan_officer_id: int = Field(foreign_key="loan_officer.id", index=True)
+    task_id: int | None = Field(default=None, foreign_key="call_task.id")
+    call_sid: str | None = Field(default=None, max_length=64, index=True)
+    status: str = Field(max_length=32)  # blocked | requested | ringing | connected | completed | failed | unknown
+    outcome: Outcome | None = Field(default=None, sa_type=str_enum(Outcome))
+    decisions: str = Field(default="", sa_type=sa.Text())  # the gate's rulings before the call, JSON lines
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
