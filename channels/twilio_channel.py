@@ -215,6 +215,24 @@ class TwilioSender:
             raise self._unreadable(recorder, key)
         return SendResult(provider=self.name, provider_id=str(sid))
 
+    def start_call(self, *, to: str, twiml_url: str, status_callback_url: str, key: str) -> str:
+        """Ring ``to`` from our number; once answered, Twilio fetches the call's TwiML from ``twiml_url`` and
+        reports the call's end to ``status_callback_url`` (click-to-call rings the officer this way). Returns the
+        call's sid; raises the same errors as :meth:`send` (``OutcomeUnknownError``: the phone may ring)."""
+        try:
+            client, recorder = self._client()
+            recorder.reset()
+        except Exception as exc:
+            raise PermanentSendError(f"twilio could not prepare {key}, nothing sent: {exc!r}") from exc
+        try:
+            sid = client.calls.create(to=to, from_=self.from_number, url=twiml_url,
+                                      status_callback=status_callback_url).sid  # fmt: skip
+        except Exception as exc:
+            raise self._error(exc, recorder, key) from exc
+        if not sid:
+            raise self._unreadable(recorder, key)
+        return str(sid)
+
     def _create_params(self, message: SmsMessage | VoicemailMessage, key: str) -> dict[str, Any]:
         params: dict[str, Any] = {"to": message.to, "from_": self.from_number}
         if self.status_callback_url:

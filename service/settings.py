@@ -136,6 +136,22 @@ class Settings(BaseSettings):
         description="texts failing with 30003/30005 in a row (no delivery between) before a number is "
         "treated as one that cannot take texts, like a landline (30006)",
     )
+    twilio_bridge_caller_id: str = Field(
+        "",
+        description="click-to-call: the company number (E.164, a number of the Twilio account or one verified with "
+        "it) that rings the officer and that the borrower sees; empty: DRIPLINE_TWILIO_FROM_NUMBER. Click-to-call "
+        "needs it (or that) with DRIPLINE_TWILIO_ACCOUNT_SID and DRIPLINE_TWILIO_AUTH_TOKEN, whatever the channel",
+    )
+    twilio_bridge_timeout_seconds: float = Field(
+        10.0,
+        ge=1,
+        le=60,
+        description="click-to-call: how long the officer's click waits for Twilio's API; past it the call is recorded "
+        "as unknown (it may still ring) and the officer is told so",
+    )
+    twilio_bridge_ring_seconds: int = Field(
+        25, ge=5, le=120, description="click-to-call: how long the borrower's phone rings before it is a no-answer"
+    )
     sendgrid_api_key: SecretStr = Field(SecretStr(""), description="SendGrid API key (live channel)")
     sendgrid_from_email: str = Field("", description="verified sender address for email")
     sendgrid_reply_to: str = Field(

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from nurture.actions import Channel, SuppressionAction, TaskStatus, TouchStatus
 from nurture.gate import ContactFacts
+from storage.bridge import bridge_contacts
 from storage.models import CallTask, Consent, Lead, Suppression, Touch, table
 from storage.sql import among
 from storage.twilio_callbacks import not_textable
@@ -39,7 +40,7 @@ _CHUNK = 5000
 
 def load_facts(conn: Connection, lead_ids: Collection[int], *, since: datetime) -> dict[int, ContactFacts]:
     """What the gate needs about each lead: address, phones, DNC, consent, opt-outs, and its contacts from
-    ``since`` on (sent, scheduled or called)."""
+    ``since`` on (sent, scheduled or called: call tasks and click-to-calls alike)."""
     facts: dict[int, ContactFacts] = {}
     ids = sorted(set(lead_ids))
     for start in range(0, len(ids), _CHUNK):
@@ -82,6 +83,8 @@ def _load_chunk(conn: Connection, ids: list[int], since: datetime) -> dict[int, 
         )
     )
     for lead_id, at, key in task_rows:
+        contacts[lead_id].append((at, Channel.CALL, key))
+    for lead_id, at, key in bridge_contacts(conn, ids, since=since):  # click-to-call: a call like any other
         contacts[lead_id].append((at, Channel.CALL, key))
     no_opt_outs: dict[Channel, str] = {}
     refused = not_textable(conn, sorted({r.phone for r in leads if r.phone}))

@@ -6,6 +6,7 @@ app, nothing from a CDN). Every page is built for a phone first (a 390 px wide s
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ _env = Environment(
     lstrip_blocks=True,
 )
 static_files = StaticFiles(directory=HERE / "static")
+# A fresh random key in a form whose POST must act once however often it is sent (a double tap, a resent form).
+_env.globals["form_key"] = lambda: secrets.token_urlsafe(16)
 
 # Pages that show a borrower's details: never cached by the browser or anything in between, never framed.
 PRIVATE_HEADERS = {
