@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.settings import Settings, get_settings
-from web import bridge, feeds, health, sendgrid, signin, twilio, unsubscribe
+from web import board, bridge, feeds, health, sendgrid, signin, twilio, unsubscribe
 from web.guards import Guards
 from web.pages import static_files
 from web.state import Clock, WebState, settle_heap, utc_now
@@ -21,6 +21,7 @@ ROUTERS = (
     feeds.router,
     signin.router,
     bridge.router,
+    board.router,
 )
 
 
