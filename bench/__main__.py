@@ -7,13 +7,14 @@ the providers' rate limits, or run the fault scenarios heavier than the test sui
     python -m bench --what dispatch-memory [--touches 100000] [--sms-rate 50] [--email-rate 150]
     python -m bench --what faults [--race-leads 5000] [--repeat 1] [--rounds 50] [--leads-per-round 150]
     python -m bench --what webhooks [--stop-rate 200] [--seconds 30]   (PostgreSQL)
+    python -m bench --what pages [--db sqlite|postgresql|both] [--requests 300] [--leads 10000]
 
 Each database is seeded once and copied, so the measured phase and its floor start
 from identical data; each phase runs in its own process and reports its peak RSS.
 ``tick``: about half the leads are due; one tick plans them all. ``rescore``: every
 lead rests in nurture with a bank-statement FICO spread over 560-819; a lender lowers
 its minimum from 640 to 600, and the re-score re-engages the leads that makes eligible.
-``dispatch``: see ``bench/dispatch_rate.py``; ``faults``: see ``bench/faults.py``.
+``dispatch``: see ``bench/dispatch_rate.py``; ``faults``: see ``bench/faults.py``; ``pages``: see ``bench/pages.py``.
 """
 
 from __future__ import annotations
@@ -266,10 +267,22 @@ def _webhooks(args: argparse.Namespace) -> None:
         record_lines(webhooks.TABLE, [webhooks.line(result, stamp, code, where)])
 
 
+def _pages(args: argparse.Namespace, dbs: list[str]) -> None:
+    from bench import pages
+
+    leads = args.leads if args.leads != 100_000 else 10_000  # --leads defaults to the tick bench's 100,000
+    results = [pages.run(db, args.pg_url, leads=leads, requests=args.requests) for db in dbs]
+    if args.record:
+        stamp, code, where = datetime.now(UTC).strftime("%Y-%m-%d"), commit(), machine()
+        record_lines(pages.TABLE, [pages.line(r, stamp, code, where) for r in results])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--what", choices=["tick", "rescore", "dispatch", "dispatch-memory", "faults", "webhooks"], default="tick"
+        "--what",
+        choices=["tick", "rescore", "dispatch", "dispatch-memory", "faults", "webhooks", "pages"],
+        default="tick",
     )
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
@@ -295,6 +308,8 @@ def main() -> None:
     hooks = parser.add_argument_group("webhooks")
     hooks.add_argument("--stop-rate", type=float, default=200.0, help="signed STOPs posted per second")
     hooks.add_argument("--web-workers", type=int, default=2, help="dripline web processes")
+    officer_pages = parser.add_argument_group("pages")
+    officer_pages.add_argument("--requests", type=int, default=300, help="timed requests per page")
     args = parser.parse_args()
     dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     if args.what in ("dispatch", "dispatch-memory"):
@@ -309,6 +324,9 @@ def main() -> None:
         return
     if args.what == "webhooks":
         _webhooks(args)
+        return
+    if args.what == "pages":
+        _pages(args, dbs)
         return
     rows = [run(db, args.leads, args.batch_size, args.pg_url, args.what) for db in dbs]
     if args.record:

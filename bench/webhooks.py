@@ -109,7 +109,7 @@ async def _post_all(base: str, forms: list[dict[str, str]], signatures: list[str
         run.span_s = time.perf_counter() - start
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -146,7 +146,7 @@ def run(pg_url: str, *, rate: float = 200.0, seconds: float = 30.0, workers: int
         web = subprocess.Popen([sys.executable, "-m", "dripline.cli", "web", "--port", str(port)], env=env, cwd=ROOT,
                                stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         try:
-            _wait_ready(f"{base}/readyz", web)
+            wait_ready(f"{base}/readyz", web)
             validator = RequestValidator(TOKEN)
             forms = [
                 {
