@@ -107,6 +107,10 @@ def _dnc_listed(engine: Engine, officer: int) -> int:
     return lead(engine, officer, dnc_listed=True, inquiry_date=date(2025, 9, 1), consent=False)
 
 
+def _stale_scrub(engine: Engine, officer: int) -> int:
+    return lead(engine, officer, dnc_scrubbed_on=date(2026, 1, 2))
+
+
 def _quiet_hours(engine: Engine, officer: int) -> int:
     return lead(engine, officer, address_state="CA", zip="90001", timezone="America/Los_Angeles",
                 phone="+13105550147")  # fmt: skip  # 07:00 in Los Angeles
@@ -136,6 +140,7 @@ def _opted_out(engine: Engine, officer: int) -> int:
     ("make", "rule", "words"),
     [
         (_dnc_listed, "dnc_registry", "over 3 months old"),
+        (_stale_scrub, "dnc_scrub", "held until re-scrubbed against the DNC registry (scrubbed 2026-01-02"),
         (_quiet_hours, "quiet_hours", "The call may be placed from Mon 08:00 (America/Los_Angeles)"),
         (_capped, "state_cap", "3 contacts within 24 h; FL allows 3 per 24 h"),
         (_opted_out, "suppression", "opted out of call"),
