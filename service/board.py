@@ -21,13 +21,14 @@ from storage.board import OfficerCounts, calls_logged, officer_counts, officer_t
 
 WEEK = timedelta(days=7)
 CHART_DAYS = 30
-# The funnel's steps: what the payload calls the rate, its benchmark, and how the board names it.
+# The funnel's steps: what the payload calls the rate, its benchmark, and how the board names it (each rate
+# is of the leads that reached the step before; overall: closes of all leads).
 STEPS = (
-    ("contact_rate", "contact", "Contacted (of leads)"),
-    ("education_rate", "education", "Educated (of contacted)"),
-    ("docs_rate", "docs", "Docs in (of educated)"),
-    ("close_rate", "close", "Closed (of docs in)"),
-    ("overall_close", "overall", "Closed (of leads)"),
+    ("contact_rate", "contact", "Contacted"),
+    ("education_rate", "education", "Educated"),
+    ("docs_rate", "docs", "Docs in"),
+    ("close_rate", "close", "Closed"),
+    ("overall_close", "overall", "Overall"),
 )
 
 

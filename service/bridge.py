@@ -158,8 +158,10 @@ def click_to_call(
     key = click_key(officer_id, lead_id, click)
     with write_transaction(p.engine) as conn:
         lock_leads(conn, [lead_id])
-        if (same := bridge_by_key(conn, key) or pending_bridge(conn, lead_id=lead_id, officer_id=officer_id,
-                                                               since=at - JOIN_WINDOW)) is not None:  # fmt: skip
+        same = bridge_by_key(conn, key) or pending_bridge(
+            conn, lead_id=lead_id, officer_id=officer_id, since=at - JOIN_WINDOW
+        )
+        if same is not None:
             return Click(same, new=False)
         allowed, line = _gate(conn, p, lead_id=lead_id, phone=target.phone if target.phone_ok else None,
                               key=key, at=at)  # fmt: skip

@@ -40,7 +40,7 @@ def bar_chart(bars: Sequence[Bar], *, title: str, legend: tuple[str, str]) -> Ma
     top = max((b.total for b in clean), default=0)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
-        f'aria-label="{_text(title)}" font-family="system-ui, sans-serif" font-size="11">',
+        f'aria-label="{_text(title)}" font-family="system-ui, sans-serif" font-size="12">',
         f"<title>{_text(title)}</title>",
         f'<rect x="{LEFT}" y="6" width="10" height="10" fill="{LIGHT}"/>',
         f'<text x="{LEFT + 14}" y="15" fill="{INK}">{_text(legend[0])}</text>',

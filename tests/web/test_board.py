@@ -105,11 +105,11 @@ def test_the_funnel_sits_beside_the_benchmarks_and_the_chart_counts_the_calls(
     dscr = re.search(r'<div class="card" id="funnel-2">(.*?)</div>', html, re.S)
     assert bank is not None and dscr is not None
     assert "Bank statement</strong>: 1 lead" in bank.group(1) and "DSCR</strong>: 1 lead" in dscr.group(1)
-    assert re.findall(r"<td>Contacted \(of leads\)</td><td>([^<]*)</td><td>([^<]*)</td><td[^>]*>(\w+)</td>",
+    assert re.findall(r"<td>Contacted</td><td>([^<]*)</td><td>([^<]*)</td><td[^>]*>(\w+)</td>",
                       bank.group(1) + dscr.group(1)) == [("100.0%", "12.0-22.0%", "above"),
                                                          ("0.0%", "12.0-20.0%", "below")]  # fmt: skip
-    assert "<td>Educated (of contacted)</td><td>0.0%</td>" in bank.group(1)
-    assert "<td>Educated (of contacted)</td><td>-</td>" in dscr.group(1), "nobody contacted: no rate"
+    assert "<td>Educated</td><td>0.0%</td>" in bank.group(1)
+    assert "<td>Educated</td><td>-</td>" in dscr.group(1), "nobody contacted: no rate"
 
     svg = ElementTree.fromstring(re.search(r"<svg.*?</svg>", html, re.S).group(0))  # type: ignore[union-attr]
     ns = "{http://www.w3.org/2000/svg}"
