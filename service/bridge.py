@@ -143,7 +143,7 @@ def click_to_call(
     officer's, or a task of another lead) and :class:`CallUnavailable` (not set up, no phone to ring)."""
     with p.engine.connect() as conn:
         target = call_target(conn, lead_id=lead_id, officer_id=officer_id)
-        if target is None or not (manager or target.lead_officer_id == officer_id):
+        if target is None or not (manager or target.theirs):
             raise LeadNotFound(f"no lead {lead_id} of yours")
         if task_id is not None and not task_of_lead(conn, task_id=task_id, lead_id=lead_id):
             raise LeadNotFound(f"lead {lead_id} has no call task {task_id}")

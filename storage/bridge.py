@@ -33,7 +33,7 @@ class CallTarget:
     first_name: str
     phone: str | None
     phone_ok: bool
-    lead_officer_id: int | None
+    theirs: bool  # the lead is the officer's, or one of its call tasks is on their list
     officer_id: int
     officer_phone: str | None
 
@@ -60,7 +60,8 @@ def _bridge_of(row: Any) -> Bridge:
 
 
 def call_target(conn: Connection, *, lead_id: int, officer_id: int) -> CallTarget | None:
-    """The lead and the calling officer's phone, or None when there is no such lead."""
+    """The lead, whether it is this officer's to call (theirs, or one of its call tasks is: the lead pages show
+    the officer the same leads), and the officer's phone; None when there is no such lead."""
     lead = conn.execute(
         sa.select(_lead.c.id, _lead.c.first_name, _lead.c.phone, _lead.c.phone_ok, _lead.c.loan_officer_id).where(
             _lead.c.id == lead_id
@@ -69,8 +70,14 @@ def call_target(conn: Connection, *, lead_id: int, officer_id: int) -> CallTarge
     if lead is None:
         return None
     phone = conn.execute(sa.select(_officer.c.phone).where(_officer.c.id == officer_id)).scalar()
-    return CallTarget(lead.id, lead.first_name, lead.phone, bool(lead.phone_ok), lead.loan_officer_id, officer_id,
-                      phone)  # fmt: skip
+    theirs = (
+        lead.loan_officer_id == officer_id
+        or conn.execute(
+            sa.select(_task.c.id).where(_task.c.lead_id == lead_id, _task.c.loan_officer_id == officer_id).limit(1)
+        ).first()
+        is not None
+    )
+    return CallTarget(lead.id, lead.first_name, lead.phone, bool(lead.phone_ok), theirs, officer_id, phone)
 
 
 def lead_label(conn: Connection, lead_id: int) -> tuple[str, str, int | None] | None:

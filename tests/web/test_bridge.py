@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -217,7 +218,7 @@ def test_twilio_not_answering_at_all_is_a_failed_call(app_env: Path, engine: Eng
 
 
 def test_only_the_leads_own_officer_or_a_manager_may_call(
-    client: TestClient, engine: Engine, fake: FakeProviders, dana: int
+    client: TestClient, engine: Engine, fake: FakeProviders, dana: int, clock: Clock
 ) -> None:
     sam = add_officer(engine, name="Sam Ortiz", email="sam@example.com", phone="+13055550112")
     boss = add_officer(engine, name="Lee Park", email="lee@example.com", phone="+13055550113", role="manager")
@@ -232,8 +233,16 @@ def test_only_the_leads_own_officer_or_a_manager_may_call(
     assert ok.status_code == 303 and [(b.loan_officer_id, b.status) for b in bridges(engine)] == [(boss, "ringing")]
     assert fake.requests[0].form()["To"] == "+13055550113", "the manager's own phone rings"
     assert client.get(ok.headers["location"]).status_code == 200
-    sign_in(client, engine, sam)
+    sam_csrf = sign_in(client, engine, sam)
     assert client.get(ok.headers["location"]).status_code == 404, "another officer cannot look at the call"
+
+    with engine.begin() as conn:  # a call task of Dana's lead put on Sam's list: Sam may call the lead now
+        conn.execute(sa.insert(table(CallTask)).values(
+            key="handed", lead_id=lead_id, loan_officer_id=sam, kind="handoff", template="t", status="open",
+            due_at=NOW, created_at=NOW))  # fmt: skip
+    clock.now = NOW + timedelta(minutes=5)
+    assert click(client, lead_id, sam_csrf, key="click-0000009").status_code == 303
+    assert fake.requests[-1].form()["To"] == "+13055550112" and bridges(engine)[-1].loan_officer_id == sam
 
 
 def test_a_post_without_the_csrf_token_or_a_session_changes_nothing(
@@ -287,3 +296,9 @@ def test_the_call_button_include_posts_a_fresh_click_each_time_it_is_shown_and_k
     assert 'name="task" value="42"' in with_task
     nothing = button.render(lead_id=lead_id, phone=None, csrf=csrf)
     assert "<form" not in nothing and "No phone number on file" in nothing
+
+    slot = _env.get_template("lead_call.html")  # what the lead page includes in its call block
+    row = SimpleNamespace(id=lead_id, phone=MARIA, phone_ok=True)
+    assert f'action="/leads/{lead_id}/call"' in slot.render(lead=row, csrf=csrf)
+    wrong = slot.render(lead=SimpleNamespace(id=lead_id, phone=MARIA, phone_ok=False), csrf=csrf)
+    assert "<form" not in wrong and "tel:" not in wrong, "a number logged as wrong gets no button"
