@@ -68,7 +68,8 @@ _CLICK = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 class LeadNotFound(LookupError):
-    """No such lead, or not this officer's (a manager may call any)."""
+    """No such lead, or not this officer's to call: neither theirs nor with a call task on their list (a manager
+    may call any)."""
 
 
 class CallUnavailable(Exception):

@@ -1,7 +1,8 @@
 """Click-to-call over the web: the officer's button, the page that follows the call, and Twilio's three requests.
 
-- ``POST /leads/{id}/call`` (signed in, CSRF): the click. Only the lead's own officer (or a manager) may call;
-  anyone else gets 404. Answers 303 to the call's page, whatever the gate or Twilio said.
+- ``POST /leads/{id}/call`` (signed in, CSRF): the click. Only the lead's officer, an officer with one of its call
+  tasks on their list, or a manager may call; anyone else gets 404. Answers 303 to the call's page, whatever the
+  gate or Twilio said.
 - ``GET /leads/{id}/calls/{call_id}``: what became of the call (reload to follow it).
 - ``POST /twilio/bridge/answer?bridge=KEY``: the officer answered; the TwiML says one line and dials the borrower
   with the company's caller ID. ``/twilio/bridge/dialed`` is that ``<Dial>``'s action (the borrower's leg's
