@@ -120,6 +120,7 @@ def run(db: str, pg_url: str, *, leads: int = 10_000, requests: int = 300, warmu
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         out = ROOT / "bench" / "out"
+        out.mkdir(exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DRIPLINE_"))} | {
             "DRIPLINE_DATABASE_URL": url,
             "DRIPLINE_PUBLIC_BASE_URL": base,
