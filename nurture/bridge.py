@@ -9,6 +9,7 @@ rule names the statuses it moves from, and a final status never changes again. P
 from __future__ import annotations
 
 import enum
+from typing import NamedTuple
 
 from nurture.actions import Outcome
 
@@ -57,16 +58,12 @@ _DIALED: dict[str, tuple[BridgeStatus, Outcome | None]] = {
 _LEG_FINAL = frozenset({"completed", "busy", "no-answer", "canceled", "failed"})
 
 
-class Move:
+class Move(NamedTuple):
     """A change to a bridge call: the statuses it may leave, the status it reaches and the outcome it records."""
 
-    __slots__ = ("leaves", "outcome", "to")
-
-    def __init__(self, leaves: frozenset[BridgeStatus], to: BridgeStatus, outcome: Outcome | None = None) -> None:
-        self.leaves, self.to, self.outcome = leaves, to, outcome
-
-    def __repr__(self) -> str:
-        return f"Move({sorted(self.leaves)} -> {self.to}, {self.outcome})"
+    leaves: frozenset[BridgeStatus]
+    to: BridgeStatus
+    outcome: Outcome | None = None
 
 
 def after_create(accepted: bool | None) -> Move:
