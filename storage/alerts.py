@@ -26,6 +26,7 @@ from nurture.alerts import AlertKind, QuietHours, Reach, TaskLine, compose, plac
 from nurture.states import Stage
 from storage.locks import write_transaction
 from storage.models import CallTask, Lead, LoanOfficer, OfficerAlert, table
+from storage.officers import OfficerNotFound
 from storage.signin import create_sign_in_link
 from storage.sql import among, for_update
 
@@ -344,27 +345,23 @@ class AlertRow:
 
 
 def list_alerts(engine: Engine, *, officer_email: str | None = None, limit: int = 200) -> list[AlertRow]:
-    """The newest alerts first (of one officer, by email, when given)."""
+    """The newest alerts first (of the officer with ``officer_email`` when given: ``OfficerNotFound`` when none
+    has it)."""
     query = (
         sa.select(
-            _alert.c.id,
-            _alert.c.key,
-            _officer.c.email,
-            _alert.c.kind,
-            _alert.c.channel,
-            _alert.c.to_address,
-            _alert.c.status,
-            _alert.c.scheduled_for,
-            _alert.c.sent_at,
-            _alert.c.reason,
-            _alert.c.subject,
+            _alert.c.id, _alert.c.key, _officer.c.email, _alert.c.kind, _alert.c.channel, _alert.c.to_address,
+            _alert.c.status, _alert.c.scheduled_for, _alert.c.sent_at, _alert.c.reason, _alert.c.subject,
             _alert.c.body_text,
         )
         .join(_officer, _officer.c.id == _alert.c.loan_officer_id)
         .order_by(_alert.c.scheduled_for.desc(), _alert.c.id.desc())
         .limit(limit)
-    )
-    if officer_email is not None:
-        query = query.where(sa.func.lower(_officer.c.email) == officer_email.strip().lower())
+    )  # fmt: skip
     with engine.connect() as conn:
+        if officer_email is not None:
+            email = officer_email.strip().lower()
+            found = conn.execute(sa.select(_officer.c.id).where(sa.func.lower(_officer.c.email) == email)).scalar()
+            if found is None:
+                raise OfficerNotFound(f"no loan officer has the email {officer_email.strip()!r}")
+            query = query.where(_alert.c.loan_officer_id == found)
         return [AlertRow(*(getattr(v, "value", v) for v in r)) for r in conn.execute(query)]
