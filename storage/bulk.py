@@ -72,24 +72,32 @@ def _sql_type(conn: Connection, column: sa.Column[Any]) -> str:
     return column.type.compile(dialect=conn.dialect)
 
 
+def _prepared(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> tuple[Any, str, list[tuple]]:
+    """The driver's connection, the column list and the converted values of ``rows``."""
+    columns = list(rows[0])
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return driver, ", ".join(columns), _rows(conn, table, columns, rows)
+
+
+def _sqlite_insert(driver: Any, verb: str, table: sa.Table, names: str, values: list[tuple]) -> int:
+    cur = driver.cursor()
+    try:
+        marks = ", ".join("?" * len(values[0]))
+        cur.executemany(f"{verb} INTO {table.name} ({names}) VALUES ({marks})", values)
+        return int(cur.rowcount)
+    finally:
+        cur.close()
+
+
 def insert_new(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], key: str) -> int:
     """Insert ``rows`` (each with the same keys), skipping any whose unique ``key`` exists already; return how
     many were new."""
     if not rows:
         return 0
-    columns = list(rows[0])
-    values = _rows(conn, table, columns, rows)
-    names = ", ".join(columns)
-    driver = conn.connection.driver_connection
-    assert driver is not None
+    driver, names, values = _prepared(conn, table, rows)
     if conn.dialect.name != "postgresql":
-        cur = driver.cursor()
-        try:
-            cur.executemany(f"INSERT OR IGNORE INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})",
-                            values)  # fmt: skip
-            return int(cur.rowcount)
-        finally:
-            cur.close()
+        return _sqlite_insert(driver, "INSERT OR IGNORE", table, names, values)
     stage = f"_stage_{table.name}"
     with driver.cursor() as cur:
         # One staging table per connection (the target's column types, none of its constraints), emptied at commit.
@@ -112,17 +120,9 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
     """Append ``rows`` (each with the same keys) to a table with no unique key to respect (a log)."""
     if not rows:
         return
-    columns = list(rows[0])
-    values = _rows(conn, table, columns, rows)
-    names = ", ".join(columns)
-    driver = conn.connection.driver_connection
-    assert driver is not None
+    driver, names, values = _prepared(conn, table, rows)
     if conn.dialect.name != "postgresql":
-        cur = driver.cursor()
-        try:
-            cur.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})", values)
-        finally:
-            cur.close()
+        _sqlite_insert(driver, "INSERT", table, names, values)
         return
     with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
         for row in values:
