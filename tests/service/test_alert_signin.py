@@ -49,7 +49,11 @@ def test_a_reply_through_the_webhook_reaches_the_officer_with_a_link_that_signs_
     assert "To: +13055550999" in text and "Maria" in text and "Lopez" not in text
     token = re.search(re.escape(BASE) + r"/signin/([A-Za-z0-9_-]{20,})", text)[1]
     assert token not in alert.body_text and BASE + "/signin/…" in alert.body_text, "no usable token is stored"
-    session = use_sign_in_link(engine, token, now=at + timedelta(minutes=2))
-    assert (session.officer_id, session.next_path) == (officer, "/calls")
-    with pytest.raises(LinkRefused):
-        use_sign_in_link(engine, token, now=at + timedelta(minutes=3))
+    with twilio_client(at=at) as client:
+        shown = client.get(f"/signin/{token}")  # the officer's phone opens the link: a button, nothing spent
+        assert shown.status_code == 200 and f'action="/signin/{token}"' in shown.text
+        session = use_sign_in_link(engine, token, now=at + timedelta(minutes=2))
+        assert (session.officer_id, session.next_path) == (officer, "/calls")
+        with pytest.raises(LinkRefused):
+            use_sign_in_link(engine, token, now=at + timedelta(minutes=3))
+        assert client.post(f"/signin/{token}", follow_redirects=False).status_code == 403, "spent: once only"
