@@ -102,12 +102,13 @@ def hour_label(window: datetime) -> str:
     return window.astimezone(UTC).strftime("%Y-%m-%dT%H")
 
 
-def due_key(task_id: int, channel: Channel) -> str:
-    return f"task:{task_id}:due:{channel.value}"
+def due_key(task_id: int, officer_id: int, channel: Channel) -> str:
+    """A task's own alert to ``officer_id`` (a task handed to another officer alerts them too)."""
+    return f"task:{task_id}:due:{officer_id}:{channel.value}"
 
 
-def reminder_key(task_id: int, channel: Channel) -> str:
-    return f"task:{task_id}:reminder:{channel.value}"
+def reminder_key(task_id: int, officer_id: int, channel: Channel) -> str:
+    return f"task:{task_id}:reminder:{officer_id}:{channel.value}"
 
 
 def digest_key(officer_id: int, window: datetime, channel: Channel) -> str:

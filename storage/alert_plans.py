@@ -2,12 +2,14 @@
 has nobody to do it.
 
 Every alert is one row of the officers' outbox with a unique key, inserted or ignored, so planning twice (or
-in two processes at once) plans it once: ``task:{id}:due:{channel}``, ``task:{id}:reminder:{channel}``,
-``digest:{officer}:{UTC hour}:{channel}``, ``unassigned:{manager}:{UTC hour}:{channel}``. The hour is the
-one the alert is to go in, so every task that falls due inside an officer's quiet hours joins the one digest
-sent when they end. Planners take one lock between them (PostgreSQL: an advisory lock; SQLite: the write
+in two processes at once) plans it once: ``task:{id}:due:{officer}:{channel}``, ``task:{id}:reminder:{officer}:
+{channel}``, ``digest:{officer}:{UTC hour}:{channel}``, ``unassigned:{manager}:{UTC hour}:{channel}``. The hour
+is the one the alert is to go in, so every task that falls due inside an officer's quiet hours joins the one
+digest sent when they end. Planners take one lock between them (PostgreSQL: an advisory lock; SQLite: the write
 lock), so a digest still planned can take more tasks without two planners writing it at once. A task is
 stamped ``alerted_at`` (``reminded_at``) in the transaction that plans its alert, with a line in the task log.
+A task handed to another officer alerts them once its ``alerted_at`` and ``reminded_at`` are cleared; what was
+planned for the officer before goes unsent (the task is no longer theirs).
 """
 
 from __future__ import annotations
@@ -127,7 +129,16 @@ def _plan_due(engine: Engine, *, now: datetime, limit: int, stats: PlanStats) ->
             if alert_kind(t.kind, t.key, due_at=t.due_at, now=now) is AlertKind.DUE:
                 at = quiet_hours(officer).next_open(now)
                 singles += [
-                    _row(due_key(t.id, c), officer, t.loan_officer_id, AlertKind.DUE, c, [t.id], now, at)
+                    _row(
+                        due_key(t.id, t.loan_officer_id, c),
+                        officer,
+                        t.loan_officer_id,
+                        AlertKind.DUE,
+                        c,
+                        [t.id],
+                        now,
+                        at,
+                    )
                     for c in ALERT_CHANNELS
                 ]
             else:
@@ -216,7 +227,7 @@ def _plan_reminders(engine: Engine, *, now: datetime, after: timedelta, stats: P
         candidates = [t for t in candidates if is_priority(t.kind, t.key)]
         if not candidates:
             return
-        keys = {due_key(t.id, c): t.id for t in candidates for c in ALERT_CHANNELS}
+        keys = {due_key(t.id, t.loan_officer_id, c): t.id for t in candidates for c in ALERT_CHANNELS}
         first_sent: dict[int, datetime] = {}
         for key, sent_at in conn.execute(
             sa.select(_alert.c.key, _alert.c.sent_at).where(
@@ -229,7 +240,7 @@ def _plan_reminders(engine: Engine, *, now: datetime, after: timedelta, stats: P
         officers = _officers(conn, {t.loan_officer_id for t in due})
         rows = [
             _row(
-                reminder_key(t.id, c),
+                reminder_key(t.id, t.loan_officer_id, c),
                 officers[t.loan_officer_id],
                 t.loan_officer_id,
                 AlertKind.REMINDER,

@@ -194,10 +194,10 @@ def begin_alert_send(
         if row is None:
             return "lost: the claim ran out or was settled elsewhere"
         kind = AlertKind(alert.kind)
-        lines = open_lines(conn, json.loads(row.task_ids or "[]"))
+        lines = open_lines(conn, json.loads(row.task_ids or "[]"), officer_id=alert.officer_id)
         counts = unassigned_counts(conn, now=now) if kind is AlertKind.UNASSIGNED else (0, 0)
         if (kind is AlertKind.UNASSIGNED and not any(counts)) or (kind is not AlertKind.UNASSIGNED and not lines):
-            why = "skipped: nothing left to say, every task it was about was worked or closed meanwhile"
+            why = "skipped: nothing left to say, every task it was about was worked, closed or reassigned meanwhile"
             conn.execute(
                 _alert.update().where(mine).values(status=TouchStatus.SKIPPED.value, reason=why, lease_until=None)
             )
@@ -222,14 +222,19 @@ def begin_alert_send(
     return Began(words.subject, words.text.replace(stored, link), link)
 
 
-def open_lines(conn: Connection, task_ids: list[int]) -> list[TaskLine]:
-    """The tasks of ``task_ids`` still open, oldest due first, with their borrowers' first names."""
+def open_lines(conn: Connection, task_ids: list[int], *, officer_id: int) -> list[TaskLine]:
+    """The tasks of ``task_ids`` still open and still ``officer_id``'s, oldest due first, with their borrowers'
+    first names."""
     if not task_ids:
         return []
     rows = conn.execute(
         sa.select(_task.c.id, _task.c.kind, _task.c.key, _task.c.due_at, _lead.c.first_name)
         .join(_lead, _lead.c.id == _task.c.lead_id)
-        .where(among(conn, _task.c.id, task_ids), _task.c.status == TaskStatus.OPEN.value)
+        .where(
+            among(conn, _task.c.id, task_ids),
+            _task.c.status == TaskStatus.OPEN.value,
+            _task.c.loan_officer_id == officer_id,
+        )
         .order_by(_task.c.due_at, _task.c.id)
     )
     return [TaskLine(r.id, r.kind, r.key, r.first_name, r.due_at) for r in rows]

@@ -30,7 +30,7 @@ def test_a_reply_alerts_its_officer_at_once_by_text_and_email_with_a_working_sig
 
     assert (stats.planned, stats.sent, stats.failed) == (2, 2, 0)
     [(sms_key, sms), (email_key, email)] = sender.sent
-    assert (sms_key, email_key) == (f"task:{reply}:due:sms", f"task:{reply}:due:email")
+    assert (sms_key, email_key) == (f"task:{reply}:due:{officer}:sms", f"task:{reply}:due:{officer}:email")
     assert isinstance(sms, SmsMessage) and sms.to == "+13055550001"
     assert sms.body.startswith("Acme Mortgage: Maria wrote back. Call now: " + BASE + "/signin/")
     assert "Lopez" not in sms.body, "no borrower PII beyond the first name in a text"
@@ -116,8 +116,8 @@ def test_nothing_goes_inside_quiet_hours_and_the_night_comes_as_one_digest_when_
 
     stats = run_alerts(p, now=morning)
     assert stats.sent == 4 and {k for k, _ in sender.sent} == {
-        f"task:{reply}:due:sms",
-        f"task:{reply}:due:email",
+        f"task:{reply}:due:{officer}:sms",
+        f"task:{reply}:due:{officer}:email",
         f"digest:{officer}:2026-03-03T13:sms",
         f"digest:{officer}:2026-03-03T13:email",
     }
@@ -142,7 +142,10 @@ def test_a_priority_task_left_unworked_gets_one_reminder_and_a_worked_one_none(e
     assert run_alerts(p, now=NOW + timedelta(minutes=29)).reminders == 0
     half_hour = run_alerts(p, now=NOW + timedelta(minutes=30))
     assert (half_hour.reminders, half_hour.sent) == (2, 2)
-    assert {k for k, _ in sender.sent[4:]} == {f"task:{waiting}:reminder:sms", f"task:{waiting}:reminder:email"}
+    assert {k for k, _ in sender.sent[4:]} == {
+        f"task:{waiting}:reminder:{officer}:sms",
+        f"task:{waiting}:reminder:{officer}:email",
+    }
     assert "still waits for your call" in sender.sent[4][1].body
     assert run_alerts(p, now=NOW + timedelta(hours=3)).reminders == 0, "one reminder only"
     assert task_log(engine, waiting) == ["alerted", "reminded"] and task_log(engine, worked) == ["alerted"]
@@ -187,6 +190,23 @@ def test_an_alert_whose_task_was_worked_before_it_could_go_is_skipped(engine: En
     stats = run_alerts(p, now=NOW + timedelta(days=1))
     assert sender.sent == [] and stats.skipped == 2
     assert all(a.reason.startswith("skipped: nothing left") for a in alerts(engine))
+
+
+def test_a_task_handed_to_another_officer_alerts_them_and_not_the_first(engine: Engine) -> None:
+    first, second = add_officer(engine, 1), add_officer(engine, 2)
+    reply = add_task(engine, officer=first, due_at=NIGHT)
+    p, sender = alert_pipeline(engine)
+    run_alerts(p, now=NIGHT)
+    with engine.begin() as conn:  # reassigned overnight: the new officer is to be alerted afresh
+        conn.execute(
+            sa.text("UPDATE call_task SET loan_officer_id = :o, alerted_at = NULL, reminded_at = NULL WHERE id = :id"),
+            {"o": second, "id": reply},
+        )
+    run_alerts(p, now=NOW + timedelta(days=1))
+    assert sorted(k for k, _ in sender.sent) == [f"task:{reply}:due:{second}:email", f"task:{reply}:due:{second}:sms"]
+    assert {a.reason for a in alerts(engine, loan_officer_id=first)} == {
+        "skipped: nothing left to say, every task it was about was worked, closed or reassigned meanwhile"
+    }
 
 
 class Failing:

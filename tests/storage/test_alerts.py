@@ -51,7 +51,7 @@ def test_planning_twice_plans_each_alert_once(engine: Engine) -> None:
     assert (second.due, second.digests) == (0, 0), "the same keys: nothing new"
     keys = [a.key for a in alerts(engine)]
     assert sorted(keys) == sorted(
-        [f"task:{reply}:due:sms", f"task:{reply}:due:email", f"digest:{officer}:2026-03-02T13:sms",
+        [f"task:{reply}:due:{officer}:sms", f"task:{reply}:due:{officer}:email", f"digest:{officer}:2026-03-02T13:sms",
          f"digest:{officer}:2026-03-02T13:email"]
     )  # fmt: skip
 
