@@ -87,8 +87,8 @@ def tick(now: AtOpt = None, batch_size: BatchOpt = None) -> None:
 
 @app.command(rich_help_panel=MARKETING)
 def dispatch(now: AtOpt = None, batch_size: BatchOpt = None) -> None:
-    """Send every queued message that is due, through the configured channel."""
-    from service.dispatch import dispatch as work
+    """Send every queued message that is due, through the configured channel, then the loan officers' alerts."""
+    from service.alerts import dispatch_and_alert as work
 
     _pass(work, "flows.cadence:dispatch_touches", "dispatching", now, batch_size)
 

@@ -16,7 +16,7 @@ from channels.base import flush
 from channels.messages import EmailMessage, Message, SmsMessage
 from nurture.actions import Channel, TouchStatus
 from nurture.alerts import email_html
-from service.dispatch import send_once, worker_id
+from service.dispatch import DispatchStats, dispatch, send_once, worker_id
 from service.pipeline import Pipeline
 from service.steps import Runner, inline
 from storage.alert_plans import PlanStats, plan_alerts
@@ -121,3 +121,23 @@ def run_alerts(
             setattr(stats, name, getattr(stats, name) + getattr(batch, name))
         if batch.claimed + batch.deferred + batch.skipped < size:
             return stats
+
+
+@dataclass
+class Dispatched:
+    """What a dispatch run did: the borrowers' messages, then the officers' alerts."""
+
+    messages: DispatchStats
+    alerts: AlertStats
+
+    def as_dict(self) -> dict[str, object]:
+        return {**self.messages.as_dict(), "alerts": self.alerts.as_dict()}
+
+
+def dispatch_and_alert(
+    p: Pipeline, *, now: datetime, batch_size: int | None = None, run: Runner = inline
+) -> Dispatched:
+    """Every dispatch run, in the flow and in ``dripline dispatch`` alike: send the borrowers' messages due at
+    ``now``, then the officers' alerts (a reply that came in meanwhile is alerted in the same run)."""
+    messages = dispatch(p, now=now, batch_size=batch_size, run=run)
+    return Dispatched(messages, run_alerts(p, now=now, batch_size=batch_size, run=run))

@@ -56,3 +56,14 @@ def test_listing_for_an_unknown_officer_says_so_in_one_line(engine: Engine, data
 def test_a_bad_time_is_refused_naming_the_option(engine: Engine, database_url: str, app_env: Path) -> None:
     out = runner.invoke(app, ["--db", database_url, "alerts", "run", "--at", "tomorrow-ish"])
     assert out.exit_code == 2 and "--at" in out.output and "ISO 8601" in out.output
+
+
+def test_dispatch_sends_the_officers_alerts_after_the_borrowers_messages(
+    engine: Engine, database_url: str, app_env: Path
+) -> None:
+    add_task(engine, officer=add_officer(engine, 1))
+    out = invoke("--db", database_url, "dispatch", "--at", (NOW + timedelta(minutes=1)).isoformat())
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.output[out.output.index("{") :])
+    assert (result["sent"], result["alerts"]["sent"]) == (0, 2)
+    assert len(list((app_env / "sms").iterdir())) == 1 and len(list((app_env / "email").iterdir())) == 2
