@@ -63,13 +63,27 @@ def _pg_value(column: sa.Column[Any]) -> Callable[[Any], Any]:
 
 def _rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> list[tuple]:
     make = _pg_value if conn.dialect.name == "postgresql" else _sqlite_value
-    converters = [make(table.c[c]) for c in columns]
+    converters = [_remembered(make(table.c[c])) if _costly(table.c[c]) else make(table.c[c]) for c in columns]
     pairs = list(zip(columns, converters, strict=True))
     return [tuple(f(row[c]) for c, f in pairs) for row in rows]
 
 
-def _sql_type(conn: Connection, column: sa.Column[Any]) -> str:
-    return column.type.compile(dialect=conn.dialect)
+def _costly(column: sa.Column[Any]) -> bool:
+    return isinstance(column.type, UTCDateTime | sa.Date)
+
+
+def _remembered(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``convert`` remembering its answers: a batch repeats the same few timestamps (now, the day's windows)."""
+    seen: dict[Any, Any] = {}
+
+    def once(v: Any) -> Any:
+        try:
+            return seen[v]
+        except KeyError:
+            seen[v] = out = convert(v)
+            return out
+
+    return once
 
 
 def _prepared(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> tuple[Any, str, list[tuple]]:
@@ -90,6 +104,19 @@ def _sqlite_insert(driver: Any, verb: str, table: sa.Table, names: str, values: 
         cur.close()
 
 
+def _staged(cur: Any, table: sa.Table, names: str, values: list[tuple]) -> str:
+    """COPY ``values`` into this connection's staging table for ``table`` (its column types, none of its
+    constraints; emptied at commit, and by the caller after use) and return the staging table's name."""
+    stage = f"_stage_{table.name}"
+    cur.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT * FROM {table.name} WITH NO DATA"
+    )
+    with cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+        for row in values:
+            copy.write_row(row)
+    return stage
+
+
 def insert_new(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], key: str) -> int:
     """Insert ``rows`` (each with the same keys), skipping any whose unique ``key`` exists already; return how
     many were new."""
@@ -98,15 +125,8 @@ def insert_new(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]
     driver, names, values = _prepared(conn, table, rows)
     if conn.dialect.name != "postgresql":
         return _sqlite_insert(driver, "INSERT OR IGNORE", table, names, values)
-    stage = f"_stage_{table.name}"
     with driver.cursor() as cur:
-        # One staging table per connection (the target's column types, none of its constraints), emptied at commit.
-        cur.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT * FROM {table.name} WITH NO DATA"
-        )
-        with cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-            for row in values:
-                copy.write_row(row)
+        stage = _staged(cur, table, names, values)
         cur.execute(
             f"WITH new AS (INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} "
             f"ON CONFLICT ({key}) DO NOTHING RETURNING 1) SELECT count(*) FROM new"
@@ -146,13 +166,14 @@ def update_by_key(conn: Connection, table: sa.Table, key: str, rows: Sequence[di
         finally:
             cur.close()
         return
-    values = _rows(conn, table, columns, rows)
-    arrays = [list(col) for col in zip(*values, strict=True)]
-    typed = ", ".join(f"%s::{_sql_type(conn, table.c[c])}[]" for c in columns)
-    sets = ", ".join(f"{c} = u.{c}" for c in others)
+    driver, names, values = _prepared(conn, table, rows)
+    sets = ", ".join(f"{c} = s.{c}" for c in others)
     with driver.cursor() as cur:
+        stage = _staged(cur, table, names, values)
+        # The ANY(...) lets the planner reach the rows by their index: joined to the staging table alone (no
+        # statistics) it would hash the whole target table for every batch.
         cur.execute(
-            f"UPDATE {table.name} AS t SET {sets} FROM unnest({typed}) AS u({', '.join(columns)}) "
-            f"WHERE t.{key} = u.{key}",
-            arrays,
+            f"UPDATE {table.name} AS t SET {sets} FROM {stage} AS s WHERE t.{key} = s.{key} "
+            f"AND t.{key} = ANY(ARRAY(SELECT {key} FROM {stage}))"
         )
+        cur.execute(f"TRUNCATE {stage}")
