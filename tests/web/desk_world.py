@@ -22,18 +22,15 @@ from tests.factories import insert_lead
 NOW = datetime(2026, 6, 2, 14, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Miami: calls allowed
 LENDER = "Harbor Capital"
 PROGRAM = f"{LENDER}: Bank statement"
-FEED = {
-    "lenders": [
-        {
-            "lender": LENDER,
-            "programs": [
-                {"program": "bank_statement", "effective_date": "2026-02-01", "min_fico": 620, "max_ltv": 85,
-                 "min_loan_amount": 125000, "states": ["FL"], "seasoning_months": {"chapter_7": 24},
-                 "min_dscr": None, "asset_divisor": None},
-            ],
-        }
-    ]
-}  # fmt: skip
+
+
+def bank_statement_program(min_fico: int) -> dict[str, Any]:
+    """A Florida bank-statement program as a lender's feed lists it."""
+    return {"program": "bank_statement", "effective_date": "2026-02-01", "min_fico": min_fico, "max_ltv": 85,
+            "min_loan_amount": 125000, "states": ["FL"], "seasoning_months": {"chapter_7": 24}, "min_dscr": None,
+            "asset_divisor": None}  # fmt: skip
+
+
 # A Miami bank-statement borrower one FICO edit short of the program: 590 now, 620 wanted.
 SHORT_OF_IT = {"fico": 590, "loan_amount": 300_000, "property_value": 400_000}
 _officer, _task = table(LoanOfficer), table(CallTask)
@@ -50,18 +47,25 @@ class Team:
     omars_task: int
 
 
-def load_program(engine: Engine, *, at: datetime = NOW) -> None:
-    programs = parse_feed(json.dumps(FEED), format="json")
-    load_snapshot(engine=engine, programs=programs, source="test", loaded_by="test", now=at - timedelta(days=1))
+def load_program(engine: Engine, *, lender: str = LENDER, min_fico: int = 620, at: datetime = NOW) -> int:
+    """Load the lender's bank-statement program (as of a day before ``at``); returns the snapshot's id."""
+    feed = {"lenders": [{"lender": lender, "programs": [bank_statement_program(min_fico)]}]}
+    programs = parse_feed(json.dumps(feed), format="json")
+    loaded = load_snapshot(
+        engine=engine, programs=programs, source="test", loaded_by="test", now=at - timedelta(days=1)
+    )
+    snapshot_id = loaded.stored[0].snapshot_id
+    assert snapshot_id is not None
+    return snapshot_id
 
 
-def add_officer(engine: Engine, name: str, *, role: str = "officer") -> int:
+def add_officer(engine: Engine, name: str, *, role: str = "officer", phone: str | None = None) -> int:
     email = name.split()[0].lower() + "@example.com"
     with engine.begin() as conn:
         return int(
             conn.execute(
-                sa.insert(_officer).values(name=name, email=email, nmls_id="1400100", role=role, active=True,
-                                           created_at=NOW)
+                sa.insert(_officer).values(name=name, email=email, phone=phone, nmls_id="1400100", role=role,
+                                           active=True, created_at=NOW)
             ).inserted_primary_key[0]
         )  # fmt: skip
 
