@@ -36,7 +36,7 @@ from storage.explain import explain_lead
 from storage.lead_events import EventResult, complete_task, record_event
 from storage.locks import write_transaction
 
-CALLS_SHOWN = 50  # the list is cut here: an officer works from the top
+CALLS_SHOWN = 30  # the list is cut here: an officer works from the top
 TIMELINE_SHOWN = 40
 
 
@@ -148,8 +148,9 @@ def lead_page(p: Pipeline, *, lead_id: int, officer_id: int | None, now: datetim
         lead = lead_record(conn, lead_id)
         tasks = lead_open_tasks(conn, lead_id)
         notes, edits = notes_of(conn, lead_id), edits_of(conn, lead_id)
-        facts = load_facts(conn, [lead_id], since=contacts_since(now)).get(lead_id)
-        reply = latest_text_from(conn, [n for n in (lead.phone, lead.alt_phone) if n]) if tasks else ""
+        facts = load_facts(conn, [lead_id], since=contacts_since(now)).get(lead_id) if tasks else None
+        replied = bool(tasks) and tasks[0].template == "reply"
+        reply = latest_text_from(conn, [n for n in (lead.phone, lead.alt_phone) if n]) if replied else ""
     story = explain_lead(engine=p.engine, lead_id=lead_id, policy=p.policy, now=now)
     if story is None:
         raise NotFound(lead_id)

@@ -40,7 +40,11 @@ _URGENT_FIRST = (_task.c.priority.desc(), _task.c.due_at, _task.c.id)
 
 def open_calls(conn: Connection, *, officer_id: int | None, limit: int) -> list[Any]:
     """Open call tasks, most urgent first, with what the list shows of each lead; ``officer_id=None``: the whole
-    team's."""
+    team's. The most urgent ``limit`` tasks are picked from the task table alone, then joined to their leads."""
+    top = sa.select(_task.c.id).where(_task.c.status == _OPEN)
+    if officer_id is not None:
+        top = top.where(_task.c.loan_officer_id == officer_id)
+    picked = top.order_by(*_URGENT_FIRST).limit(limit).subquery()
     query = (
         sa.select(
             _task.c.id,
@@ -56,17 +60,13 @@ def open_calls(conn: Connection, *, officer_id: int | None, limit: int) -> list[
             _lead.c.phone,
             _lead.c.product,
             _lead.c.timezone,
-            _lead.c.stage,
             _officer.c.name.label("officer"),
         )
+        .join(picked, picked.c.id == _task.c.id)
         .join(_lead, _lead.c.id == _task.c.lead_id)
         .outerjoin(_officer, _officer.c.id == _task.c.loan_officer_id)
-        .where(_task.c.status == _OPEN)
         .order_by(*_URGENT_FIRST)
-        .limit(limit)
     )
-    if officer_id is not None:
-        query = query.where(_task.c.loan_officer_id == officer_id)
     return list(conn.execute(query))
 
 

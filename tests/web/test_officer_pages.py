@@ -164,9 +164,13 @@ def test_an_outcome_logs_the_call_as_tasks_complete_does(client: TestClient, eng
     bad = client.post(f"/tasks/{crew.danas_task}/outcome", data={"csrf": csrf, "outcome": "maybe"})
     assert bad.status_code == 400 and "Outcome: &#39;maybe&#39; is not one of the buttons" in bad.text
     from_list = add_task(engine, crew.danas_lead, crew.dana, priority=5)
+    listed = client.get("/calls").text
+    assert f'action="/tasks/{from_list}/outcome"' in listed and 'name="back" value="calls"' in listed
     back = client.post(f"/tasks/{from_list}/outcome", data={"csrf": csrf, "outcome": "no_answer", "back": "calls"},
                        follow_redirects=False)  # fmt: skip
     assert back.headers["location"] == "/calls?done=logged"
+    assert one(engine, sa.select(_task.c.outcome).where(_task.c.id == from_list))[0] == "no_answer"
+    assert "Call logged." in client.get(back.headers["location"]).text
 
 
 def test_a_fico_edit_is_logged_and_the_program_appears_at_once(client: TestClient, engine: Engine, crew: Team) -> None:

@@ -50,20 +50,18 @@ def reengaged_lead(engine: Engine, p: Pipeline, officer_id: int) -> tuple[int, s
     return lead_id, one(engine, sa.select(_lead.c.phone).where(_lead.c.id == lead_id))[0]
 
 
-def sign_in_link(p: Pipeline, engine: Engine, officer_id: int, base: str) -> tuple[str, str]:
-    """The officer's sign-in link and where it came from: the alert in the officers' outbox when the alerts are
-    built (``service.alerts``), else a link made directly (``storage.signin.create_sign_in_link``)."""
+def sign_in_link(p: Pipeline, engine: Engine, officer_id: int, base: str, outbox: Path) -> tuple[str, str]:
+    """The officer's sign-in link and where it came from: the alert ``run_alerts`` put in the local outbox when the
+    alerts are built (``service.alerts``), else a link made directly (``storage.signin.create_sign_in_link``)."""
     if importlib.util.find_spec("service.alerts") is not None:
         importlib.import_module("service.alerts").run_alerts(p, now=AT)
-        with engine.connect() as conn:
-            bodies = conn.execute(sa.text("SELECT body_text FROM officer_alert WHERE loan_officer_id = :o"),
-                                  {"o": officer_id}).scalars().all()  # fmt: skip
-        links = [m.group(0) for body in bodies if (m := re.search(re.escape(base) + r"/signin/[\w-]+", body or ""))]
-        assert links, f"no sign-in link to {base} in the officer's alerts: {bodies}"
-        return links[-1], "alert"
+        pattern = re.compile(re.escape(base) + r"/signin/[\w-]{20,}")
+        links = [m.group(0) for f in sorted(outbox.rglob("*")) if f.is_file() for m in pattern.finditer(f.read_text())]
+        assert links, f"no alert with a sign-in link to {base} in the outbox {outbox}"
+        return links[-1], "the alert in the local outbox"
     with engine.begin() as conn:
         token = create_sign_in_link(conn, officer_id=officer_id, now=AT)
-    return f"{base}/signin/{token}", "create_sign_in_link"
+    return f"{base}/signin/{token}", "storage.signin.create_sign_in_link"
 
 
 def test_reply_alert_sign_in_call_list_lead_page_educated_and_a_fico_edit(
@@ -89,7 +87,7 @@ def test_reply_alert_sign_in_call_list_lead_page_educated_and_a_fico_edit(
                           headers={"X-Twilio-Signature": signature(f"{base}/twilio/sms", params)})  # fmt: skip
         assert hook.status_code == 200, hook.text
         reply_task = one(engine, sa.select(_task.c.id).where(_task.c.lead_id == lead_id, _task.c.kind == "reply"))[0]
-        link, source = sign_in_link(p, engine, dana, base)
+        link, source = sign_in_link(p, engine, dana, base, app_env)
         print(f"sign-in link from: {source}")
 
         page = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
