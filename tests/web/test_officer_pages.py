@@ -242,3 +242,16 @@ def test_send_the_checklist_starts_the_documents_sequence(client: TestClient, en
         conn.execute(_lead.update().where(_lead.c.id == crew.danas_lead).values(stage="closed_funded"))
     refused = client.post(f"/leads/{crew.danas_lead}/checklist", data={"csrf": csrf})
     assert refused.status_code == 409 and "Checklist:" in refused.text
+
+
+CALL_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "calls"
+
+
+@pytest.mark.parametrize("template", sorted(p.name.split(".")[0] for p in CALL_TEMPLATES.glob("[!_]*.j2")))
+def test_the_lead_page_shows_the_script_of_any_call_template(
+    client: TestClient, engine: Engine, crew: Team, template: str
+) -> None:
+    add_task(engine, crew.danas_lead, crew.dana, priority=90, template=template)
+    sign_in(client, engine, crew.dana)
+    page = client.get(f"/leads/{crew.danas_lead}")
+    assert page.status_code == 200 and "DISCOVERY" in page.text
