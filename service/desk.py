@@ -134,7 +134,7 @@ class LeadPage:
     eligibility: dict[str, Any]  # storage.eligibility_report.lead_eligibility
     story: dict[str, Any]  # storage.explain.explain_lead: consents, DNC, opt-outs
     timeline: list[dict[str, Any]]  # newest first, at most TIMELINE_SHOWN
-    tasks: list[tuple[Any, CallGate]]
+    tasks: list[tuple[Any, str, CallGate]]  # each open task, due on the borrower's clock, and calling now
     notes: list[Any]
     edits: list[Any]
     fits: list[str] = field(default_factory=list)
@@ -159,9 +159,10 @@ def lead_page(p: Pipeline, *, lead_id: int, officer_id: int | None, now: datetim
     reason = lead.why or (enrolled[-1] if enrolled else "")
     template = tasks[0].template if tasks else "handoff"
     gates = [
-        (t, call_gate(facts, phone=lead.phone, key=t.key, policy=p.policy, now=now, phone_ok=lead.phone_ok))
+        (t, local(t.due_at, lead.timezone),
+         call_gate(facts, phone=lead.phone, key=t.key, policy=p.policy, now=now, phone_ok=lead.phone_ok))
         for t in tasks
-    ]
+    ]  # fmt: skip
     return LeadPage(
         lead=lead,
         product=Product(lead.product).label,

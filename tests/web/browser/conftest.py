@@ -21,13 +21,20 @@ PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-output" / "screenshots"
 
 
+def require_chromium(path: Path, *, ci: bool) -> None:
+    """Nothing when ``path`` exists; else a failure under CI (a browser test must not pass by being skipped
+    there) and a skip elsewhere."""
+    if path.exists():
+        return
+    why = f"{path} is missing: install Debian's chromium (apt-get install -y chromium)"
+    if ci:
+        pytest.fail(why)
+    pytest.skip(why)
+
+
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        why = f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(why)
-        pytest.skip(why)
+    require_chromium(CHROMIUM, ci=os.environ.get("CI", "").lower() in ("1", "true", "yes"))
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
