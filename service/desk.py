@@ -13,11 +13,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
+
 from channels.render import render_call_script
 from nurture.actions import Channel, Outcome
 from nurture.gate import ContactFacts, ContactRequest, Policy, Ruling, check
 from nurture.products import Product
 from nurture.states import Event
+from service.inputs import CallNote, problems
 from service.pipeline import Pipeline, render_contexts
 from storage.compliance import contacts_since, load_facts
 from storage.desk import (
@@ -42,6 +45,22 @@ TIMELINE_SHOWN = 40
 
 class NotFound(LookupError):
     """No such lead or task, or not one this officer may see."""
+
+
+class NoteRefused(ValueError):
+    """A note that cannot be stored; the message says why in one line."""
+
+
+def checked_note(text: str, *, required: bool = False) -> str:
+    """The officer's note as stored (checked as ``dripline tasks complete --note`` checks it), or
+    :class:`NoteRefused`."""
+    try:
+        note = CallNote(note=text).note.strip()
+    except ValidationError as exc:
+        raise NoteRefused(f"Note: {problems(exc, {'note': 'Note'})[0][1]}") from None
+    if required and not note:
+        raise NoteRefused("Note: write something first")
+    return note
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +233,10 @@ def log_outcome(
     p: Pipeline, *, task_id: int, outcome: Outcome, officer_id: int | None, actor: str, now: datetime, note: str = ""
 ) -> tuple[int, EventResult | None]:
     """The call outcome, logged exactly as ``dripline tasks complete`` logs it (``storage.lead_events.complete_task``):
-    returns the lead and the stage move. Raises :class:`NotFound`, or ``TaskNotOpen`` when it was logged already."""
+    returns the lead and the stage move. Raises :class:`NotFound`, :class:`NoteRefused`, or ``TaskNotOpen`` when it
+    was logged already."""
     lead_id = visible_task(p, task_id, officer_id)
+    note = checked_note(note)
     return lead_id, complete_task(engine=p.engine, task_id=task_id, outcome=outcome, at=now, note=note, actor=actor)
 
 
@@ -233,7 +254,9 @@ def send_checklist(p: Pipeline, *, lead_id: int, officer_id: int | None, actor: 
 def write_note(
     p: Pipeline, *, lead_id: int, officer_id: int, scope: int | None, body: str, actor: str, now: datetime
 ) -> None:
-    """Add a note to the lead (``scope``: the officer's own leads, None for a manager). Raises :class:`NotFound`."""
+    """Add a note to the lead (``scope``: the officer's own leads, None for a manager). Raises :class:`NotFound` or
+    :class:`NoteRefused`."""
     visible_lead(p, lead_id, scope)
+    body = checked_note(body, required=True)
     with write_transaction(p.engine) as conn:
         add_note(conn, lead_id=lead_id, officer_id=officer_id, actor=actor, body=body, at=now)

@@ -20,7 +20,6 @@ from nurture.income import StatementType
 from nurture.products import CreditEventType, Product
 from nurture.states import InvalidTransition
 from service import desk
-from service.inputs import CallNote
 from service.lead_edits import LABELS, EditRefused, edit_lead_facts
 from storage.lead_events import LeadNotFound, TaskNotOpen
 from storage.signin import Session
@@ -123,17 +122,16 @@ async def outcome(request: Request, task_id: int, session: Posted, state: State)
         return await _lead_page(request, session, state, lead_id, status_code=400,
                                 error=f"Outcome: {raw!r} is not one of the buttons; tap one of them.")  # fmt: skip
     try:
-        checked = CallNote(note=note).note
         await run_in_threadpool(
             lambda: desk.log_outcome(state.pipeline(), task_id=task_id, outcome=Outcome(raw),
-                                     officer_id=scope(session), actor=actor(session), now=state.clock(), note=checked)
+                                     officer_id=scope(session), actor=actor(session), now=state.clock(), note=note)
         )  # fmt: skip
     except desk.NotFound:
         return not_found(request)
     except TaskNotOpen as exc:
         return await _lead_page(request, session, state, lead_id, status_code=409, error=f"Call: {exc}.")
-    except ValueError as exc:  # the note
-        return await _lead_page(request, session, state, lead_id, status_code=400, error=f"Note: {_first(exc)}")
+    except desk.NoteRefused as exc:
+        return await _lead_page(request, session, state, lead_id, status_code=400, error=str(exc))
     if back == "calls":
         return RedirectResponse("/calls?done=logged", status_code=303)
     return _back(lead_id, "logged")
@@ -144,13 +142,6 @@ def _lead_of_task(state: WebState, session: Session, task_id: int) -> int | None
         return desk.visible_task(state.pipeline(), task_id, scope(session))
     except desk.NotFound:
         return None
-
-
-def _first(exc: Exception) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        return str(errors(include_url=False)[0]["msg"]).removeprefix("Value error, ")
-    return str(exc)
 
 
 @router.post("/leads/{lead_id}/facts")
@@ -174,17 +165,14 @@ async def facts(request: Request, lead_id: int, session: Posted, state: State) -
 async def notes(request: Request, lead_id: int, session: Posted, state: State) -> Response:
     body = str((await request.form()).get("body", ""))
     try:
-        text = CallNote(note=body).note.strip()
-        if not text:
-            raise ValueError("write something first")
         await run_in_threadpool(
             lambda: desk.write_note(state.pipeline(), lead_id=lead_id, officer_id=session.officer_id,
-                                    scope=scope(session), body=text, actor=actor(session), now=state.clock())
+                                    scope=scope(session), body=body, actor=actor(session), now=state.clock())
         )  # fmt: skip
     except desk.NotFound:
         return not_found(request)
-    except ValueError as exc:
-        return await _lead_page(request, session, state, lead_id, status_code=400, error=f"Note: {_first(exc)}")
+    except desk.NoteRefused as exc:
+        return await _lead_page(request, session, state, lead_id, status_code=400, error=str(exc))
     return _back(lead_id, "noted")
 
 

@@ -149,6 +149,11 @@ def test_a_reused_or_expired_link_signs_nobody_in(client: TestClient, engine: En
 
 def test_an_outcome_logs_the_call_as_tasks_complete_does(client: TestClient, engine: Engine, crew: Team) -> None:
     csrf = sign_in(client, engine, crew.dana)
+    long = client.post(
+        f"/tasks/{crew.danas_task}/outcome", data={"csrf": csrf, "outcome": "educated", "note": "x" * 1001}
+    )
+    assert long.status_code == 400 and "Note: is longer than 1,000 characters" in long.text
+    assert one(engine, sa.select(_task.c.status).where(_task.c.id == crew.danas_task))[0] == "open"
     answer = client.post(f"/tasks/{crew.danas_task}/outcome", data={"csrf": csrf, "outcome": "educated",
                                                                     "note": "walked through deposits"},
                          follow_redirects=False)  # fmt: skip
