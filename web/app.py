@@ -8,12 +8,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.settings import Settings, get_settings
-from web import feeds, health, sendgrid, signin, twilio, unsubscribe
+from web import feeds, health, officer, sendgrid, signin, twilio, unsubscribe
 from web.guards import Guards
 from web.pages import static_files
 from web.state import Clock, WebState, settle_heap, utc_now
 
-ROUTERS = (health.router, twilio.router, sendgrid.router, unsubscribe.router, feeds.router, signin.router)
+ROUTERS = (
+    health.router,
+    twilio.router,
+    sendgrid.router,
+    unsubscribe.router,
+    feeds.router,
+    signin.router,
+    officer.router,
+)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:
