@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dripline import cli_compliance, cli_dnc, cli_feeds, cli_guidelines, cli_leads, cli_roi, cli_templates
+from dripline import cli_alerts, cli_compliance, cli_dnc, cli_feeds, cli_guidelines, cli_leads, cli_roi, cli_templates
 from dripline.cli_common import (
     AtOpt,
     JsonOpt,
@@ -32,6 +32,7 @@ app = typer.Typer(
 )
 app.add_typer(cli_leads.tasks_app, name="tasks", rich_help_panel=OFFICER)
 app.add_typer(cli_leads.leads_app, name="leads", rich_help_panel=OFFICER)
+app.add_typer(cli_alerts.alerts_app, name="alerts", rich_help_panel=OFFICER)
 app.command("explain", rich_help_panel=OFFICER)(cli_compliance.explain)
 cli_leads.leads_app.command("eligible", rich_help_panel=OFFICER)(cli_guidelines.eligible)
 app.add_typer(cli_leads.cadence_app, name="cadence", rich_help_panel=MARKETING)
@@ -86,8 +87,8 @@ def tick(now: AtOpt = None, batch_size: BatchOpt = None) -> None:
 
 @app.command(rich_help_panel=MARKETING)
 def dispatch(now: AtOpt = None, batch_size: BatchOpt = None) -> None:
-    """Send every queued message that is due, through the configured channel."""
-    from service.dispatch import dispatch as work
+    """Send every queued message that is due, through the configured channel, then the loan officers' alerts."""
+    from service.alerts import dispatch_and_alert as work
 
     _pass(work, "flows.cadence:dispatch_touches", "dispatching", now, batch_size)
 

@@ -13,8 +13,8 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flows.common import markdown_table, pipeline, prefect_step, publish, resolve_now, stamp
-from service import dispatch as sending
 from service import pipeline as service
+from service.alerts import dispatch_and_alert
 
 
 def _named(verb: str) -> Any:
@@ -45,16 +45,18 @@ def cadence_tick(at: datetime | None = None, batch_size: int | None = None) -> d
 
 @flow(name="dispatch", flow_run_name=_named("dispatch"))
 def dispatch_touches(at: datetime | None = None, batch_size: int | None = None) -> dict[str, Any]:
-    """Send every planned touch due at ``at`` through the configured channel."""
+    """Send every planned touch due at ``at`` through the configured channel, then the loan officers' alerts."""
     now = resolve_now(at)
-    stats = sending.dispatch(pipeline(now), now=now, batch_size=batch_size, run=prefect_step)
+    done = dispatch_and_alert(pipeline(now), now=now, batch_size=batch_size, run=prefect_step)
+    stats, alerted = done.messages, done.alerts
     get_run_logger().info(
         "dispatch at %s: %s sent, %s failed, %s retried later, %s blocked, %s deferred, %s cancelled",
         stamp(now), stats.sent, stats.failed, stats.retried, stats.blocked, stats.deferred, stats.cancelled,
     )  # fmt: skip
-    result = stats.as_dict()
-    rows = [{"what": k, "count": v} for k, v in result.items() if k != "by_channel"]
+    result = done.as_dict()
+    rows = [{"what": k, "count": v} for k, v in stats.as_dict().items() if k != "by_channel"]
     rows += [{"what": f"sent by {channel}", "count": n} for channel, n in sorted(stats.by_channel.items())]
+    rows += [{"what": f"officer alerts {k}", "count": v} for k, v in alerted.as_dict().items() if v]
     publish(
         "dispatch-summary", f"Dispatch {stamp(now)}", markdown_table(rows), "what went out, by channel, and why not"
     )

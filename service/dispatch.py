@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from channels.base import OptedOutError, OutcomeUnknownError, flush
+from channels.base import OptedOutError, OutcomeUnknownError, Sender, flush
 from channels.messages import EmailMessage, Message, PermanentSendError, SmsMessage, TransientSendError
 from channels.render import RenderContext, render
 from nurture.actions import Channel, TouchStatus
@@ -107,30 +107,46 @@ class Outcome:
     pause: float = 0.0  # seconds the provider asked us to wait before the next request (Retry-After)
 
 
-def deliver(p: Pipeline, touch: ClaimedTouch, message: Message, now: datetime) -> Outcome:
-    """Send one rendered message and turn whatever happens into this touch's outcome (never raises)."""
-    content = content_of(message)
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """What one provider request came to, whatever the message: the status to record and why."""
+
+    status: TouchStatus  # SENT, FAILED, UNKNOWN (may have been sent), or PLANNED again for a retry at ``retry_at``
+    reason: str = ""
+    provider: str | None = None
+    provider_id: str | None = None
+    retry_at: datetime | None = None
+    pause: float = 0.0  # seconds the provider asked us to wait before the next request (Retry-After)
+
+
+def send_once(sender: Sender, message: Message, *, key: str, attempts: int, now: datetime) -> SendOutcome:
+    """Send ``message`` under ``key`` (its ``attempts``-th try) and map whatever happens to an outcome (never
+    raises): the one table of send errors for the borrowers' touches and the officers' alerts alike."""
     try:
-        result = p.sender.send(message, key=touch.key)
+        result = sender.send(message, key=key)
     except OptedOutError as exc:
-        return Outcome(Delivery(touch.id, TouchStatus.FAILED, reason=f"opted out at the provider: {exc}", **content))
+        return SendOutcome(TouchStatus.FAILED, f"opted out at the provider: {exc}")
     except OutcomeUnknownError as exc:
-        return Outcome(Delivery(touch.id, TouchStatus.UNKNOWN, reason=f"unknown: {exc}", **content))
+        return SendOutcome(TouchStatus.UNKNOWN, f"unknown: {exc}")
     except PermanentSendError as exc:
-        return Outcome(Delivery(touch.id, TouchStatus.FAILED, reason=f"refused: {exc}", **content))
+        return SendOutcome(TouchStatus.FAILED, f"refused: {exc}")
     except TransientSendError as exc:
         after = float(getattr(exc, "retry_after", None) or 0.0)
-        if touch.attempts >= MAX_ATTEMPTS:
-            why = f"gave up after {touch.attempts}: {exc}"
-            return Outcome(Delivery(touch.id, TouchStatus.FAILED, reason=why, **content), after)
-        wait = max(timedelta(minutes=5 * 2 ** (touch.attempts - 1)), timedelta(seconds=after))
-        retry = Delivery(touch.id, TouchStatus.PLANNED, reason=f"retry: {exc}", retry_at=now + wait, **content)
-        return Outcome(retry, after)
-    except Exception as exc:  # an adapter bug must be this touch's outcome, not the batch's end
-        why = f"unknown: the sender raised {type(exc).__name__}: {exc}"
-        return Outcome(Delivery(touch.id, TouchStatus.UNKNOWN, reason=why, **content))
-    sent = Delivery(touch.id, TouchStatus.SENT, provider=result.provider, provider_id=result.provider_id, **content)
-    return Outcome(sent)
+        if attempts >= MAX_ATTEMPTS:
+            return SendOutcome(TouchStatus.FAILED, f"gave up after {attempts}: {exc}", pause=after)
+        wait = max(timedelta(minutes=5 * 2 ** (attempts - 1)), timedelta(seconds=after))
+        return SendOutcome(TouchStatus.PLANNED, f"retry: {exc}", retry_at=now + wait, pause=after)
+    except Exception as exc:  # an adapter bug must be this message's outcome, not the batch's end
+        return SendOutcome(TouchStatus.UNKNOWN, f"unknown: the sender raised {type(exc).__name__}: {exc}")
+    return SendOutcome(TouchStatus.SENT, provider=result.provider, provider_id=result.provider_id)
+
+
+def deliver(p: Pipeline, touch: ClaimedTouch, message: Message, now: datetime) -> Outcome:
+    """Send one rendered message and turn whatever happens into this touch's outcome (never raises)."""
+    o = send_once(p.sender, message, key=touch.key, attempts=touch.attempts, now=now)
+    delivery = Delivery(touch.id, o.status, reason=o.reason, provider=o.provider, provider_id=o.provider_id,
+                        retry_at=o.retry_at, **content_of(message))  # fmt: skip
+    return Outcome(delivery, o.pause)
 
 
 def content_of(message: Message) -> Content:

@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(
         600, ge=10, description="how long a dispatcher's claim on a batch lasts before another may settle it"
     )
+    alert_reminder_minutes: int = Field(
+        30,
+        ge=1,
+        le=24 * 60,
+        description="a priority call task (a reply, a hand-off, a re-engagement) still open this many minutes after "
+        "its officer's alert went gets one reminder",
+    )
     sms_per_second: float = Field(10.0, gt=0, description="texts per second per sending number (Twilio's limit)")
     voice_per_second: float = Field(1.0, gt=0, description="voicemail calls started per second (Twilio's CPS)")
     email_per_second: float = Field(100.0, gt=0, description="SendGrid mail/send requests per second")

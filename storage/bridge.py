@@ -167,9 +167,13 @@ def bridge_contacts(conn: Connection, lead_ids: Collection[int], *, since: datet
     ids = sorted(set(lead_ids))
     if not ids:
         return []
-    query = sa.select(_bridge.c.lead_id, _bridge.c.created_at, _bridge.c.key).where(
-        among(conn, _bridge.c.lead_id, ids),
-        _bridge.c.status.in_([s.value for s in COUNTED]),
-        _bridge.c.created_at > since,
+    query = (
+        sa.select(_bridge.c.lead_id, _bridge.c.created_at, _bridge.c.key)
+        .where(
+            among(conn, _bridge.c.lead_id, ids),
+            _bridge.c.status.in_([s.value for s in COUNTED]),
+            _bridge.c.created_at > since,
+        )
+        .with_hint(_bridge, "INDEXED BY ix_bridge_call_lead_id", dialect_name="sqlite")  # by lead, as load_facts
     )
     return [(r.lead_id, r.created_at, r.key) for r in conn.execute(query)]

@@ -70,17 +70,20 @@ def _load_chunk(conn: Connection, ids: list[int], since: datetime) -> dict[int, 
     opted_out = _opted_out(conn, leads)
     contacts: dict[int, list[tuple[datetime, Channel, str]]] = defaultdict(list)
     touch_at = sa.func.coalesce(_touch.c.sent_at, _touch.c.scheduled_for)
-    for row in conn.execute(
-        sa.select(_touch.c.lead_id, touch_at.label("at"), _touch.c.channel, _touch.c.key).where(
-            among(conn, _touch.c.lead_id, ids), _touch.c.status.in_(_COUNTED_TOUCHES), touch_at > since
-        )
-    ):
+    # By lead, always: without statistics (a database never analyzed) SQLite would walk the status index instead,
+    # every touch of every lead, to find a batch's few.
+    touches = (
+        sa.select(_touch.c.lead_id, touch_at.label("at"), _touch.c.channel, _touch.c.key)
+        .where(among(conn, _touch.c.lead_id, ids), _touch.c.status.in_(_COUNTED_TOUCHES), touch_at > since)
+        .with_hint(_touch, "INDEXED BY ix_touch_lead_id", dialect_name="sqlite")
+    )
+    for row in conn.execute(touches):
         contacts[row.lead_id].append((row.at, Channel(row.channel), row.key))
     task_at = sa.func.coalesce(_task.c.completed_at, _task.c.due_at)
     task_rows = conn.execute(
-        sa.select(_task.c.lead_id, task_at.label("at"), _task.c.key).where(
-            among(conn, _task.c.lead_id, ids), _task.c.status.in_(_COUNTED_TASKS), task_at > since
-        )
+        sa.select(_task.c.lead_id, task_at.label("at"), _task.c.key)
+        .where(among(conn, _task.c.lead_id, ids), _task.c.status.in_(_COUNTED_TASKS), task_at > since)
+        .with_hint(_task, "INDEXED BY ix_call_task_lead_id", dialect_name="sqlite")
     )
     for lead_id, at, key in task_rows:
         contacts[lead_id].append((at, Channel.CALL, key))

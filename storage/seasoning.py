@@ -73,6 +73,25 @@ def schedule_seasoning(
     return stats
 
 
+def redate_seasoning(*, engine: Engine, lead_ids: list[int], now: datetime) -> RescoreStats:
+    """Date again the seasoning of these leads (after a person changed their facts): a resting lead still held back
+    by its credit event alone gets the date it seasons under the guidelines in force; a date that no longer holds
+    (now eligible, no credit event, or a new date) is superseded."""
+    stats = RescoreStats()
+    on = now.date()
+    with engine.connect() as conn:
+        rules = current_set(conn, on=on)
+        rows = conn.execute(
+            sa.select(*LEAD_COLUMNS)
+            .join(_pos, _pos.c.lead_id == _lead.c.id)
+            .where(resting_clause(), among(conn, _lead.c.id, lead_ids))
+        ).all()
+    dated = {r.id: (r, seasoning_date(lead_facts(r), rules, on)) for r in rows}
+    if dated:
+        _replace_schedule(engine, dated, now, stats)
+    return stats
+
+
 def _replace_schedule(
     engine: Engine, dated: dict[int, tuple[Any, date | None]], now: datetime, stats: RescoreStats
 ) -> None:

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.settings import Settings, get_settings
-from web import board, bridge, feeds, health, sendgrid, signin, twilio, unsubscribe
+from web import board, bridge, feeds, health, officer, sendgrid, signin, twilio, unsubscribe
 from web.guards import Guards
 from web.pages import static_files
 from web.state import Clock, WebState, settle_heap, utc_now
@@ -20,6 +20,7 @@ ROUTERS = (
     unsubscribe.router,
     feeds.router,
     signin.router,
+    officer.router,
     bridge.router,
     board.router,
 )
