@@ -148,8 +148,8 @@ def report(r: PagesRun) -> None:
     for route, label in (("calls", "GET /calls"), ("lead", "GET /leads/{id}"), ("floor", "GET /healthz (floor)")):
         p95 = r.percentile(route, 0.95)
         verdict = "" if route == "floor" else ("  [green]ok[/]" if p95 < TARGET_MS else "  [red]over the target[/]")
-        console.print(f"  {label:<22} p50 {r.percentile(route, 0.5):6.1f} ms  p95 {p95:6.1f} ms  "
-                      f"p99 {r.percentile(route, 0.99):6.1f} ms  max {max(r.ms[route]):6.1f} ms{verdict}")  # fmt: skip
+        console.print(f"  {label:<21}p50 {r.percentile(route, 0.5):5.1f}  p95 {p95:5.1f}  "
+                      f"p99 {r.percentile(route, 0.99):5.1f}  max {max(r.ms[route]):5.1f} ms{verdict}")  # fmt: skip
 
 
 TABLE = (
