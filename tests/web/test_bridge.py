@@ -302,3 +302,20 @@ def test_the_call_button_include_posts_a_fresh_click_each_time_it_is_shown_and_k
     assert f'action="/leads/{lead_id}/call"' in slot.render(lead=row, csrf=csrf)
     wrong = slot.render(lead=SimpleNamespace(id=lead_id, phone=MARIA, phone_ok=False), csrf=csrf)
     assert "<form" not in wrong and "tel:" not in wrong, "a number logged as wrong gets no button"
+
+
+def test_the_lead_page_carries_the_call_button_and_its_form_places_the_call(
+    client: TestClient, engine: Engine, fake: FakeProviders, dana: int
+) -> None:
+    lead_id = lead(engine, dana)
+    csrf = sign_in(client, engine, dana)
+
+    shown = client.get(f"/leads/{lead_id}")
+
+    assert shown.status_code == 200 and f'href="tel:{MARIA}"' in shown.text
+    form = re.search(rf'<form method="post" action="/leads/{lead_id}/call".*?</form>', shown.text, re.S)
+    assert form is not None
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form.group(0)))
+    assert fields["csrf"] == csrf
+    placed = client.post(f"/leads/{lead_id}/call", data=fields, follow_redirects=False)
+    assert placed.status_code == 303 and [b.status for b in bridges(engine)] == ["ringing"]
