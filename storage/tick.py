@@ -25,7 +25,7 @@ from storage.cadences import CadenceRegistry
 from storage.compliance import contacts_since, load_facts
 from storage.lead_events import history_rows
 from storage.locks import write_transaction
-from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Reengagement, Touch, table
+from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Reengagement, TaskLog, Touch, table
 from storage.sequences import move_stages
 from storage.sql import among, insert_ignore
 
@@ -35,6 +35,7 @@ _touch = table(Touch)
 _task = table(CallTask)
 _hist = table(LeadHistory)
 _re = table(Reengagement)
+_log = table(TaskLog)
 
 _AUTOMATED = [s.value for s in AUTOMATED]
 HOME_COLUMNS = ("home_cadence_name", "home_cadence_version", "home_anchor_date", "home_enrolled_at",
@@ -266,9 +267,10 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now
 
 
 def expire_call_tasks(*, engine: Engine, now: datetime) -> int:
-    """Close cadence call tasks whose window has passed unworked."""
+    """Close cadence call tasks whose window has passed unworked, each with a task_log ``expired`` row naming the
+    officer who held it (the report counts expirations per officer)."""
     with write_transaction(engine) as conn:
-        result = conn.execute(
+        expired = conn.execute(
             _task.update()
             .where(
                 _task.c.status == TaskStatus.OPEN.value,
@@ -276,8 +278,16 @@ def expire_call_tasks(*, engine: Engine, now: datetime) -> int:
                 _task.c.expires_at < now,
             )
             .values(status=TaskStatus.EXPIRED.value)
-        )
-        return result.rowcount or 0
+            .returning(_task.c.id, _task.c.loan_officer_id)
+        ).all()
+        if expired:
+            conn.execute(
+                _log.insert(),
+                [{"task_id": task_id, "at": now, "action": "expired", "from_officer_id": officer_id,
+                  "to_officer_id": None, "actor": "system", "reason": "window passed unworked"}
+                 for task_id, officer_id in expired],
+            )  # fmt: skip
+        return len(expired)
 
 
 def next_work_at(*, engine: Engine) -> datetime | None:
