@@ -11,7 +11,16 @@ from typing import Annotated, Any
 
 import typer
 
-from dripline import cli_compliance, cli_dnc, cli_feeds, cli_guidelines, cli_leads, cli_roi, cli_templates
+from dripline import (
+    cli_compliance,
+    cli_dnc,
+    cli_feeds,
+    cli_guidelines,
+    cli_leads,
+    cli_officers,
+    cli_roi,
+    cli_templates,
+)
 from dripline.cli_common import (
     AtOpt,
     JsonOpt,
@@ -38,7 +47,7 @@ app.add_typer(cli_leads.cadence_app, name="cadence", rich_help_panel=MARKETING)
 app.add_typer(cli_templates.templates_app, name="templates", rich_help_panel=MARKETING)
 app.add_typer(cli_guidelines.guidelines_app, name="guidelines", rich_help_panel=MARKETING)
 app.add_typer(cli_dnc.dnc_app, name="dnc", rich_help_panel=MARKETING)
-app.add_typer(cli_leads.officers_app, name="officers", rich_help_panel=ADMIN)
+app.add_typer(cli_officers.officers_app, name="officers", rich_help_panel=ADMIN)
 app.add_typer(cli_compliance.consent_app, name="consent", rich_help_panel=ADMIN)
 app.add_typer(cli_feeds.feeds_app, name="feeds", rich_help_panel=ADMIN)
 app.add_typer(cli_compliance.inbound_app, name="inbound", rich_help_panel=ADMIN)
