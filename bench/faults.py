@@ -83,14 +83,24 @@ def statuses(engine: Engine) -> Counter[str]:
 
 def start_dispatcher(url: str, ledger: Path, *, latency: float) -> subprocess.Popen[str]:
     cmd = [sys.executable, "-m", "bench.faults", "dispatcher", url, DUE.isoformat(), str(ledger), str(latency)]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def wait_ready(proc: subprocess.Popen[str]) -> None:
+    """Wait until the dispatcher has loaded everything and is waiting for :func:`go`."""
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if line.strip() != "ready":
         raise RuntimeError(f"dispatcher did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
+
+
+def go(proc: subprocess.Popen[str]) -> None:
+    """Let a ready dispatcher begin (racers start together, not as fast as each one happens to import)."""
+    assert proc.stdin is not None
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
 
 
 def _extra(ledger: Path) -> int:
@@ -107,6 +117,10 @@ def race(engine: Engine, url: str, ledger: Path, *, racers: int, leads: int, lat
     started = time.perf_counter()
     procs = [start_dispatcher(url, ledger, latency=latency) for _ in range(racers)]
     run.runs = racers
+    for proc in procs:
+        wait_ready(proc)
+    for proc in procs:
+        go(proc)
     for proc in procs:
         out, err = proc.communicate(timeout=1800)
         if proc.returncode != 0:
@@ -153,6 +167,7 @@ def kills(
         proc = start_dispatcher(url, ledger, latency=latency)
         run.runs += 2
         wait_ready(proc)
+        go(proc)
         time.sleep(rng.uniform(0.0, max_wait))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -251,6 +266,7 @@ def _dispatcher(argv: list[str]) -> int:
     latency = float(argv[3]) if len(argv) > 3 else 0.0
     p = pipeline(url, Path(ledger), now=datetime.fromisoformat(at), latency=latency)
     print("ready", flush=True)
+    sys.stdin.readline()  # "go" (or the parent's end of the pipe closing)
     stats = dispatch(p, now=datetime.fromisoformat(at), batch_size=DISPATCH_BATCH)
     print(stats.as_dict(), flush=True)
     return 0

@@ -321,8 +321,15 @@ def demo(
     days: Annotated[int, typer.Option(min=1, max=400)] = 120,
     seed: int = 7,
     cost_per_lead: Annotated[float, typer.Option(help="dollars per purchased lead")] = 5.0,
+    web: Annotated[bool, typer.Option(help="serve the officers' web app on the demo's database at the end")] = True,
+    web_port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    serve_for: Annotated[
+        float | None,
+        typer.Option(min=0, help="seconds to keep the web app up (default: until Ctrl-C; 0 when not in a terminal)"),
+    ] = None,
 ) -> None:
-    """Simulate the whole job on a fresh SQLite database: synthetic leads, 120 days, funnel report."""
+    """Simulate the whole job on a fresh SQLite database: synthetic leads, 120 days, funnel report; then serve
+    the loan officers' web app on it with a sign-in link."""
     from dripline.cli_common import quiet_prefect
     from flows import local_server as local_prefect
 
@@ -335,13 +342,21 @@ def demo(
     try:
         from dripline.demo import run_demo
 
-        run_demo(
+        settings, end = run_demo(
             out=out, leads=leads, days=days, seed=seed, cost_per_lead=cost_per_lead, console=console, server=server
         )
     finally:
         if server is not None:
             server.stop()
             del os.environ["PREFECT_API_URL"]
+    if web:
+        from dripline.demo_web import serve_demo_web
+        from storage.db import make_engine
+
+        if serve_for is None and not sys.stdin.isatty():
+            serve_for = 0.0
+        serve_demo_web(settings, make_engine(settings.database_url), at=end, port=web_port, serve_for=serve_for,
+                       console=console)  # fmt: skip
 
 
 @app.command(rich_help_panel=ADMIN)

@@ -14,7 +14,7 @@ from dripline.report_view import print_report, print_scrubs
 from flows.local_server import LocalServer
 from nurture.guidelines import parse_feed
 from service.report import report_payload
-from service.settings import shipped
+from service.settings import Settings, shipped
 from service.simulate import demo_settings
 from service.synthetic import MIXED_AGES, generate_leads, write_csv
 from storage.db import make_engine, upgrade
@@ -58,7 +58,8 @@ def run_demo(
     cost_per_lead: float,
     console: Console,
     server: LocalServer | None = None,
-) -> None:
+) -> tuple[Settings, datetime]:
+    """Run the demo into ``out``; return its settings and the simulated moment it ended."""
     started = time.monotonic()
     # A Prefect server takes 8-24 s to start: let it start while the leads are generated and imported.
     warm_up = threading.Thread(target=_reach_prefect_api, args=(server,), name="prefect-warm-up", daemon=True)
@@ -109,3 +110,4 @@ def run_demo(
         f"       leads   {csv_path}\n"
         f"Explore: dripline --db {db_url} report | tasks --status all | outbox --lead 1"
     )
+    return settings, end

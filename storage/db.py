@@ -102,7 +102,7 @@ def _stored_revision(conn: sa.Connection) -> str | None:
     return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
-_REVISION = re.compile(r"^(down_revision|revision) = (?:'([^']*)'|None)", re.MULTILINE)
+_REVISION = re.compile(r"""^(down_revision|revision) = (?:['"]([^'"]*)['"]|None)""", re.MULTILINE)
 
 
 def head_revision() -> str | None:

@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.settings import Settings, get_settings
-from web import feeds, health, sendgrid, twilio, unsubscribe
+from web import feeds, health, sendgrid, signin, twilio, unsubscribe
 from web.guards import Guards
+from web.pages import static_files
 from web.state import Clock, WebState, settle_heap, utc_now
 
-ROUTERS = (health.router, twilio.router, sendgrid.router, unsubscribe.router, feeds.router)
+ROUTERS = (health.router, twilio.router, sendgrid.router, unsubscribe.router, feeds.router, signin.router)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:
@@ -29,6 +30,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     app.state.web = state
     for router in ROUTERS:
         app.include_router(router)
+    for exc, handler in signin.HANDLERS.items():
+        app.add_exception_handler(exc, handler)
+    app.mount("/static", static_files, name="static")
     app.add_middleware(
         Guards,
         max_body_bytes=settings.web_max_body_bytes,

@@ -1,0 +1,89 @@
+"""The end of ``dripline demo``: the web app on the demo's database, and a sign-in link for one loan officer.
+
+The app's clock starts where the simulation ended and runs on from there, so "My calls" shows the demo's last
+day as today. Nothing here runs for a real deployment (``dripline web`` does that).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import httpx
+import sqlalchemy as sa
+from rich.console import Console
+from sqlalchemy.engine import Engine
+
+from nurture.actions import TaskStatus
+from service.settings import Settings
+from storage.models import CallTask, LoanOfficer, table
+from storage.signin import create_sign_in_link
+from web.app import create_app
+from web.server import Background, WebServerError
+
+_task, _officer = table(CallTask), table(LoanOfficer)
+
+
+def running_from(at: datetime) -> Callable[[], datetime]:
+    """A clock that reads ``at`` now and moves on in real time."""
+    began = time.monotonic()
+    return lambda: at + timedelta(seconds=time.monotonic() - began)
+
+
+def busiest_officer(engine: Engine) -> tuple[int, str] | None:
+    """The active officer with the most open call tasks (id, name), or None without one."""
+    query = (
+        sa.select(_officer.c.id, _officer.c.name)
+        .outerjoin(_task, sa.and_(_task.c.loan_officer_id == _officer.c.id, _task.c.status == TaskStatus.OPEN.value))
+        .where(_officer.c.active.is_(True))
+        .group_by(_officer.c.id, _officer.c.name)
+        .order_by(sa.func.count(_task.c.id).desc(), _officer.c.id)
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return None if row is None else (row.id, row.name)
+
+
+def serve_demo_web(
+    settings: Settings, engine: Engine, *, at: datetime, port: int, serve_for: float | None, console: Console
+) -> None:
+    """Serve the demo's web app on 127.0.0.1:``port`` and print a sign-in link; until Ctrl-C (``serve_for`` None)
+    or for ``serve_for`` seconds. A busy port is reported in one line and the demo still ends well."""
+    officer = busiest_officer(engine)
+    if officer is None:
+        console.print("web app: no loan officer to sign in as")
+        return
+    where = f"http://127.0.0.1:{port}"
+    clock = running_from(at)
+    app = create_app(settings.model_copy(update={"public_base_url": where}), clock=clock)
+    with engine.begin() as conn:
+        token = create_sign_in_link(conn, officer_id=officer[0], now=clock(), next_path="/calls")
+    link = f"{where}/signin/{token}"
+    try:
+        with Background(app, "127.0.0.1", port):
+            shown = httpx.get(link, timeout=10)  # the page answers (a GET spends nothing)
+            if shown.status_code != 200:
+                console.print(f"web app: the sign-in page answered {shown.status_code}")
+                return
+            console.print(
+                f"\nThe loan officers' web app is running on {where} for this database.\n"
+                f"Sign in as {officer[1]} (their calls, on a phone-sized window): {link}\n"
+                + _until(serve_for, settings, port)
+            )
+            try:
+                deadline = None if serve_for is None else time.monotonic() + serve_for
+                while deadline is None or time.monotonic() < deadline:
+                    time.sleep(0.2)
+            except KeyboardInterrupt:
+                console.print("web app stopped")
+    except WebServerError as exc:
+        console.print(f"web app: {exc}; serve it later with: dripline --db {settings.database_url} web")
+
+
+def _until(serve_for: float | None, settings: Settings, port: int) -> str:
+    if serve_for is None:
+        return "Press Ctrl-C to stop it."
+    again = f"serve it again with `dripline --db {settings.database_url} web --port {port}` and open the link"
+    return f"It stops now; {again}." if serve_for == 0 else f"It stops in {serve_for:.0f} s; then {again}."
