@@ -86,8 +86,9 @@ def test_unknown_officer(database_url):
 def test_deactivate_moves_leads_to_officers_licensed_in_their_state_and_activate_brings_back_new_ones(
     database_url, tmp_path
 ):
-    for name, states in (("dana", "FL"), ("sam", "FL,NY"), ("lee", "TX")):
-        added = officers(database_url, "add", "--name", name, "--email", f"{name}@example.com", "--states", states)
+    for n, (name, states) in enumerate((("dana", "FL"), ("sam", "FL,NY"), ("lee", "TX"))):
+        added = officers(database_url, "add", "--name", name, "--email", f"{name}@example.com", "--states", states,
+                         "--nmls-id", f"145678{n}")  # fmt: skip
         assert added.exit_code == 0, added.output
     imported = invoke("--db", database_url, "leads", "import", str(_csv(tmp_path / "a.csv", GOOD)), "--at", AT)
     assert imported.exit_code == 0, imported.output
@@ -112,7 +113,7 @@ def test_deactivate_moves_leads_to_officers_licensed_in_their_state_and_activate
 
 
 def test_the_import_says_how_many_leads_nobody_licensed_could_take(database_url, tmp_path):
-    officers(database_url, "add", "--name", "Lee", "--email", "lee@example.com", "--states", "TX")
+    officers(database_url, "add", "--name", "Lee", "--email", "lee@example.com", "--states", "TX", "--nmls-id", "1")
     imported = invoke("--db", database_url, "leads", "import", str(_csv(tmp_path / "a.csv", GOOD)), "--at", AT)
     assert imported.exit_code == 0, imported.output
     assert "2 new leads unassigned: nobody licensed in their state had room (FL 1, NY 1)" in (
