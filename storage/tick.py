@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -290,12 +290,12 @@ def expire_call_tasks(*, engine: Engine, now: datetime) -> int:
         return len(expired)
 
 
-def next_work_at(*, engine: Engine) -> datetime | None:
+def next_work_at(*, engine: Engine, handover: timedelta = timedelta(0)) -> datetime | None:
     """The earliest time a tick or dispatch would find anything to do, or None if nothing is scheduled.
 
     Unenrolled new leads, due cadence positions, planned touches and open cadence
-    call tasks (they expire) all count. A time-range replay uses it to skip the
-    steps where nothing can happen.
+    call tasks (they expire, and ``handover`` before that an officer's is handed on
+    once) all count. A time-range replay uses it to skip the steps where nothing can happen.
     """
     unenrolled = (
         sa.select(_lead.c.id)
@@ -311,10 +311,19 @@ def next_work_at(*, engine: Engine) -> datetime | None:
         ),
         sa.select(sa.func.min(_re.c.scheduled_for)).where(_re.c.status == "scheduled"),
     )
-    query = sa.select(sa.exists(unenrolled), *(q.scalar_subquery() for q in earliest))
+    handed = sa.select(_log.c.id).where(_log.c.task_id == _task.c.id, _log.c.action == "expiring")
+    to_hand_over = sa.select(sa.func.min(_task.c.expires_at)).where(
+        _task.c.status == TaskStatus.OPEN.value,
+        _task.c.kind == TaskKind.CADENCE.value,
+        _task.c.loan_officer_id.is_not(None),
+        ~sa.exists(handed),
+    )
+    query = sa.select(sa.exists(unenrolled), *(q.scalar_subquery() for q in (*earliest, to_hand_over)))
     with engine.connect() as conn:
-        any_unenrolled, *candidates = conn.execute(query).one()
+        any_unenrolled, *candidates, hand_over_at = conn.execute(query).one()
     if any_unenrolled:
         return datetime.min.replace(tzinfo=UTC)
+    if handover and hand_over_at is not None:
+        candidates.append(hand_over_at - handover)
     found = [c for c in candidates if c is not None]
     return min(found) if found else None

@@ -13,13 +13,18 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from nurture.roster import licensed_states
+from service.pipeline import Pipeline, tick
+from service.settings import Settings
 from storage.assignment import deactivate_officer, reassign_expiring_tasks, reassign_task, unassigned_counts
+from storage.cadences import register_cadence
 from storage.importer import import_leads
 from storage.models import CallTask, Lead, LeadEdit, LoanOfficer, TaskLog, table
 from storage.officers import OfficerNotFound, OfficerSettings, add_officer
 from storage.report import expirations_by_officer
-from storage.tick import expire_call_tasks
+from storage.tick import expire_call_tasks, next_work_at
 from tests.factories import NOW, clear_database, lead_row, write_rows
+from tests.fakes import RecordingSender
+from tests.storage.test_pipeline import CADENCE
 
 _officer, _lead, _task, _log, _edit = (table(m) for m in (LoanOfficer, Lead, CallTask, TaskLog, LeadEdit))
 _keys = count(1)
@@ -261,3 +266,28 @@ def test_expiry_is_logged_per_officer_and_reported(engine):
         "unassigned": {"expired": 1, "handed_over": 0},
     }
     assert owners(engine, _task)[kept] == sam
+
+
+def test_the_tick_hands_tasks_over_before_expiring_them_and_a_replay_stops_there(engine):
+    holder, other = officer(engine, "holder", "FL"), officer(engine, "other", "FL")
+    mine = lead(engine, "FL", holder, stage="nurture")
+    soon, later = (
+        task(engine, mine, holder, expires_in=timedelta(hours=3)),
+        task(engine, mine, holder, expires_in=timedelta(hours=5)),
+    )
+    assert next_work_at(engine=engine, handover=timedelta(hours=1)) == NOW + timedelta(hours=2)
+    assert next_work_at(engine=engine) == NOW + timedelta(hours=3)
+
+    p = Pipeline(Settings(task_handover_minutes=90), engine, register_cadence(engine=engine, cadence=CADENCE, now=NOW),
+                 RecordingSender())  # fmt: skip
+    summary = tick(p, now=NOW + timedelta(hours=2))
+    assert (summary.handed_over, summary.unassigned_tasks, summary.expired_tasks) == (1, 0, 0)
+    assert owners(engine, _task) == {soon: other, later: holder}
+    assert next_work_at(engine=engine, handover=timedelta(minutes=90)) == NOW + timedelta(hours=3)  # soon's expiry
+
+    summary = tick(p, now=NOW + timedelta(hours=3, minutes=1))
+    assert (summary.handed_over, summary.expired_tasks) == (0, 1)
+    assert expirations_by_officer(engine=engine) == {
+        "holder@example.com": {"expired": 0, "handed_over": 1},
+        "other@example.com": {"expired": 1, "handed_over": 0},
+    }
