@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.table import Table
 
-from dripline.cli_common import AtOpt, JsonOpt, _engine, console, err, parse_time
+from dripline.cli_common import AtOpt, JsonOpt, _engine, console, err, id_argument, parse_time
 from dripline.cli_errors import fail
 from nurture import roster
 
@@ -100,8 +100,7 @@ def officer_add(
     role: RoleOpt = None,
     at: AtOpt = None,
 ) -> None:
-    """Add (or reactivate) a loan officer. New leads go round-robin to active officers licensed in the lead's
-    state with room for more open tasks."""
+    """Add (or reactivate) a loan officer; new leads go to officers licensed in their state with room."""
     from storage.officers import add_officer
 
     settings = _settings(states, timezone, hours, days, quiet, max_open, alerts, role)
@@ -149,8 +148,7 @@ def officer_deactivate(
     actor: Annotated[str, typer.Option("--by", help="who is doing it, for the logs")] = "cli",
     at: AtOpt = None,
 ) -> None:
-    """Take an officer off the roster: their open leads and call tasks go to other officers licensed in each
-    lead's state with room, or to the unassigned queue."""
+    """Take an officer off the roster; their open leads and call tasks go to others by the same rule."""
     from storage.assignment import deactivate_officer
     from storage.officers import OfficerNotFound
 
@@ -205,3 +203,40 @@ def officer_list(as_json: JsonOpt = False) -> None:
     for row in rows:
         if row["active"] and row["states"] == "none":
             _unlicensed_warning(row["email"])
+
+
+def task_reassign(
+    task_id: Annotated[int, id_argument("call task")],
+    reason: Annotated[str, typer.Option("--reason", help="why, for the task's log")] = "",
+    actor: Annotated[str, typer.Option("--by", help="who is doing it, for the logs")] = "cli",
+    at: AtOpt = None,
+) -> None:
+    """Hand a call task to another officer licensed in the lead's state with room, or to the unassigned queue."""
+    from storage.assignment import reassign_task
+    from storage.locks import write_transaction
+
+    now = parse_time(at, option="--at")
+    try:
+        with write_transaction(_engine()) as conn:
+            to_id = reassign_task(conn, task_id=task_id, now=now, reason=reason, actor=actor)
+    except LookupError as exc:
+        fail(str(exc), 1)
+    except ValueError as exc:
+        fail(str(exc))
+    if to_id is None:
+        console.print(f"call task {task_id}: unassigned (nobody else licensed in the lead's state has room)")
+    else:
+        console.print(f"call task {task_id} handed to loan officer {to_id}")
+
+
+@officers_app.command("queue")
+def officer_queue(as_json: JsonOpt = False) -> None:
+    """The unassigned queue: open leads and call tasks no officer holds."""
+    from storage.assignment import unassigned_counts
+
+    with _engine().connect() as conn:
+        counts = unassigned_counts(conn)
+    if as_json:
+        sys.stdout.write(json.dumps(counts) + "\n")
+        return
+    console.print(f"unassigned: {counts['leads']} open leads, {counts['call_tasks']} open or held call tasks")

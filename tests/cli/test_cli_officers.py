@@ -119,3 +119,52 @@ def test_the_import_says_how_many_leads_nobody_licensed_could_take(database_url,
     assert "2 new leads unassigned: nobody licensed in their state had room (FL 1, NY 1)" in (
         imported.stderr.replace("\n", " ")
     )
+
+
+def test_the_report_counts_expired_tasks_per_officer_and_the_unassigned_queue(engine, database_url):
+    from datetime import timedelta
+
+    from storage.tick import expire_call_tasks
+    from tests.factories import NOW
+    from tests.storage.test_assignment import lead, officer, task
+
+    dana = officer(engine, "dana", "FL")
+    mine, waiting = lead(engine, "FL", dana), lead(engine, "TX", None)
+    for owner in (dana, dana, None):
+        task(engine, mine, owner, expires_in=timedelta(minutes=-5))
+    task(engine, waiting, None, expires_in=timedelta(hours=5))
+    assert expire_call_tasks(engine=engine, now=NOW) == 3
+
+    payload = json.loads(invoke("--db", database_url, "report", "--json").output)
+    assert payload["expirations_by_officer"] == {
+        "dana@example.com": {"expired": 2, "handed_over": 0},
+        "unassigned": {"expired": 1, "handed_over": 0},
+    }
+    assert payload["unassigned"] == {"leads": 1, "call_tasks": 1}
+    text = invoke("--db", database_url, "report").output
+    assert "Call tasks left unworked, by the officer who held them" in text
+    assert "unassigned queue: 1 lead(s) and 1 call task(s) without a loan officer" in text.replace("\n", " ")
+
+
+def test_a_task_is_reassigned_by_hand_and_the_queue_is_shown(engine, database_url):
+    from tests.storage.test_assignment import lead, officer, task
+
+    dana, sam = officer(engine, "dana", "FL"), officer(engine, "sam", "FL")
+    mine = lead(engine, "FL", dana)
+    open_, done = task(engine, mine, dana), task(engine, mine, dana, status="done")
+
+    moved = invoke("--db", database_url, "tasks", "reassign", str(open_), "--reason", "out sick", "--at", AT)
+    assert moved.exit_code == 0, moved.output
+    assert f"call task {open_} handed to loan officer {sam}" in moved.stdout
+    refused = invoke("--db", database_url, "tasks", "reassign", str(done))
+    assert refused.exit_code == 2 and refused.stderr.startswith(
+        f"call task {done} is done: only open or held tasks move"
+    )
+    missing = invoke("--db", database_url, "tasks", "reassign", "999")
+    assert missing.exit_code == 1 and "no call task 999" in missing.stderr
+
+    officers(database_url, "deactivate", "dana@example.com")
+    officers(database_url, "deactivate", "sam@example.com")
+    queue = officers(database_url, "queue", "--json")
+    assert json.loads(queue.stdout) == {"leads": 1, "call_tasks": 1}
+    assert "unassigned: 1 open leads, 1 open or held call tasks" in officers(database_url, "queue").stdout
