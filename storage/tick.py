@@ -21,13 +21,14 @@ from nurture.gate import Policy
 from nurture.gate_plan import gate_planned
 from nurture.planner import Home, LeadSnapshot, plan
 from nurture.states import AUTOMATED, CadenceStatus, Stage
+from storage.bulk import insert_new, insert_rows, update_by_key
 from storage.cadences import CadenceRegistry
 from storage.compliance import contacts_since, load_facts
 from storage.lead_events import history_rows
 from storage.locks import write_transaction
 from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Reengagement, TaskLog, Touch, table
 from storage.sequences import move_stages
-from storage.sql import among, insert_ignore
+from storage.sql import among
 
 _pos = table(CadencePosition)
 _lead = table(Lead)
@@ -211,58 +212,28 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now
                     stage_moves.append({"b_id": r.lead_id, "b_stage": stage_to.value, "b_now": now})
                 stats.events.update(e.value for e in result.events)
             move = {
-                "b_id": r.lead_id,
-                "b_step": result.step_index,
-                "b_repeat": result.repeat,
-                "b_status": result.status.value,
-                "b_due": result.next_due_at,
-                "b_now": now,
+                "lead_id": r.lead_id,
+                "step_index": result.step_index,
+                "repeat": result.repeat,
+                "status": result.status.value,
+                "next_due_at": result.next_due_at,
+                "updated_at": now,
             }
             if result.home is None:
                 moves.append(move)
             else:
                 home = result.home
-                returns.append(move | {"b_name": home.cadence.name, "b_version": home.cadence.version,
-                                       "b_anchor": home.anchor_date, "b_enrolled": home.enrolled_at})  # fmt: skip
+                returns.append(move | {"cadence_name": home.cadence.name, "cadence_version": home.cadence.version,
+                                       "anchor_date": home.anchor_date, "enrolled_at": home.enrolled_at,
+                                       "reason": "", **dict.fromkeys(HOME_COLUMNS)})  # fmt: skip
         stats.leads = len(rows)
         not_planned = sum(1 for t in touches if t["status"] != TouchStatus.PLANNED.value)
-        stats.touches = insert_ignore(conn, _touch, touches, "key") - not_planned
-        stats.tasks = insert_ignore(conn, _task, tasks, "key")
-        if moves:
-            conn.execute(
-                _pos.update()
-                .where(_pos.c.lead_id == sa.bindparam("b_id"))
-                .values(
-                    step_index=sa.bindparam("b_step"),
-                    repeat=sa.bindparam("b_repeat"),
-                    status=sa.bindparam("b_status"),
-                    next_due_at=sa.bindparam("b_due"),
-                    updated_at=sa.bindparam("b_now"),
-                ),
-                moves,
-            )
-        if returns:
-            conn.execute(
-                _pos.update()
-                .where(_pos.c.lead_id == sa.bindparam("b_id"))
-                .values(
-                    cadence_name=sa.bindparam("b_name"),
-                    cadence_version=sa.bindparam("b_version"),
-                    anchor_date=sa.bindparam("b_anchor"),
-                    enrolled_at=sa.bindparam("b_enrolled"),
-                    step_index=sa.bindparam("b_step"),
-                    repeat=sa.bindparam("b_repeat"),
-                    status=sa.bindparam("b_status"),
-                    next_due_at=sa.bindparam("b_due"),
-                    reason="",
-                    updated_at=sa.bindparam("b_now"),
-                    **dict.fromkeys(HOME_COLUMNS),
-                ),
-                returns,
-            )
+        stats.touches = insert_new(conn, _touch, touches, "key") - not_planned
+        stats.tasks = insert_new(conn, _task, tasks, "key")
+        update_by_key(conn, _pos, "lead_id", moves)
+        update_by_key(conn, _pos, "lead_id", returns)
         move_stages(conn, stage_moves)
-        if history:
-            conn.execute(_hist.insert(), history)
+        insert_rows(conn, _hist, history)
     return stats
 
 

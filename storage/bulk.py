@@ -1,0 +1,179 @@
+"""Batch writes by each database's fastest path, inside the caller's transaction.
+
+A tick writes thousands of rows per batch. Through SQLAlchemy's ``executemany`` every value of every row passes
+its type's bind processor and the statement's parameter bookkeeping, which costs more than the database's own
+work. Here the values are converted once by a small per-column function and handed to the driver directly:
+
+- SQLite: the driver's ``executemany`` (``INSERT OR IGNORE`` / ``UPDATE ... WHERE key = ?``), timestamps as the
+  naive-UTC text ``storage.types.UTCDateTime`` stores;
+- PostgreSQL: ``COPY ... FROM STDIN`` into a temporary staging table, then one ``INSERT ... SELECT ... ON
+  CONFLICT DO NOTHING`` (the unique key still decides, so a row is never written twice); updates as one
+  ``UPDATE ... FROM unnest(...)`` with an array per column.
+
+What is stored is exactly what the ORM path stores (tests/storage/test_bulk.py compares them row for row).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from storage.types import UTCDateTime
+
+
+def _sqlite_value(column: sa.Column[Any]) -> Callable[[Any], Any]:
+    kind = column.type
+    if isinstance(kind, UTCDateTime):
+
+        def stamp(v: Any) -> Any:
+            if v is None:
+                return None
+            if v.tzinfo is None:
+                raise ValueError(f"naive datetime {v!r} for {column.name}: timestamps must carry a time zone")
+            return v.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+        return stamp
+    if isinstance(kind, sa.Date):
+        return lambda v: v.isoformat() if isinstance(v, date) else v
+    if isinstance(kind, sa.Boolean):
+        return lambda v: None if v is None else int(bool(v))
+    if isinstance(kind, sa.Enum):
+        return lambda v: v.value if isinstance(v, enum.Enum) else v
+    return lambda v: v
+
+
+def _pg_value(column: sa.Column[Any]) -> Callable[[Any], Any]:
+    if isinstance(column.type, sa.Enum):
+        return lambda v: v.value if isinstance(v, enum.Enum) else v
+    if isinstance(column.type, UTCDateTime):
+
+        def stamp(v: Any) -> Any:
+            if v is not None and (not isinstance(v, datetime) or v.tzinfo is None):
+                raise ValueError(f"{v!r} for {column.name}: timestamps must carry a time zone")
+            return v
+
+        return stamp
+    return lambda v: v
+
+
+def _rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> list[tuple]:
+    make = _pg_value if conn.dialect.name == "postgresql" else _sqlite_value
+    converters = [_remembered(make(table.c[c])) if _costly(table.c[c]) else make(table.c[c]) for c in columns]
+    pairs = list(zip(columns, converters, strict=True))
+    return [tuple(f(row[c]) for c, f in pairs) for row in rows]
+
+
+def _costly(column: sa.Column[Any]) -> bool:
+    return isinstance(column.type, UTCDateTime | sa.Date)
+
+
+def _remembered(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``convert`` remembering its answers: a batch repeats the same few timestamps (now, the day's windows)."""
+    seen: dict[Any, Any] = {}
+
+    def once(v: Any) -> Any:
+        try:
+            return seen[v]
+        except KeyError:
+            seen[v] = out = convert(v)
+            return out
+
+    return once
+
+
+def _prepared(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> tuple[Any, str, list[tuple]]:
+    """The driver's connection, the column list and the converted values of ``rows``."""
+    columns = list(rows[0])
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return driver, ", ".join(columns), _rows(conn, table, columns, rows)
+
+
+def _sqlite_insert(driver: Any, verb: str, table: sa.Table, names: str, values: list[tuple]) -> int:
+    cur = driver.cursor()
+    try:
+        marks = ", ".join("?" * len(values[0]))
+        cur.executemany(f"{verb} INTO {table.name} ({names}) VALUES ({marks})", values)
+        return int(cur.rowcount)
+    finally:
+        cur.close()
+
+
+def _staged(cur: Any, table: sa.Table, names: str, values: list[tuple]) -> str:
+    """COPY ``values`` into this connection's staging table for ``table`` (its column types, none of its
+    constraints; emptied at commit, and by the caller after use) and return the staging table's name."""
+    stage = f"_stage_{table.name}"
+    cur.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT * FROM {table.name} WITH NO DATA"
+    )
+    with cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+        for row in values:
+            copy.write_row(row)
+    return stage
+
+
+def insert_new(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], key: str) -> int:
+    """Insert ``rows`` (each with the same keys), skipping any whose unique ``key`` exists already; return how
+    many were new."""
+    if not rows:
+        return 0
+    driver, names, values = _prepared(conn, table, rows)
+    if conn.dialect.name != "postgresql":
+        return _sqlite_insert(driver, "INSERT OR IGNORE", table, names, values)
+    with driver.cursor() as cur:
+        stage = _staged(cur, table, names, values)
+        cur.execute(
+            f"WITH new AS (INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} "
+            f"ON CONFLICT ({key}) DO NOTHING RETURNING 1) SELECT count(*) FROM new"
+        )
+        found = cur.fetchone()
+        cur.execute(f"TRUNCATE {stage}")
+    return int(found[0]) if found else 0
+
+
+def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Append ``rows`` (each with the same keys) to a table with no unique key to respect (a log)."""
+    if not rows:
+        return
+    driver, names, values = _prepared(conn, table, rows)
+    if conn.dialect.name != "postgresql":
+        _sqlite_insert(driver, "INSERT", table, names, values)
+        return
+    with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+        for row in values:
+            copy.write_row(row)
+
+
+def update_by_key(conn: Connection, table: sa.Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Set each row's other columns on the row of ``table`` whose ``key`` column equals the row's ``key``."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    others = [c for c in columns if c != key]
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    if conn.dialect.name != "postgresql":
+        values = _rows(conn, table, [*others, key], rows)
+        cur = driver.cursor()
+        try:
+            sets = ", ".join(f"{c} = ?" for c in others)
+            cur.executemany(f"UPDATE {table.name} SET {sets} WHERE {key} = ?", values)
+        finally:
+            cur.close()
+        return
+    driver, names, values = _prepared(conn, table, rows)
+    sets = ", ".join(f"{c} = s.{c}" for c in others)
+    with driver.cursor() as cur:
+        stage = _staged(cur, table, names, values)
+        # The ANY(...) lets the planner reach the rows by their index: joined to the staging table alone (no
+        # statistics) it would hash the whole target table for every batch.
+        cur.execute(
+            f"UPDATE {table.name} AS t SET {sets} FROM {stage} AS s WHERE t.{key} = s.{key} "
+            f"AND t.{key} = ANY(ARRAY(SELECT {key} FROM {stage}))"
+        )
+        cur.execute(f"TRUNCATE {stage}")
