@@ -91,16 +91,18 @@ def reassign_task(
 
     Raises ``LookupError`` for no such task and ``ValueError`` for one already worked, cancelled or expired.
     ``roster`` (loaded with the same ``now``) saves reading the roster again when moving several tasks."""
+    lead_id = conn.execute(sa.select(_task.c.lead_id).where(_task.c.id == task_id)).scalar()
+    if lead_id is None:
+        raise LookupError(f"no call task {task_id}")
+    lock_leads(conn, [lead_id])  # the lead first (storage/locks.py), then read the task as it stands
     row = conn.execute(
-        sa.select(_task.c.id, _task.c.status, _task.c.loan_officer_id, _task.c.lead_id, _lead.c.address_state)
+        sa.select(_task.c.status, _task.c.loan_officer_id, _lead.c.address_state)
         .join(_lead, _lead.c.id == _task.c.lead_id)
         .where(_task.c.id == task_id)
-    ).first()
-    if row is None:
-        raise LookupError(f"no call task {task_id}")
+        .with_for_update(of=_task)
+    ).one()
     if row.status not in _UNWORKED:
         raise ValueError(f"call task {task_id} is {row.status}: only open or held tasks move")
-    lock_leads(conn, [row.lead_id])
     roster = roster or Roster.load(conn, now=now)
     to_id = roster.for_task(row.address_state, exclude=row.loan_officer_id)
     action = REASSIGNED if to_id is not None else UNASSIGNED
