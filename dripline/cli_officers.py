@@ -230,10 +230,18 @@ def task_reassign(
 
 
 @officers_app.command("queue")
-def officer_queue(as_json: JsonOpt = False) -> None:
-    """The unassigned queue: open leads and call tasks no officer holds."""
-    from storage.assignment import unassigned_counts
+def officer_queue(
+    assign: Annotated[bool, typer.Option("--assign", help="give what fits to officers licensed in its state")] = False,
+    actor: Annotated[str, typer.Option("--by", help="who is doing it, for the logs")] = "cli",
+    at: AtOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The unassigned queue: open leads and call tasks no officer holds; --assign hands out what fits."""
+    from storage.assignment import assign_queue, unassigned_counts
 
+    if assign:
+        moved = assign_queue(_engine(), now=parse_time(at, option="--at"), actor=actor)
+        console.print(f"assigned {moved.leads_moved} leads and {moved.tasks_moved} call tasks from the queue")
     with _engine().connect() as conn:
         counts = unassigned_counts(conn)
     if as_json:

@@ -114,7 +114,7 @@ def reassign_task(
 
 @dataclass
 class Moved:
-    """What deactivating an officer moved: leads and tasks to other officers, and those left unassigned."""
+    """Leads and tasks given to officers, and those left in (or sent to) the unassigned queue."""
 
     leads_moved: int = 0
     leads_unassigned: int = 0
@@ -129,54 +129,64 @@ def deactivate_officer(engine: Engine, *, email: str, now: datetime, actor: str)
 
     Raises :class:`OfficerNotFound`."""
     email = normalize_email(email)
-    reason = f"{email} deactivated"
-    moved = Moved()
     with write_transaction(engine) as conn:
         officer_id = conn.execute(sa.select(_officer.c.id).where(_officer.c.email == email)).scalar()
         if officer_id is None:
             raise OfficerNotFound(f"no loan officer with email {email}")
         conn.execute(_officer.update().where(_officer.c.id == officer_id).values(active=False))
-        owned = (_lead.c.loan_officer_id == officer_id) & (_lead.c.stage != Stage.LOST.value)
-        theirs = (_task.c.loan_officer_id == officer_id) & _task.c.status.in_(_UNWORKED)
-        lead_ids = set(conn.execute(sa.select(_lead.c.id).where(owned)).scalars())
-        lead_ids.update(conn.execute(sa.select(_task.c.lead_id).where(theirs)).scalars())
-        lock_leads(conn, lead_ids)
-        leads = conn.execute(sa.select(_lead.c.id, _lead.c.address_state).where(owned).order_by(_lead.c.id)).all()
-        tasks = conn.execute(
-            sa.select(_task.c.id, _task.c.lead_id, _task.c.status, _lead.c.address_state)
-            .join(_lead, _lead.c.id == _task.c.lead_id)
-            .where(theirs)
-            .order_by(_task.c.id)
-        ).all()
-        open_on: dict[int, int] = defaultdict(int)
-        for t in tasks:
-            open_on[t.lead_id] += t.status == OPEN
-        roster = Roster.load(conn, now=now)
-        new_owner: dict[int, int | None] = {}
-        for lead in leads:
-            new_owner[lead.id] = roster.pick(lead.address_state, tasks=open_on.get(lead.id, 0))
-        task_moves = []
-        for t in tasks:
-            if t.lead_id in new_owner:
-                to_id = new_owner[t.lead_id]
-            else:
-                to_id = roster.for_task(t.address_state, exclude=officer_id)
-            action = REASSIGNED if to_id is not None else UNASSIGNED
-            task_moves.append(_task_log(t.id, at=now, action=action, from_id=officer_id, to_id=to_id, actor=actor,
-                                        reason=reason))  # fmt: skip
-        if new_owner:
-            update = _lead.update().where(_lead.c.id == sa.bindparam("b_id"))
-            conn.execute(
-                update.values(loan_officer_id=sa.bindparam("b_to"), updated_at=now),
-                [{"b_id": lead_id, "b_to": to} for lead_id, to in new_owner.items()],
-            )
-            edits = [{"lead_id": lead_id, "field": "loan_officer_id", "old_value": str(officer_id),
-                      "new_value": None if to is None else str(to), "actor": actor[:120], "at": now}
-                     for lead_id, to in new_owner.items()]  # fmt: skip
-            conn.execute(_edit.insert(), edits)
-        _move_tasks(conn, task_moves)
-    placed = [to for to in new_owner.values() if to is not None]
-    moved.leads_moved, moved.leads_unassigned = len(placed), len(new_owner) - len(placed)
+        return _rehome(conn, holder=officer_id, now=now, actor=actor, reason=f"{email} deactivated")
+
+
+def assign_queue(engine: Engine, *, now: datetime, actor: str) -> Moved:
+    """Give the unassigned queue's open leads (with their tasks) and lone tasks to officers by the assignment rule,
+    as far as licensing and room allow (after licensing or adding officers, or raising a maximum). What still fits
+    nobody stays, unlogged; ``leads_unassigned`` and ``tasks_unassigned`` count it."""
+    with write_transaction(engine) as conn:
+        return _rehome(conn, holder=None, now=now, actor=actor, reason="from the unassigned queue")
+
+
+def _rehome(conn: Connection, *, holder: int | None, now: datetime, actor: str, reason: str) -> Moved:
+    """Move the open leads and open or held tasks ``holder`` has (None: the unassigned queue) by the rule."""
+    whose_lead = _lead.c.loan_officer_id.is_(None) if holder is None else _lead.c.loan_officer_id == holder
+    whose_task = _task.c.loan_officer_id.is_(None) if holder is None else _task.c.loan_officer_id == holder
+    owned = whose_lead & (_lead.c.stage != Stage.LOST.value)
+    theirs = whose_task & _task.c.status.in_(_UNWORKED)
+    lead_ids = set(conn.execute(sa.select(_lead.c.id).where(owned)).scalars())
+    lead_ids.update(conn.execute(sa.select(_task.c.lead_id).where(theirs)).scalars())
+    lock_leads(conn, lead_ids)
+    leads = conn.execute(sa.select(_lead.c.id, _lead.c.address_state).where(owned).order_by(_lead.c.id)).all()
+    tasks = conn.execute(
+        sa.select(_task.c.id, _task.c.lead_id, _task.c.status, _lead.c.address_state)
+        .join(_lead, _lead.c.id == _task.c.lead_id)
+        .where(theirs)
+        .order_by(_task.c.id)
+    ).all()
+    open_on: dict[int, int] = defaultdict(int)
+    for t in tasks:
+        open_on[t.lead_id] += t.status == OPEN
+    roster = Roster.load(conn, now=now)
+    new_owner = {lead.id: roster.pick(lead.address_state, tasks=open_on[lead.id]) for lead in leads}
+    task_moves = []
+    for t in tasks:
+        to_id = new_owner[t.lead_id] if t.lead_id in new_owner else roster.for_task(t.address_state, exclude=holder)
+        action = REASSIGNED if to_id is not None else UNASSIGNED
+        task_moves.append(_task_log(t.id, at=now, action=action, from_id=holder, to_id=to_id, actor=actor,
+                                    reason=reason))  # fmt: skip
+    changed = {lead_id: to for lead_id, to in new_owner.items() if to != holder}
+    if changed:
+        update = _lead.update().where(_lead.c.id == sa.bindparam("b_id"))
+        conn.execute(
+            update.values(loan_officer_id=sa.bindparam("b_to"), updated_at=now),
+            [{"b_id": lead_id, "b_to": to} for lead_id, to in changed.items()],
+        )
+        edits = [{"lead_id": lead_id, "field": "loan_officer_id", "old_value": None if holder is None else str(holder),
+                  "new_value": None if to is None else str(to), "actor": actor[:120], "at": now}
+                 for lead_id, to in changed.items()]  # fmt: skip
+        conn.execute(_edit.insert(), edits)
+    _move_tasks(conn, [m for m in task_moves if m["to_officer_id"] != holder])
+    moved = Moved()
+    moved.leads_moved = sum(to is not None for to in new_owner.values())
+    moved.leads_unassigned = len(new_owner) - moved.leads_moved
     moved.tasks_moved = sum(m["to_officer_id"] is not None for m in task_moves)
     moved.tasks_unassigned = len(task_moves) - moved.tasks_moved
     return moved

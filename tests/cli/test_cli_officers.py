@@ -168,3 +168,8 @@ def test_a_task_is_reassigned_by_hand_and_the_queue_is_shown(engine, database_ur
     queue = officers(database_url, "queue", "--json")
     assert json.loads(queue.stdout) == {"leads": 1, "call_tasks": 1}
     assert "unassigned: 1 open leads, 1 open or held call tasks" in officers(database_url, "queue").stdout
+    officers(database_url, "activate", "sam@example.com")
+    handed = officers(database_url, "queue", "--assign", "--by", "boss@example.com", "--at", AT)
+    assert handed.exit_code == 0, handed.output
+    assert "assigned 1 leads and 1 call tasks from the queue" in handed.stdout
+    assert "unassigned: 0 open leads, 0 open or held call tasks" in handed.stdout

@@ -15,7 +15,13 @@ from sqlalchemy.engine import Engine
 from nurture.roster import licensed_states
 from service.pipeline import Pipeline, tick
 from service.settings import Settings
-from storage.assignment import deactivate_officer, reassign_expiring_tasks, reassign_task, unassigned_counts
+from storage.assignment import (
+    assign_queue,
+    deactivate_officer,
+    reassign_expiring_tasks,
+    reassign_task,
+    unassigned_counts,
+)
 from storage.cadences import register_cadence
 from storage.importer import import_leads
 from storage.models import CallTask, Lead, LeadEdit, LoanOfficer, TaskLog, table
@@ -291,3 +297,33 @@ def test_the_tick_hands_tasks_over_before_expiring_them_and_a_replay_stops_there
         "holder@example.com": {"expired": 0, "handed_over": 1},
         "other@example.com": {"expired": 1, "handed_over": 0},
     }
+
+
+def test_the_queue_is_handed_out_once_officers_are_licensed_or_have_room(engine):
+    dana = officer(engine, "dana", "FL", max_open_tasks=2)
+    fl1, fl2, tx, fl3 = (
+        lead(engine, "FL", None),
+        lead(engine, "FL", None),
+        lead(engine, "TX", None),
+        lead(engine, "FL", None),
+    )
+    lost = lead(engine, "FL", None, stage="lost")
+    with_lead = task(engine, fl1, None), task(engine, fl1, None, status="held"), task(engine, fl3, None)
+    lone = task(engine, lead(engine, "FL", dana), None)
+
+    moved = assign_queue(engine, now=NOW, actor="boss")
+
+    # fl1 and fl3 bring an open task each; fl2 none, but room for one is still needed; then dana is full
+    assert (moved.leads_moved, moved.leads_unassigned, moved.tasks_moved, moved.tasks_unassigned) == (3, 1, 3, 1)
+    leads = owners(engine, _lead)
+    assert (leads[fl1], leads[fl2], leads[fl3], leads[tx], leads[lost]) == (dana, dana, dana, None, None)
+    tasks = owners(engine, _task)
+    assert [tasks[t] for t in with_lead] == [dana, dana, dana] and tasks[lone] is None
+    assert len(log(engine)) == 3  # nothing logged for what stayed in the queue
+    with engine.connect() as conn:
+        assert unassigned_counts(conn) == {"leads": 1, "call_tasks": 1}
+
+    officer(engine, "lee", "TX")
+    again = assign_queue(engine, now=NOW, actor="boss")
+    assert (again.leads_moved, again.leads_unassigned, again.tasks_moved, again.tasks_unassigned) == (1, 0, 0, 1)
+    assert owners(engine, _lead)[tx] is not None
