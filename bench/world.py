@@ -82,7 +82,7 @@ def add_leads(engine: Engine, n: int, *, first: int = 0, texted: Callable[[int],
         officer = conn.execute(sa.select(officers.c.id).order_by(officers.c.id)).scalar()
         if officer is None:
             values = {"name": "Dana Whitfield", "email": "dana@harborlending.test", "nmls_id": "1456789",
-                      "active": True, "created_at": START}  # fmt: skip
+                      "active": True, "created_at": START, "licensed_states": "FL"}  # fmt: skip
             officer = conn.execute(sa.insert(officers).values(**values).returning(officers.c.id)).scalar_one()
     for start in range(first, first + n, CHUNK):
         numbers = range(start, min(first + n, start + CHUNK))

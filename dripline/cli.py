@@ -11,7 +11,17 @@ from typing import Annotated, Any
 
 import typer
 
-from dripline import cli_alerts, cli_compliance, cli_dnc, cli_feeds, cli_guidelines, cli_leads, cli_roi, cli_templates
+from dripline import (
+    cli_alerts,
+    cli_compliance,
+    cli_dnc,
+    cli_feeds,
+    cli_guidelines,
+    cli_leads,
+    cli_officers,
+    cli_roi,
+    cli_templates,
+)
 from dripline.cli_common import (
     AtOpt,
     JsonOpt,
@@ -35,11 +45,12 @@ app.add_typer(cli_leads.leads_app, name="leads", rich_help_panel=OFFICER)
 app.add_typer(cli_alerts.alerts_app, name="alerts", rich_help_panel=OFFICER)
 app.command("explain", rich_help_panel=OFFICER)(cli_compliance.explain)
 cli_leads.leads_app.command("eligible", rich_help_panel=OFFICER)(cli_guidelines.eligible)
+cli_leads.tasks_app.command("reassign")(cli_officers.task_reassign)
 app.add_typer(cli_leads.cadence_app, name="cadence", rich_help_panel=MARKETING)
 app.add_typer(cli_templates.templates_app, name="templates", rich_help_panel=MARKETING)
 app.add_typer(cli_guidelines.guidelines_app, name="guidelines", rich_help_panel=MARKETING)
 app.add_typer(cli_dnc.dnc_app, name="dnc", rich_help_panel=MARKETING)
-app.add_typer(cli_leads.officers_app, name="officers", rich_help_panel=ADMIN)
+app.add_typer(cli_officers.officers_app, name="officers", rich_help_panel=ADMIN)
 app.add_typer(cli_compliance.consent_app, name="consent", rich_help_panel=ADMIN)
 app.add_typer(cli_feeds.feeds_app, name="feeds", rich_help_panel=ADMIN)
 app.add_typer(cli_compliance.inbound_app, name="inbound", rich_help_panel=ADMIN)

@@ -1,4 +1,4 @@
-"""``dripline leads|tasks|officers|cadence ...`` commands."""
+"""``dripline leads|tasks|cadence ...`` commands."""
 
 from __future__ import annotations
 
@@ -30,7 +30,6 @@ from nurture.states import Event, InvalidTransition
 
 leads_app = typer.Typer(cls=PanelOrder, help="Import and inspect leads.", no_args_is_help=True)
 tasks_app = typer.Typer(help="Loan officers' call tasks.", invoke_without_command=True)
-officers_app = typer.Typer(help="The loan-officer roster.", no_args_is_help=True)
 cadence_app = typer.Typer(help="The contact cadence file.", no_args_is_help=True)
 LeadId = Annotated[int, id_argument("lead")]
 TaskId = Annotated[int, id_argument("call task")]
@@ -95,7 +94,15 @@ def import_(
         more = " (first 20 above)" if summary["rejected"] > 20 else ""
         err.print(f"rejected rows{more} with reasons: {summary['rejects_path']}")
     if unassigned := summary["unassigned"]:
-        err.print(f"[yellow]{unassigned} leads have no loan officer: add one with 'dripline officers add'[/]")
+        by_state = summary["unassigned_by_state"]
+        states = ", ".join(f"{state or 'no state'} {n}" for state, n in sorted(by_state.items(), key=lambda kv: -kv[1]))
+        err.print(
+            f"{unassigned} new leads unassigned: nobody licensed in their state had room ({states}); license "
+            "officers with 'dripline officers set EMAIL --states' or raise --max-open",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @leads_app.command("show", rich_help_panel=OFFICER)
@@ -243,44 +250,6 @@ def script(task_id: TaskId, at: Annotated[str | None, typer.Option("--at")] = No
     except LookupError as exc:
         fail(str(exc), 1)
     console.print(text, markup=False, highlight=False)
-
-
-@officers_app.command("add")
-def officer_add(
-    name: Annotated[str, typer.Option()],
-    email: Annotated[str, typer.Option()],
-    phone: Annotated[str | None, typer.Option()] = None,
-    nmls_id: Annotated[str | None, typer.Option("--nmls-id")] = None,
-    at: Annotated[str | None, typer.Option("--at")] = None,
-) -> None:
-    """Add (or reactivate) a loan officer; new leads without one are shared out round-robin."""
-    from storage.officers import add_officer
-
-    try:
-        officer = add_officer(
-            engine=_engine(), name=name, email=email, phone=phone, nmls_id=nmls_id, now=parse_time(at, option="--at")
-        )
-    except ValueError as exc:  # the email or the phone
-        fail(f"loan officer {email}: {exc}")
-    console.print(f"loan officer {officer.id}: {officer.name} <{officer.email}> active")
-
-
-@officers_app.command("list")
-def officer_list(as_json: JsonOpt = False) -> None:
-    """The roster with each officer's lead count."""
-    from storage.officers import list_officers
-
-    rows = list_officers(engine=_engine())
-    if as_json:
-        for row in rows:
-            sys.stdout.write(json.dumps(row, default=str) + "\n")
-        return
-    table = Table()
-    for col in rows[0].keys() if rows else ("id", "name", "email"):
-        table.add_column(str(col))
-    for row in rows:
-        table.add_row(*(str(v) for v in row.values()))
-    console.print(table)
 
 
 def _load_cadence_file(path: Path | None = None) -> tuple[Path, Cadence]:

@@ -20,7 +20,7 @@ from service.synthetic import MIXED_AGES, generate_leads, write_csv
 from storage.db import make_engine, upgrade
 from storage.guidelines import load_snapshot
 from storage.importer import import_leads
-from storage.officers import add_officer
+from storage.officers import OfficerSettings, add_officer
 
 DEMO_START = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)  # a Monday morning on the east coast
 # Two lenders' guideline sheets are in force from the start; on June 2 one of them lowers a minimum credit
@@ -72,8 +72,9 @@ def run_demo(
     db_url = settings.database_url
     engine = make_engine(db_url)
     upgrade(engine)
+    licensed = OfficerSettings(licensed_states="all", max_open_tasks=1000)  # the demo's leads come from every state
     for name, email, nmls in OFFICERS:
-        add_officer(engine=engine, name=name, email=email, phone=None, nmls_id=nmls, now=DEMO_START)
+        add_officer(engine=engine, name=name, email=email, phone=None, nmls_id=nmls, now=DEMO_START, settings=licensed)
 
     in_force = parse_feed(GUIDELINES_IN_FORCE.read_text(encoding="utf-8"), format="json")
     load_snapshot(engine=engine, programs=in_force, source=GUIDELINES_IN_FORCE.name, loaded_by="demo", now=DEMO_START)

@@ -206,6 +206,25 @@ def print_referrals(counts: dict[str, Any], console: Console) -> None:
     )
 
 
+def print_assignment(payload: dict[str, Any], console: Console) -> None:
+    """Call tasks that expired (or were handed over first) per officer, and the unassigned queue."""
+    by_officer = payload.get("expirations_by_officer") or {}
+    if by_officer:
+        table = Table(title="Call tasks left unworked, by the officer who held them")
+        for col in ("officer", "expired", "handed over before expiry"):
+            table.add_column(col, justify="left" if col == "officer" else "right")
+        for email, counts in by_officer.items():
+            table.add_row(email, str(counts["expired"]), str(counts["handed_over"]))
+        console.print(table)
+    queue = payload.get("unassigned") or {}
+    if queue.get("leads") or queue.get("call_tasks"):
+        console.print(
+            f"[bold]unassigned queue[/]: {queue['leads']} lead(s) and {queue['call_tasks']} call task(s) without a "
+            "loan officer (nobody licensed in their state had room)",
+            soft_wrap=True,
+        )
+
+
 def print_report(payload: dict[str, Any], console: Console, *, guideline_loads: Sequence[dict[str, Any]] = ()) -> None:
     """The report as tables; ``guideline_loads`` (the demo's) are listed before the re-engagement table."""
     print_funnel(payload, console)
@@ -217,6 +236,7 @@ def print_report(payload: dict[str, Any], console: Console, *, guideline_loads: 
         console.print(f"{load['at'][:10]}: loaded guideline feed {load['file']}: {load['reengaged']} leads re-engaged")
     print_reengagement(payload["reengagement"], console)
     print_referrals(payload["referrals"], console)
+    print_assignment(payload, console)
     scrub = payload.get("dnc_scrub_due") or {}
     if scrub.get("numbers"):
         console.print(

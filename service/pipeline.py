@@ -9,7 +9,7 @@ inline by default, as Prefect tasks when a flow passes its runner. Each function
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -28,6 +28,7 @@ from service.settings import Settings
 from service.steps import Runner, inline
 from service.templates import missing_compliance_settings, missing_templates
 from service.unsubscribe import unsubscribe_url
+from storage.assignment import reassign_expiring_tasks
 from storage.cadences import CadenceRegistry, enroll_new_leads, register_cadence
 from storage.db import make_engine
 from storage.documents import DOCUMENTS_CADENCE, enroll_documents
@@ -113,6 +114,8 @@ class TickSummary:
     seasoned: int = 0  # re-engaged on the day their credit event seasoned
     referrals: int = 0  # funded leads moved onto the referral asks
     documents: int = 0  # leads moved onto the documents sequence after their education call
+    handed_over: int = 0  # call tasks about to expire unworked, given to another officer
+    unassigned_tasks: int = 0  # ... or to the unassigned queue, nobody eligible having room
     expired_tasks: int = 0
     batches: int = 0
     plan: TickStats = field(default_factory=TickStats)
@@ -124,6 +127,8 @@ class TickSummary:
             "seasoned": self.seasoned,
             "referrals": self.referrals,
             "documents": self.documents,
+            "handed_over": self.handed_over,
+            "unassigned_tasks": self.unassigned_tasks,
             "expired_tasks": self.expired_tasks,
             "leads": plan.leads,
             "touches": plan.touches,
@@ -159,6 +164,15 @@ def enroll_documents_leads(p: Pipeline, *, now: datetime, batch_size: int) -> in
     return total
 
 
+def hand_over_expiring_tasks(p: Pipeline, *, now: datetime) -> tuple[int, int]:
+    """Call tasks about to expire unworked: (given to another officer, left unassigned)."""
+    minutes = p.settings.task_handover_minutes
+    if not minutes:
+        return 0, 0
+    counts = reassign_expiring_tasks(p.engine, now=now, margin=timedelta(minutes=minutes))
+    return counts.reassigned, counts.unassigned
+
+
 def expire_tasks(p: Pipeline, *, now: datetime) -> int:
     return expire_call_tasks(engine=p.engine, now=now)
 
@@ -169,7 +183,8 @@ def plan_batch(p: Pipeline, *, now: datetime, batch_size: int) -> TickStats:
 
 def tick(p: Pipeline, *, now: datetime, batch_size: int | None = None, run: Runner = inline) -> TickSummary:
     """Enroll new leads, re-engage seasoned ones, start the referral asks of funded ones and the documents sequence
-    of those whose education call was logged, expire stale call tasks, and plan every lead due at ``now``.
+    of those whose education call was logged, hand call tasks about to expire unworked to another officer, expire
+    stale call tasks, and plan every lead due at ``now``.
 
     Every step is safe to run again (a claimed lead is no longer due), so a runner may retry it.
     """
@@ -179,6 +194,9 @@ def tick(p: Pipeline, *, now: datetime, batch_size: int | None = None, run: Runn
     summary.seasoned = run("enroll-seasoned-leads", enroll_seasoned_leads, p, now=now, batch_size=size, retry=True)
     summary.referrals = run("enroll-funded-leads", enroll_funded_leads, p, now=now, batch_size=size, retry=True)
     summary.documents = run("enroll-documents-leads", enroll_documents_leads, p, now=now, batch_size=size, retry=True)
+    summary.handed_over, summary.unassigned_tasks = run(
+        "hand-over-expiring-tasks", hand_over_expiring_tasks, p, now=now, retry=True
+    )
     summary.expired_tasks = run("expire-call-tasks", expire_tasks, p, now=now, retry=True)
     while True:
         stats = run("plan-due-leads", plan_batch, p, now=now, batch_size=size, retry=True)

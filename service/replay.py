@@ -111,7 +111,7 @@ def _microseconds(d: timedelta) -> int:
 
 def _next_work(p: Pipeline, hook: ReplayHook | None, now: datetime) -> datetime | None:
     times = [
-        next_work_at(engine=p.engine),
+        next_work_at(engine=p.engine, handover=timedelta(minutes=p.settings.task_handover_minutes)),
         referrals.next_enrollment_at(engine=p.engine, now=now),  # a funded lead's referral asks begin at the next tick
         documents.next_enrollment_at(engine=p.engine, now=now),  # so does a documents sequence after its call
         hook.next_at() if hook is not None else None,

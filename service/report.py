@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from nurture.economics import AGE_BANDS, BENCHMARK_BAND, benchmark_for, quantile, rate_interval
 from nurture.products import Product
 from storage import report
+from storage.assignment import unassigned_counts
 from storage.dnc import held_counts
 from storage.referrals import referral_counts
 from storage.report import FunnelRow
@@ -99,7 +100,8 @@ def funnel_payload(rows: list[FunnelRow]) -> dict[str, Any]:
 
 def report_payload(engine: Engine, *, cost_per_lead: float | None = None) -> dict[str, Any]:
     """Everything ``dripline report`` shows: the funnel by product and by age at import, the days from first
-    contact to close, activity, gate, re-engagement and referral counts, what waits on a DNC scrub."""
+    contact to close, activity, gate, re-engagement and referral counts, what waits on a DNC scrub, call tasks
+    expired or handed over per officer, the unassigned queue."""
     payload = funnel_payload(report.funnel(engine=engine, cost_per_lead=cost_per_lead))
     days = report.days_to_close(engine=engine)
     payload["by_age"] = age_payload(report.funnel_by_age(engine=engine, cost_per_lead=cost_per_lead), days)
@@ -113,6 +115,9 @@ def report_payload(engine: Engine, *, cost_per_lead: float | None = None) -> dic
     payload["reengagement"]["contact"] = reengagement_contact(payload["reengagement"]["leads_called_by_product"])
     payload["referrals"] = referral_counts(engine=engine)
     payload["dnc_scrub_due"] = held_counts(engine=engine)
+    payload["expirations_by_officer"] = report.expirations_by_officer(engine=engine)
+    with engine.connect() as conn:
+        payload["unassigned"] = unassigned_counts(conn)
     return payload
 
 

@@ -65,6 +65,13 @@ class Settings(BaseSettings):
         "local", description="local: record messages in the outbox folder; live: Twilio and SendGrid"
     )
     batch_size: int = Field(2000, ge=1, le=50_000, description="leads or touches per Prefect task batch")
+    task_handover_minutes: int = Field(
+        60,
+        ge=0,
+        le=24 * 60,
+        description="a cadence call task still unworked this many minutes before its window closes goes to the next "
+        "eligible loan officer (or the unassigned queue), once; 0 turns this off",
+    )
     dispatch_concurrency: int = Field(
         32, ge=1, le=512, description="provider requests in flight at once, per channel, in one dispatcher"
     )

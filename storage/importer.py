@@ -21,14 +21,15 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from nurture.products import Product
+from nurture.roster import licensed_states
 from nurture.states import Stage
+from storage.assignment import Roster
 from storage.db import first_line
 from storage.import_csv import COLUMNS, ImportFileError, RejectsFile, count_rows, header_columns, header_key, records
 from storage.import_match import KEYS, LOOKUP_CHUNK, Index, lookup
 from storage.import_parse import LEAD_FIELDS, ConsentRecord, Row, RowError, RowParser
 from storage.locks import lock_leads
 from storage.models import Consent, Lead, LoanOfficer, table
-from storage.officers import RoundRobin
 
 __all__ = [
     "COLUMNS",
@@ -67,7 +68,9 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
-    unassigned: int = 0  # new leads left without a loan officer because none was active
+    unassigned: int = 0  # new leads left in the unassigned queue (sum of ``unassigned_by_state``)
+    # new leads nobody licensed in their state had room for, by state ("" for leads without a state)
+    unassigned_by_state: dict[str, int] = field(default_factory=dict)
     consents: int = 0  # consent records added (a re-imported one is not counted again)
     rejects_path: Path | None = None
     errors: list[str] = field(default_factory=list)  # the first MAX_ERRORS "line N: field: reason"
@@ -115,8 +118,11 @@ class _Import:
         self.seen = array("I")  # lead id -> the line of this file that created or matched it
         self.committing = False  # the batch in flight is being committed
         with engine.connect() as conn:
-            officers = {r.email: (r.id, r.active) for r in conn.execute(sa.select(_officer))}
-            self.robin = RoundRobin.load(conn)
+            roster = conn.execute(sa.select(_officer.c.id, _officer.c.email, _officer.c.active,
+                                            _officer.c.licensed_states)).all()  # fmt: skip
+            self.roster = Roster.load(conn, now=now)
+        officers = {r.email: (r.id, r.active) for r in roster}
+        self.licensed = {r.id: (r.email, licensed_states(r.licensed_states)) for r in roster}
         self.parser = RowParser(now=now, default_product=default_product, officers=officers)
 
     def reject(self, line: int, fields: list[str], reason: str) -> None:
@@ -193,6 +199,9 @@ class _Import:
                 phones = (change["phone"], change["alt_phone"])
             else:
                 phones = (row.values["phone"], row.values["alt_phone"])
+                if problem := self._unlicensed(row):
+                    self.reject(row.line, row.fields, problem)
+                    continue
             if row.consent is not None:
                 phone, problem = _consent_phone(row.consent, phones)
                 if problem:
@@ -205,17 +214,33 @@ class _Import:
                 updates.append(change)
                 index.add(matched, row.values)
             else:
-                row.values.update(self._new_lead_fields(row.officer_id))
+                row.values.update(self._new_lead_fields(row.officer_id, row.values["address_state"]))
                 creates.append(row)
                 index.add(row, row.values)
         return creates, updates, consents
 
-    def _new_lead_fields(self, officer_id: int | None) -> dict[str, Any]:
+    def _unlicensed(self, row: Row) -> str | None:
+        """Why the officer a new lead's row names may not take it: not licensed in its state (or it has none)."""
+        if row.officer_id is None:
+            return None
+        email, states = self.licensed[row.officer_id]
+        state = row.values["address_state"]
+        if state in states:
+            return None
+        where = f"in {state}" if state else "for a lead without an address_state"
+        return f"loan_officer_email: {email} is not licensed {where} ('dripline officers set {email} --states')"
+
+    def _new_lead_fields(self, officer_id: int | None, state: str | None) -> dict[str, Any]:
+        """A new lead's officer: the one its row names (licensed there: ``_unlicensed``), else the roster's pick
+        for its state, else the unassigned queue."""
         if officer_id is not None:
-            self.robin.took(officer_id)
+            self.roster.took(officer_id)
         else:
-            officer_id = self.robin.next()
-            self.summary.unassigned += officer_id is None
+            officer_id = self.roster.pick(state)
+            if officer_id is None:
+                self.summary.unassigned += 1
+                by_state = self.summary.unassigned_by_state
+                by_state[state or ""] = by_state.get(state or "", 0) + 1
         return {"loan_officer_id": officer_id, "stage": Stage.NEW_LEAD, "phone_ok": True,
                 "created_at": self.now, "updated_at": self.now}  # fmt: skip
 

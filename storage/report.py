@@ -16,7 +16,7 @@ from nurture.actions import LIVE_OUTCOMES
 from nurture.economics import AGE_BANDS, revenue_per_close
 from nurture.products import LoanPurpose, Product, PropertyType
 from nurture.states import CadenceStatus, Event, Stage
-from storage.models import CallTask, InboundMessage, Lead, LeadHistory, Reengagement, Touch, table
+from storage.models import CallTask, InboundMessage, Lead, LeadHistory, LoanOfficer, Reengagement, TaskLog, Touch, table
 from storage.rescore import REENGAGE_CADENCE
 
 _lead = table(Lead)
@@ -25,6 +25,8 @@ _touch = table(Touch)
 _task = table(CallTask)
 _inbound = table(InboundMessage)
 _re = table(Reengagement)
+_log = table(TaskLog)
+_officer = table(LoanOfficer)
 
 # What dispatch writes on a planned touch whose lead's cadence has completed (storage/outbox.py): a message lost
 # because its cadence ended. A cadence completes only once its messages are settled, so this stays 0.
@@ -320,3 +322,20 @@ def reengagement_counts(*, engine: Engine) -> dict[str, Any]:
         "cadence_ended": ended,
         "leads_called_by_product": leads_by_product,
     }
+
+
+def expirations_by_officer(*, engine: Engine) -> dict[str, dict[str, int]]:
+    """Per officer (by email; "unassigned" for tasks nobody held): cadence call tasks that expired unworked in
+    their hands (``expired``) and those handed on from them shortly before their window closed (``handed_over``)."""
+    label = {"expired": "expired", "expiring": "handed_over"}
+    query = (
+        sa.select(_officer.c.email, _log.c.action, sa.func.count())
+        .select_from(_log.outerjoin(_officer, _officer.c.id == _log.c.from_officer_id))
+        .where(_log.c.action.in_(list(label)))
+        .group_by(_officer.c.email, _log.c.action)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    with engine.connect() as conn:
+        for email, action, n in conn.execute(query):
+            counts.setdefault(email or "unassigned", {"expired": 0, "handed_over": 0})[label[action]] = n
+    return dict(sorted(counts.items()))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,7 +26,7 @@ from storage.cadences import CadenceRegistry
 from storage.compliance import contacts_since, load_facts
 from storage.lead_events import history_rows
 from storage.locks import write_transaction
-from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Reengagement, Touch, table
+from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Reengagement, TaskLog, Touch, table
 from storage.sequences import move_stages
 from storage.sql import among
 
@@ -36,6 +36,7 @@ _touch = table(Touch)
 _task = table(CallTask)
 _hist = table(LeadHistory)
 _re = table(Reengagement)
+_log = table(TaskLog)
 
 _AUTOMATED = [s.value for s in AUTOMATED]
 HOME_COLUMNS = ("home_cadence_name", "home_cadence_version", "home_anchor_date", "home_enrolled_at",
@@ -237,9 +238,10 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now
 
 
 def expire_call_tasks(*, engine: Engine, now: datetime) -> int:
-    """Close cadence call tasks whose window has passed unworked."""
+    """Close cadence call tasks whose window has passed unworked, each with a task_log ``expired`` row naming the
+    officer who held it (the report counts expirations per officer)."""
     with write_transaction(engine) as conn:
-        result = conn.execute(
+        expired = conn.execute(
             _task.update()
             .where(
                 _task.c.status == TaskStatus.OPEN.value,
@@ -247,16 +249,24 @@ def expire_call_tasks(*, engine: Engine, now: datetime) -> int:
                 _task.c.expires_at < now,
             )
             .values(status=TaskStatus.EXPIRED.value)
-        )
-        return result.rowcount or 0
+            .returning(_task.c.id, _task.c.loan_officer_id)
+        ).all()
+        if expired:
+            conn.execute(
+                _log.insert(),
+                [{"task_id": task_id, "at": now, "action": "expired", "from_officer_id": officer_id,
+                  "to_officer_id": None, "actor": "system", "reason": "window passed unworked"}
+                 for task_id, officer_id in expired],
+            )  # fmt: skip
+        return len(expired)
 
 
-def next_work_at(*, engine: Engine) -> datetime | None:
+def next_work_at(*, engine: Engine, handover: timedelta = timedelta(0)) -> datetime | None:
     """The earliest time a tick or dispatch would find anything to do, or None if nothing is scheduled.
 
     Unenrolled new leads, due cadence positions, planned touches and open cadence
-    call tasks (they expire) all count. A time-range replay uses it to skip the
-    steps where nothing can happen.
+    call tasks (they expire, and ``handover`` before that an officer's is handed on
+    once) all count. A time-range replay uses it to skip the steps where nothing can happen.
     """
     unenrolled = (
         sa.select(_lead.c.id)
@@ -272,10 +282,19 @@ def next_work_at(*, engine: Engine) -> datetime | None:
         ),
         sa.select(sa.func.min(_re.c.scheduled_for)).where(_re.c.status == "scheduled"),
     )
-    query = sa.select(sa.exists(unenrolled), *(q.scalar_subquery() for q in earliest))
+    handed = sa.select(_log.c.id).where(_log.c.task_id == _task.c.id, _log.c.action == "expiring")
+    to_hand_over = sa.select(sa.func.min(_task.c.expires_at)).where(
+        _task.c.status == TaskStatus.OPEN.value,
+        _task.c.kind == TaskKind.CADENCE.value,
+        _task.c.loan_officer_id.is_not(None),
+        ~sa.exists(handed),
+    )
+    query = sa.select(sa.exists(unenrolled), *(q.scalar_subquery() for q in (*earliest, to_hand_over)))
     with engine.connect() as conn:
-        any_unenrolled, *candidates = conn.execute(query).one()
+        any_unenrolled, *candidates, hand_over_at = conn.execute(query).one()
     if any_unenrolled:
         return datetime.min.replace(tzinfo=UTC)
+    if handover and hand_over_at is not None:
+        candidates.append(hand_over_at - handover)
     found = [c for c in candidates if c is not None]
     return min(found) if found else None

@@ -37,6 +37,7 @@ def make_officer(**overrides: Any) -> LoanOfficer:
         "nmls_id": f"{1_400_000 + n}",
         "active": True,
         "created_at": NOW,
+        "licensed_states": "all",
     }
     return LoanOfficer(**(fields | overrides))
 
@@ -123,7 +124,12 @@ def insert_lead(engine: Engine, *, consent: bool = True, at: datetime = NOW, **o
         if officer is None:
             officer = conn.execute(
                 sa.insert(officers).values(
-                    name="Dana Whitfield", email="dana@example.com", nmls_id="1456789", active=True, created_at=at
+                    name="Dana Whitfield",
+                    email="dana@example.com",
+                    nmls_id="1456789",
+                    active=True,
+                    created_at=at,
+                    licensed_states="all",
                 )
             ).inserted_primary_key[0]
         values: dict[str, Any] = {

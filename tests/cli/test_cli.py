@@ -80,6 +80,8 @@ def _add_officer(database_url: str) -> None:
         "dana@example.com",
         "--nmls-id",
         "1456789",
+        "--states",
+        "all",
         "--at",
         AT,
     )

@@ -17,7 +17,7 @@ from flows.leads import import_leads_flow
 from flows.replay import replay_range
 from service.synthetic import generate_leads, write_csv
 from storage.models import CallTask, Touch
-from storage.officers import add_officer
+from storage.officers import OfficerSettings, add_officer
 
 pytestmark = pytest.mark.prefect
 START = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
@@ -25,7 +25,13 @@ START = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
 
 def _import(engine: Engine, tmp_path: Path, n: int = 5) -> dict:
     add_officer(
-        engine=engine, name="Dana Whitfield", email="dana@example.com", phone=None, nmls_id="1456789", now=START
+        engine=engine,
+        name="Dana Whitfield",
+        email="dana@example.com",
+        phone=None,
+        nmls_id="1456789",
+        now=START,
+        settings=OfficerSettings(licensed_states="NY"),
     )
     path = tmp_path / "leads.csv"
     rows = generate_leads(n, seed=3, as_of=date(2026, 3, 2))

@@ -15,12 +15,15 @@ from nurture.products import Product
 from nurture.states import CadenceStatus, Stage
 from storage.importer import COLUMNS, ImportFileError, import_leads
 from storage.models import CadencePosition, Consent, Lead
-from storage.officers import add_officer, list_officers, set_officer_active
+from storage.officers import OfficerSettings, add_officer, list_officers, set_officer_active
 from tests.factories import NOW, lead_row, make_lead, make_officer, write_rows
 
 _lead = Lead.__table__
 _consent = Consent.__table__
 LATER = NOW + timedelta(days=3)
+
+
+FLORIDA = OfficerSettings(licensed_states="FL")
 
 
 def leads(engine: Engine) -> list[sa.Row]:
@@ -218,7 +221,7 @@ def test_an_update_never_touches_stage_officer_or_cadence(engine, tmp_path, sess
     )
     session.add(position)
     session.commit()
-    add_officer(engine=engine, name="Someone Else", email="else@example.com", now=NOW)
+    add_officer(engine=engine, name="Someone Else", email="else@example.com", now=NOW, settings=FLORIDA)
 
     row = lead_row(external_id="K1", phone="212-456-7890", fico="640", loan_officer_email="else@example.com")
     summary = import_leads(engine=engine, path=write_rows(tmp_path / "a.csv", [row]), now=LATER)
@@ -263,7 +266,8 @@ def test_a_key_repeated_in_the_file_keeps_the_first_row_and_rejects_the_later(en
 
 def test_new_leads_go_round_robin_to_active_officers_fewest_leads_first(engine, tmp_path, session):
     busy, idle, _gone, named = (
-        add_officer(engine=engine, name=n, email=f"{n}@example.com", now=NOW) for n in ("busy", "idle", "gone", "named")
+        add_officer(engine=engine, name=n, email=f"{n}@example.com", now=NOW, settings=FLORIDA)
+        for n in ("busy", "idle", "gone", "named")
     )
     set_officer_active(engine=engine, email="gone@example.com", active=False)
     session.add_all([make_lead(loan_officer_id=busy.id) for _ in range(3)])
@@ -289,7 +293,7 @@ def test_new_leads_go_round_robin_to_active_officers_fewest_leads_first(engine, 
 def test_without_an_active_officer_new_leads_stay_unassigned(engine, tmp_path):
     summary = import_leads(engine=engine, path=write_rows(tmp_path / "a.csv", [lead_row(), lead_row()]), now=NOW)
 
-    assert summary.unassigned == 2
+    assert summary.unassigned == 2 and summary.unassigned_by_state == {"FL": 2}
     assert [r.loan_officer_id for r in leads(engine)] == [None, None]
 
 
@@ -385,7 +389,16 @@ def test_officer_roster_add_reactivates_and_lists_lead_counts(engine):
             "phone": "+13054567000",
             "nmls_id": "1456789",
             "active": True,
+            "role": "officer",
+            "states": "none",
+            "timezone": "America/New_York",
+            "hours": "09:00-18:00",
+            "days": "1-5",
+            "quiet": "21:00-08:00",
+            "max_open": 150,
+            "alerts": "sms,email",
             "leads": 0,
+            "open_tasks": 0,
         }
     ]
 

@@ -24,7 +24,7 @@ from storage.cadences import register_cadence
 from storage.importer import import_leads
 from storage.lead_events import complete_task
 from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Touch
-from storage.officers import add_officer
+from storage.officers import OfficerSettings, add_officer
 from storage.queries import list_tasks
 from tests.factories import clear_database, insert_lead
 from tests.fakes import RecordingSender
@@ -183,7 +183,8 @@ def test_provider_opt_out_fails_the_touch_and_stops_every_channel(engine: Engine
 def _simulated_run(engine: Engine, tmp_path: Path, *, skip_idle: bool) -> tuple[ReplayStats, dict[str, list]]:
     clear_database(engine)
     for n in range(2):
-        add_officer(engine=engine, name=f"Officer {n}", email=f"lo{n}@example.com", phone=None, nmls_id=None, now=START)
+        add_officer(engine=engine, name=f"Officer {n}", email=f"lo{n}@example.com", phone=None, nmls_id=None, now=START,
+                    settings=OfficerSettings(licensed_states="all"))  # fmt: skip
     path = tmp_path / f"leads-{skip_idle}.csv"
     write_csv(generate_leads(40, seed=11, as_of=START.date()), path)
     import_leads(engine=engine, path=path, now=START)

@@ -17,7 +17,7 @@ from service.settings import Settings
 from service.synthetic import generate_leads, write_csv
 from storage.importer import import_leads
 from storage.models import CadencePosition, CallTask, LeadHistory, Touch, table
-from storage.officers import add_officer
+from storage.officers import OfficerSettings, add_officer
 from tests.fakes import RecordingSender
 from tests.storage.race_workers import run_together, tick_worker
 
@@ -37,7 +37,8 @@ def leads_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _imported(engine: Engine, path: Path) -> int:
     for n in range(1, 4):
-        add_officer(engine=engine, name=f"Officer {n}", email=f"lo{n}@example.com", now=AT, nmls_id=f"14567{n:02d}")
+        add_officer(engine=engine, name=f"Officer {n}", email=f"lo{n}@example.com", now=AT, nmls_id=f"14567{n:02d}",
+                    settings=OfficerSettings(licensed_states="all"))  # fmt: skip
     return import_leads(engine=engine, path=path, now=AT).created
 
 
