@@ -103,6 +103,17 @@ def go(proc: subprocess.Popen[str]) -> None:
     proc.stdin.flush()
 
 
+def _wait_for_a_claim(engine: Engine, proc: subprocess.Popen[str], timeout: float = 60.0) -> None:
+    """Until the dispatcher holds a touch in ``sending`` (or has ended)."""
+    deadline = time.monotonic() + timeout
+    claimed = sa.select(sa.func.count()).where(_touch.c.status == TouchStatus.SENDING.value)
+    while proc.poll() is None and time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if conn.execute(claimed).scalar_one():
+                return
+        time.sleep(0.01)
+
+
 def _extra(ledger: Path) -> int:
     return sum(n - 1 for n in Counter(r["key"] for r in entries(ledger)).values() if n > 1)
 
@@ -150,10 +161,11 @@ def kills(
     leads_per_round: int,
     latency: float = 0.004,
     seed: int = 9,
-    max_wait: float = 0.8,
+    max_wait: float = 1.2,
 ) -> FaultRun:
     """Each round: ``leads_per_round`` new leads planned (a text and an email each), one dispatcher killed at a
-    random moment within ``max_wait`` s of its start, then a normal dispatch after its lease. Every round is
+    random moment within ``max_wait`` s of its first claim (so the kill lands in the sending itself, however long
+    the dispatcher takes to get there), then a normal dispatch after its lease. Every round is
     checked: no duplicate, nothing planned or sending, each ``unknown`` one the provider holds, and the
     outbox's ``sent`` exactly what the provider holds besides those."""
     run = FaultRun("SIGKILL")
@@ -168,6 +180,7 @@ def kills(
         run.runs += 2
         wait_ready(proc)
         go(proc)
+        _wait_for_a_claim(engine, proc)
         time.sleep(rng.uniform(0.0, max_wait))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)

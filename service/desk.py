@@ -82,6 +82,7 @@ class CallRow:
     gate: CallGate
     officer: str
     note: str
+    phone: str | None = None  # only while a call is allowed now: the card's call button and tel: link
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +135,10 @@ def my_calls(p: Pipeline, *, officer_id: int | None, now: datetime, limit: int =
             due=local(r.due_at, r.timezone),
             overdue=r.due_at < now,
             local_time=local(now, r.timezone),
-            gate=call_gate(facts.get(r.lead_id), phone=r.phone, key=r.key, policy=p.policy, now=now),
+            gate=(gate := call_gate(facts.get(r.lead_id), phone=r.phone, key=r.key, policy=p.policy, now=now)),
             officer=r.officer or "",
             note=r.note,
+            phone=r.phone if gate.state == "now" else None,
         )
         for r in rows
     ]

@@ -68,6 +68,11 @@ def test_my_calls_are_mine_most_urgent_first_on_the_borrowers_clock(
     assert crew.omars_task not in order and "Ravi" not in page.text
     assert "Their time: Tue 10:00 AM EDT" in page.text and "OK to call now." in page.text
     assert "Their time: Tue 7:00 AM PDT" in page.text and "Wait until Tue 8:00 AM PDT (quiet_hours" in page.text
+    # one tap to call where a call is allowed now; none for Lena, whose morning has not begun
+    cards = {int(t): card for t, card in re.findall(r'data-task="(\d+)">(.*?)</li>', page.text, flags=re.S)}
+    assert 'action="/leads/' in cards[urgent] and 'href="tel:+' in cards[urgent]
+    assert f'name="task" value="{urgent}"' in cards[urgent]
+    assert "tel:" not in cards[early] and "/call\"" not in cards[early]
 
 
 def test_a_manager_sees_the_whole_team_and_any_lead(client: TestClient, engine: Engine, crew: Team) -> None:
