@@ -353,12 +353,14 @@ def demo(
             server.stop()
             del os.environ["PREFECT_API_URL"]
     if web:
-        from dripline.demo_web import serve_demo_web
+        from dripline.demo_web import morning_batch, serve_demo_web
         from storage.db import make_engine
 
         if serve_for is None and not sys.stdin.isatty():
             serve_for = 0.0
-        serve_demo_web(settings, make_engine(settings.database_url), at=end, port=web_port, serve_for=serve_for,
+        engine = make_engine(settings.database_url)
+        morning = morning_batch(settings, engine, at=end, folder=out.resolve(), console=console)
+        serve_demo_web(settings, engine, at=morning, port=web_port, serve_for=serve_for,
                        console=console)  # fmt: skip
 
 

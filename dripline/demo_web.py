@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
@@ -17,6 +18,8 @@ from sqlalchemy.engine import Engine
 
 from nurture.actions import TaskStatus
 from service.settings import Settings
+from service.synthetic import generate_leads, write_csv
+from storage.importer import import_leads
 from storage.models import CallTask, LoanOfficer, table
 from storage.signin import create_sign_in_link
 from web.app import create_app
@@ -44,6 +47,35 @@ def busiest_officer(engine: Engine) -> tuple[int, str] | None:
     with engine.connect() as conn:
         row = conn.execute(query).first()
     return None if row is None else (row.id, row.name)
+
+
+MORNING_LEADS = 24
+LATE_MORNING = timedelta(hours=3)  # the simulation ends at 9:00 on the east coast; the day's first calls are at 10
+MORNING_SEED = 1_000_003  # a stream of its own: no lead of the simulated months comes again
+
+
+def morning_batch(settings: Settings, engine: Engine, *, at: datetime, folder: Path, console: Console) -> datetime:
+    """The morning after the simulation: a fresh purchase of aged leads imported at ``at`` and one tick
+    ``LATE_MORNING`` later, as the cadence-tick deployment would run it, so the officers' first calls of the day
+    are open on "My calls" (the simulated officers worked every call of the months before). Returns the tick's
+    time, where the web app's clock starts."""
+    from service.pipeline import Pipeline, tick
+
+    path = folder / "morning-leads.csv"
+    write_csv(generate_leads(MORNING_LEADS, seed=MORNING_SEED, as_of=at.date()), path)
+    summary = import_leads(engine=engine, path=path, now=at)
+    later = at + LATE_MORNING
+    p = Pipeline.open(settings, now=later)
+    try:
+        tick(p, now=later)
+    finally:
+        p.engine.dispose()
+    with engine.connect() as conn:
+        open_calls = conn.execute(
+            sa.select(sa.func.count()).select_from(_task).where(_task.c.status == TaskStatus.OPEN.value)
+        ).scalar_one()
+    console.print(f"the morning after: {summary.created} fresh leads imported from {path}; {open_calls} calls open")
+    return later
 
 
 def serve_demo_web(

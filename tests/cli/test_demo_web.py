@@ -15,11 +15,11 @@ import sqlalchemy as sa
 from rich.console import Console
 from sqlalchemy.engine import Engine
 
-from dripline.demo_web import busiest_officer, running_from, serve_demo_web
+from dripline.demo_web import LATE_MORNING, MORNING_LEADS, busiest_officer, morning_batch, running_from, serve_demo_web
 from nurture.actions import TaskKind, TaskStatus
 from service.settings import Settings
-from storage.models import CallTask, table
-from storage.officers import add_officer
+from storage.models import CallTask, Lead, table
+from storage.officers import OfficerSettings, add_officer
 from tests.factories import insert_lead
 from tests.waiting import wait_for
 
@@ -82,3 +82,20 @@ def test_the_demo_clock_starts_where_the_simulation_ended() -> None:
     first = clock()
     time.sleep(0.05)
     assert AT <= first < AT + timedelta(seconds=1) and clock() > first
+
+
+def test_the_morning_after_opens_the_days_first_calls(engine: Engine, database_url: str, tmp_path) -> None:
+    monday = datetime(2026, 3, 16, 13, 0, tzinfo=UTC)  # 9:00 in New York: the day's first calls are at 10:00
+    add_officer(engine=engine, name="Dana Whitfield", email="dana@example.com", nmls_id="1456789", now=monday,
+                settings=OfficerSettings(licensed_states="all", max_open_tasks=1000))  # fmt: skip
+    out = io.StringIO()
+    settings = Settings(database_url=database_url, channel="local", outbox_dir=tmp_path / "outbox")
+    at = morning_batch(settings, engine, at=monday, folder=tmp_path, console=Console(file=out, width=400))
+    assert at == monday + LATE_MORNING
+    with engine.connect() as conn:
+        leads = conn.execute(sa.select(sa.func.count()).select_from(table(Lead))).scalar_one()
+        open_calls = conn.execute(
+            sa.select(sa.func.count()).select_from(table(CallTask)).where(table(CallTask).c.status == "open")
+        ).scalar_one()
+    assert leads == MORNING_LEADS and open_calls > 0
+    assert f"{MORNING_LEADS} fresh leads imported" in out.getvalue() and f"{open_calls} calls open" in out.getvalue()
