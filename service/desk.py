@@ -169,10 +169,10 @@ def lead_page(p: Pipeline, *, lead_id: int, officer_id: int | None, now: datetim
         lead = lead_record(conn, lead_id)
         tasks = lead_open_tasks(conn, lead_id)
         notes, edits = notes_of(conn, lead_id), edits_of(conn, lead_id)
-        facts = load_facts(conn, [lead_id], since=contacts_since(now)).get(lead_id) if tasks else None
+        facts = load_facts(conn, [lead_id], since=contacts_since(now)).get(lead_id)
         replied = bool(tasks) and tasks[0].template == "reply"
         reply = latest_text_from(conn, [n for n in (lead.phone, lead.alt_phone) if n]) if replied else ""
-    story = explain_lead(engine=p.engine, lead_id=lead_id, policy=p.policy, now=now)
+    story = explain_lead(engine=p.engine, lead_id=lead_id, policy=p.policy, now=now, facts=facts)
     if story is None:
         raise NotFound(lead_id)
     eligibility = story["eligibility"] or {"programs": [], "seasons_on": None, "reengagements": []}

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from nurture.compliance import exposure
-from nurture.gate import Policy
+from nurture.gate import ContactFacts, Policy
 from storage.compliance import contacts_since, load_facts
 from storage.eligibility_report import lead_eligibility
 from storage.models import CallTask, Consent, InboundMessage, Lead, LeadHistory, LoanOfficer, Suppression, Touch, table
@@ -36,14 +36,18 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def explain_lead(*, engine: Engine, lead_id: int, policy: Policy, now: datetime) -> dict[str, Any] | None:
-    """The lead's compliance facts and timeline, or None when there is no such lead."""
+def explain_lead(
+    *, engine: Engine, lead_id: int, policy: Policy, now: datetime, facts: ContactFacts | None = None
+) -> dict[str, Any] | None:
+    """The lead's compliance facts and timeline, or None when there is no such lead. ``facts``: the lead's gate
+    facts already loaded at ``now`` by the caller (else they are loaded here)."""
     with engine.connect() as conn:
         lead = conn.execute(sa.select(_lead).where(_lead.c.id == lead_id)).first()
         if lead is None:
             return None
         officer = conn.execute(sa.select(_officer).where(_officer.c.id == lead.loan_officer_id)).first()
-        facts = load_facts(conn, [lead_id], since=contacts_since(now))[lead_id]
+        if facts is None:
+            facts = load_facts(conn, [lead_id], since=contacts_since(now))[lead_id]
         addresses = [a for a in (lead.phone, lead.alt_phone, lead.email) if a]
         consents = conn.execute(sa.select(_consent).where(_consent.c.lead_id == lead_id).order_by(_consent.c.id)).all()
         suppressions = conn.execute(
