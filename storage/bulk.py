@@ -99,14 +99,19 @@ def _prepared(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]])
     return driver, ", ".join(columns), _rows(conn, table, columns, rows)
 
 
-def _sqlite_insert(driver: Any, verb: str, table: sa.Table, names: str, values: list[tuple]) -> int:
+def _sqlite_many(driver: Any, sql: str, values: list[tuple]) -> int:
+    """``sql`` once per row of ``values`` through the driver's ``executemany``; the rows it changed."""
     cur = driver.cursor()
     try:
-        marks = ", ".join("?" * len(values[0]))
-        cur.executemany(f"{verb} INTO {table.name} ({names}) VALUES ({marks})", values)
+        cur.executemany(sql, values)
         return int(cur.rowcount)
     finally:
         cur.close()
+
+
+def _sqlite_insert(driver: Any, verb: str, table: sa.Table, names: str, values: list[tuple]) -> int:
+    marks = ", ".join("?" * len(values[0]))
+    return _sqlite_many(driver, f"{verb} INTO {table.name} ({names}) VALUES ({marks})", values)
 
 
 def _staged(cur: Any, table: sa.Table, names: str, values: list[tuple]) -> str:
@@ -165,16 +170,10 @@ def update_by_key(conn: Connection, table: sa.Table, key: str, rows: Sequence[di
         return
     columns = list(rows[0])
     others = [c for c in columns if c != key]
-    driver = conn.connection.driver_connection
-    assert driver is not None
     if conn.dialect.name != "postgresql":
-        values = _rows(conn, table, [*others, key], rows)
-        cur = driver.cursor()
-        try:
-            sets = ", ".join(f"{c} = ?" for c in others)
-            cur.executemany(f"UPDATE {table.name} SET {sets} WHERE {key} = ?", values)
-        finally:
-            cur.close()
+        driver, _, values = _prepared(conn, table, [{**{c: row[c] for c in others}, key: row[key]} for row in rows])
+        sets = ", ".join(f"{c} = ?" for c in others)
+        _sqlite_many(driver, f"UPDATE {table.name} SET {sets} WHERE {key} = ?", values)
         return
     if len(rows) < COPY_FROM:
         update = table.update().where(table.c[key] == sa.bindparam(f"b_{key}"))
