@@ -21,6 +21,7 @@ from service.settings import Settings
 from service.synthetic import generate_leads, write_csv
 from storage.importer import import_leads
 from storage.models import CallTask, LoanOfficer, table
+from storage.officers import open_task_counts
 from storage.signin import create_sign_in_link
 from web.app import create_app
 from web.server import Background, WebServerError
@@ -35,18 +36,16 @@ def running_from(at: datetime) -> Callable[[], datetime]:
 
 
 def busiest_officer(engine: Engine) -> tuple[int, str] | None:
-    """The active officer with the most open call tasks (id, name), or None without one."""
-    query = (
-        sa.select(_officer.c.id, _officer.c.name)
-        .outerjoin(_task, sa.and_(_task.c.loan_officer_id == _officer.c.id, _task.c.status == TaskStatus.OPEN.value))
-        .where(_officer.c.active.is_(True))
-        .group_by(_officer.c.id, _officer.c.name)
-        .order_by(sa.func.count(_task.c.id).desc(), _officer.c.id)
-        .limit(1)
-    )
+    """The active officer with the most open call tasks (id, name), ties to the lowest id; None without one."""
     with engine.connect() as conn:
-        row = conn.execute(query).first()
-    return None if row is None else (row.id, row.name)
+        counts = open_task_counts(conn)
+        active = conn.execute(
+            sa.select(_officer.c.id, _officer.c.name).where(_officer.c.active.is_(True)).order_by(_officer.c.id)
+        ).all()
+    if not active:
+        return None
+    best = max(active, key=lambda r: (counts.get(r.id, 0), -r.id))
+    return best.id, best.name
 
 
 MORNING_LEADS = 24
