@@ -115,22 +115,32 @@ def _opted_out(conn: Connection, leads: Sequence[Any]) -> dict[int, dict[Channel
     condition: sa.ColumnElement[bool] = among(conn, _sup.c.lead_id, ids)
     if by_address:
         condition = sa.or_(condition, among(conn, _sup.c.address, list(by_address)))
-    return opted_out_among(leads, conn.execute(sa.select(_sup).where(condition).order_by(_sup.c.at, _sup.c.id)))
+    rows = conn.execute(sa.select(_sup).where(condition).order_by(_sup.c.at, _sup.c.id))
+    return opted_out_among(leads, rows, by_address=by_address)
 
 
 def _addresses(leads: Iterable[Any]) -> dict[str, list[int]]:
     by_address: dict[str, list[int]] = defaultdict(list)
     for r in leads:
-        for address in {r.phone, r.alt_phone, r.email} - {None}:
-            by_address[address].append(r.id)
+        lead_id, phone, alt, email = r.id, r.phone, r.alt_phone, r.email
+        if phone is not None:
+            by_address[phone].append(lead_id)
+        if alt is not None and alt != phone:
+            by_address[alt].append(lead_id)
+        if email is not None and email != phone and email != alt:
+            by_address[email].append(lead_id)
     return by_address
 
 
-def opted_out_among(leads: Sequence[Any], rows: Iterable[Any]) -> dict[int, dict[Channel, str]]:
+def opted_out_among(
+    leads: Sequence[Any], rows: Iterable[Any], *, by_address: dict[str, list[int]] | None = None
+) -> dict[int, dict[Channel, str]]:
     """The opt-outs of ``leads`` (rows with ``id``, ``phone``, ``alt_phone``, ``email``) by the suppression
     ``rows`` (oldest first; any superset of those naming the leads or their addresses): what
-    :func:`opted_out_now` reads, from rows already read."""
-    by_address = _addresses(leads)
+    :func:`opted_out_now` reads, from rows already read. ``by_address``: the leads by address, if the caller
+    has it already."""
+    if by_address is None:
+        by_address = _addresses(leads)
     ids = {r.id for r in leads}
     events: dict[int, list[Any]] = defaultdict(list)
     for row in rows:

@@ -100,11 +100,21 @@ def among(
 
     A batch asks about thousands of leads at a time; binding each value separately costs more in
     statement preparation than the query itself.
+
+    On PostgreSQL it is a semi-join over ``unnest`` rather than ``= ANY(array)``: the planner can then hash the
+    values. ``= ANY`` left as a filter (the planner picks another index when a table's statistics are stale, as
+    they are for rows a long batch has just written) compares every row with every value: 5,000 ids over 50,000
+    fresh touches took 1.4 s, the semi-join 0.03 s.
     """
     items = list(values)
     if conn.dialect.name == "postgresql":
-        element = sa.Text() if items and isinstance(items[0], str) else sa.BigInteger()
-        return column == sa.any_(sa.literal(items, postgresql.ARRAY(element)))
+        if items and isinstance(items[0], str):
+            array: sa.ColumnElement[Any] = sa.literal(items, postgresql.ARRAY(sa.Text()))
+        else:  # ids as the array's text form: psycopg dumps a list of ints element by element, in Python
+            text = "{" + ",".join(map(str, items)) + "}"
+            array = sa.cast(sa.literal(text), postgresql.ARRAY(sa.BigInteger))
+        listed_pg = sa.select(sa.func.unnest(array))
+        return column.in_(listed_pg.scalar_subquery())
     listed: sa.Select[Any] = sa.select(sa.literal_column("value")).select_from(
         sa.func.json_each(sa.literal(json.dumps(items), sa.String())).table_valued("value")
     )

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -21,7 +21,7 @@ from nurture.gate import Policy
 from nurture.gate_plan import gate_planned
 from nurture.planner import Home, LeadSnapshot, plan
 from nurture.states import AUTOMATED, CadenceStatus, Stage
-from storage.bulk import insert_new, insert_rows, update_by_key
+from storage.bulk import insert_new, insert_rows, remembered, update_by_key
 from storage.cadences import CadenceRegistry
 from storage.compliance import contacts_since, load_facts
 from storage.lead_events import history_rows
@@ -65,41 +65,96 @@ class TickStats:
         self.events.update(other.events)
 
 
-def _claim(conn: Connection, now: datetime, limit: int) -> list[Any]:
+_CLAIM_COLUMNS = (
+    "p.lead_id, p.cadence_name, p.cadence_version, p.anchor_date, p.enrolled_at, p.step_index, p.repeat, p.status, "
+    "p.home_cadence_name, p.home_cadence_version, p.home_anchor_date, p.home_enrolled_at, p.home_step_index, "
+    "p.home_repeat, l.timezone, l.stage, l.loan_officer_id, l.phone_ok, l.phone IS NOT NULL, l.email IS NOT NULL"
+)
+_CLAIM = (
+    f"SELECT {_CLAIM_COLUMNS} FROM cadence_position AS p {{hint}}JOIN lead AS l ON l.id = p.lead_id "
+    # exactly as the partial index ix_cadence_position_automated_due says it: SQLite matches the text
+    f"WHERE p.status IN ({', '.join(repr(s) for s in sorted(_AUTOMATED))}) AND p.next_due_at <= {{now}} "
+    "ORDER BY p.next_due_at, p.lead_id LIMIT {limit}"
+)
+
+
+class Claimed(NamedTuple):
+    """A due lead as claimed: its position (and home), and what the planner needs of the lead."""
+
+    lead_id: int
+    cadence_name: str
+    cadence_version: int
+    anchor_date: date
+    enrolled_at: datetime
+    step_index: int
+    repeat: int
+    status: CadenceStatus
+    home_cadence_name: str | None
+    home_cadence_version: int | None
+    home_anchor_date: date | None
+    home_enrolled_at: datetime | None
+    home_step_index: int | None
+    home_repeat: int | None
+    timezone: str
+    stage: str
+    loan_officer_id: int | None
+    phone_ok: bool
+    has_phone: bool
+    has_email: bool
+
+
+_STATUSES = {s.value: s for s in CadenceStatus}
+
+
+def _claim(conn: Connection, now: datetime, limit: int) -> list[Claimed]:
     """The due leads, locked until the batch commits: on PostgreSQL each lead row and its position (lead
     first in the lock order; ``SKIP LOCKED``, so a concurrent tick takes other leads and nobody waits here);
-    on SQLite the caller's write transaction holds the only write lock."""
-    query = (
-        sa.select(
-            _pos.c.lead_id,
-            _pos.c.cadence_name,
-            _pos.c.cadence_version,
-            _pos.c.anchor_date,
-            _pos.c.enrolled_at,
-            _pos.c.step_index,
-            _pos.c.repeat,
-            _pos.c.status,
-            _pos.c.home_cadence_name,
-            _pos.c.home_cadence_version,
-            _pos.c.home_anchor_date,
-            _pos.c.home_enrolled_at,
-            _pos.c.home_step_index,
-            _pos.c.home_repeat,
-            _lead.c.timezone,
-            _lead.c.stage,
-            _lead.c.loan_officer_id,
-            _lead.c.phone_ok,
-            (_lead.c.phone.is_not(None)).label("has_phone"),
-            (_lead.c.email.is_not(None)).label("has_email"),
-        )
-        .join(_lead, _lead.c.id == _pos.c.lead_id)
-        .where(_pos.c.status.in_(_AUTOMATED), _pos.c.next_due_at <= now)
-        .order_by(_pos.c.next_due_at, _pos.c.lead_id)
-        .limit(limit)
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(of=[_lead, _pos], skip_locked=True)
-    return list(conn.execute(query))
+    on SQLite the caller's write transaction holds the only write lock.
+
+    Read through the driver: the ORM's per-value type handling cost more than the query. The values are
+    converted here to what the column types hand back (UTC-aware timestamps, dates, bools, the status enum),
+    each distinct value once: a batch shares a handful of anchor dates and enrollment times."""
+    pg = conn.dialect.name == "postgresql"
+    if pg:
+        sql = _CLAIM.format(hint="", now="%(now)s", limit=int(limit)) + " FOR UPDATE OF l, p SKIP LOCKED"
+        at: Any = now
+    else:
+        # In due order straight off the partial index, stopping at the limit. Left to itself SQLite takes the
+        # (status, next_due_at) index, reads every due lead and sorts them all, for every batch.
+        sql = _CLAIM.format(hint="INDEXED BY ix_cadence_position_automated_due ", now="?", limit=int(limit))
+        at = (now.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"),)
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    cur = driver.cursor()
+    try:
+        cur.execute(sql, {"now": at} if pg else at)
+        raw = cur.fetchall()
+    finally:
+        cur.close()
+    day, stamp = remembered(_as_date), remembered(_as_utc)
+    status = _STATUSES.__getitem__
+    claimed = []
+    for row in raw:
+        (lead_id, name, version, anchor, enrolled, index, repeat, st, home_name, home_version, home_anchor,
+         home_enrolled, home_index, home_repeat, tz, stage, officer, phone_ok, has_phone, has_email) = row  # fmt: skip
+        home_day = None if home_anchor is None else day(home_anchor)
+        home_at = None if home_enrolled is None else stamp(home_enrolled)
+        claimed.append(Claimed(lead_id, name, version, day(anchor), stamp(enrolled), index, repeat, status(st),
+                               home_name, home_version, home_day, home_at, home_index, home_repeat, tz, stage,
+                               officer, bool(phone_ok), bool(has_phone), bool(has_email)))  # fmt: skip
+    return claimed
+
+
+def _as_date(v: Any) -> date:
+    return v if isinstance(v, date) else date.fromisoformat(v)
+
+
+def _as_utc(v: Any) -> datetime:
+    """A stored timestamp as ``storage.types.UTCDateTime`` hands it back: SQLite's naive-UTC text, or
+    PostgreSQL's aware value, as an aware UTC datetime."""
+    if isinstance(v, str):
+        v = datetime.fromisoformat(v)
+    return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
 
 
 def _unsettled(conn: Connection, lead_ids: list[int]) -> dict[int, datetime]:
@@ -142,11 +197,12 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now
     with write_transaction(engine) as conn:
         rows = _claim(conn, now, limit)
         facts = load_facts(conn, [r.lead_id for r in rows], since=contacts_since(now))
-        ending = [r.lead_id for r in rows if registry.get(r.cadence_name, r.cadence_version).ends]
+        cadence_of = {k: registry.get(*k) for k in {(r.cadence_name, r.cadence_version) for r in rows}}
+        ending = [r.lead_id for r in rows if cadence_of[(r.cadence_name, r.cadence_version)].ends]
         unsettled = _unsettled(conn, ending)
         for r in rows:
-            cadence = registry.get(r.cadence_name, r.cadence_version)
-            status = CadenceStatus(r.status)
+            cadence = cadence_of[(r.cadence_name, r.cadence_version)]
+            status = r.status
             snap = LeadSnapshot(
                 lead_id=r.lead_id,
                 timezone=r.timezone,
