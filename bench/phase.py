@@ -179,6 +179,39 @@ def run_rescore(url: str, batch: int) -> dict[str, float]:
     return {"seconds": time.perf_counter() - started, "leads": stats.reengaged, "rows": stats.reengaged}
 
 
+def run_rescore_flow(url: str, batch: int) -> dict[str, float]:
+    """The ``guideline-rescore`` flow end to end, as its deployment runs it: a Prefect flow run against a local
+    Prefect server (started, and up, before the clock starts: a deployment's server is already running), one
+    task per id range, then the seasoning re-date pass, the run's artifact and its log lines."""
+    import os
+
+    from flows.local_server import running
+
+    snapshot = newest_snapshot(url)
+    with running() as server:
+        os.environ |= {"PREFECT_API_URL": server.url, "DRIPLINE_DATABASE_URL": url, "DRIPLINE_BATCH_SIZE": str(batch),
+                       "DRIPLINE_OUTBOX_DIR": tempfile.mkdtemp()}  # fmt: skip
+        from flows.rescore import rescore_flow
+
+        started = time.perf_counter()
+        result = rescore_flow(snapshot_id=snapshot, at=NOW)
+        seconds = time.perf_counter() - started
+    if result["mismatched"]:
+        raise SystemExit(f"SQL and Python disagreed on {result['mismatched']} leads")
+    return {"seconds": seconds, "leads": result["reengaged"], "rows": result["reengaged"],
+            "seasoning_dated": result["scheduled"]}  # fmt: skip
+
+
+def newest_snapshot(url: str) -> int:
+    """The newest guideline snapshot's id (the loosening the bench loaded)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(_snap.c.id))).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def run_rescore_floor(url: str, batch: int) -> dict[str, float]:
     engine = make_engine(url)
     lead, history, again = Lead.__table__, LeadHistory.__table__, Reengagement.__table__
@@ -315,6 +348,8 @@ PHASES = {
     "lean-floor": run_lean_floor,
     "rescore": run_rescore,
     "rescore-floor": run_rescore_floor,
+    "rescore-flow": run_rescore_flow,
+    "rescore-lean-floor": run_rescore_lean_floor,
 }
 
 

@@ -112,7 +112,14 @@ def seed(
         conn.execute(
             sa.insert(LoanOfficer.__table__),
             [
-                {"id": k, "name": f"Officer {k}", "email": f"lo{k}@example.com", "active": True, "created_at": NOW}
+                {
+                    "id": k,
+                    "name": f"Officer {k}",
+                    "email": f"lo{k}@example.com",
+                    "nmls_id": f"20000{k}",
+                    "active": True,
+                    "created_at": NOW,
+                }
                 for k in range(1, 5)
             ],
         )

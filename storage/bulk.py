@@ -157,9 +157,9 @@ def _copied(driver: Any, cur: Any, table: sa.Table, names: str, values: list[tup
     return True
 
 
-def insert_new(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], key: str) -> int:
-    """Insert ``rows`` (each with the same keys), skipping any whose unique ``key`` exists already; return how
-    many were new."""
+def insert_new(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], key: str | tuple[str, ...]) -> int:
+    """Insert ``rows`` (each with the same keys), skipping any whose unique ``key`` (a column, or the columns of
+    a unique constraint) exists already; return how many were new."""
     if not rows:
         return 0
     if conn.dialect.name == "postgresql" and len(rows) < COPY_FROM:
@@ -173,7 +173,8 @@ def insert_new(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]
         stage = _staged(cur, table, names, values)
         cur.execute(
             f"WITH new AS (INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} "
-            f"ON CONFLICT ({key}) DO NOTHING RETURNING 1) SELECT count(*) FROM new"
+            f"ON CONFLICT ({key if isinstance(key, str) else ', '.join(key)}) DO NOTHING RETURNING 1) "
+            "SELECT count(*) FROM new"
         )
         found = cur.fetchone()
         cur.execute(f"DELETE FROM {stage}")

@@ -31,13 +31,14 @@ from nurture.income import StatementType
 from nurture.planner import LeadSnapshot, anchor_date, due_at
 from nurture.products import CreditEventType, Product
 from nurture.states import CadenceStatus, Event, Stage
+from storage.bulk import insert_new, insert_rows
 from storage.cadences import CadenceRegistry
 from storage.compliance import load_facts
 from storage.eligibility_sql import eligible_clause
 from storage.guidelines import current_snapshots, programs_of, sets_around, snapshot_changes
 from storage.locks import lock_leads, write_transaction
 from storage.models import CadencePosition, GuidelineSnapshot, Lead, LeadHistory, Reengagement, table
-from storage.sql import among, insert_ignore
+from storage.sql import among
 
 _lead = table(Lead)
 _pos = table(CadencePosition)
@@ -155,7 +156,7 @@ def rescore_snapshot(
             eligible_clause(_of(after, products), on),
             sa.not_(eligible_clause(_of(before, products), on)),
             ~already,
-            *(() if ids is None else (_lead.c.id >= ids[0], _lead.c.id < ids[1])),
+            *_in_range(ids),
         )
         .order_by(_lead.c.id)
     )
@@ -168,8 +169,9 @@ def rescore_snapshot(
         for batch in rows.partitions(batch_size):
             stats.candidates += len(batch)
             reasons: dict[int, tuple[str, str, str]] = {}
+            known: dict[int, LeadFacts] = {}
             for row in batch:
-                lead = lead_facts(row)
+                lead = known[row.id] = lead_facts(row)
                 fits = next((p for p in changed if assess(lead, p, on).eligible), None)
                 if fits is None:
                     stats.mismatched += 1
@@ -177,10 +179,19 @@ def rescore_snapshot(
                 why = why_by_key[(fits.lender, fits.program.value)]
                 reasons[row.id] = (fits.lender, fits.program.value, why)
             reengage_rows(engine, registry, [r for r in batch if r.id in reasons], reasons, change_key, snapshot_id,
-                      now, stats)  # fmt: skip
+                          now, stats, known=known)  # fmt: skip
             if progress is not None:
                 progress(stats.candidates)
     return stats
+
+
+def _in_range(ids: tuple[int, int] | None) -> tuple[sa.ColumnElement[bool], ...]:
+    """``lo <= id < hi`` on the lead and on its position (the same ids): given only the lead's, PostgreSQL reads
+    every position of the table for each range."""
+    if ids is None:
+        return ()
+    lo, hi = ids
+    return (_lead.c.id >= lo, _lead.c.id < hi, _pos.c.lead_id >= lo, _pos.c.lead_id < hi)
 
 
 def newly_effective(conn: Connection, on: date, *, lookback_days: int = EFFECTIVE_LOOKBACK_DAYS) -> list[int]:
@@ -224,6 +235,8 @@ def reengage_rows(
     snapshot_id: int | None,
     now: datetime,
     stats: RescoreStats,
+    *,
+    known: dict[int, LeadFacts] | None = None,
 ) -> None:
     """Record each lead's re-engagement and move it onto the re-engagement cadence, in one transaction. The
     position keeps where the lead stood (``home_*``, unless it is in a re-engagement already): it goes back
@@ -234,7 +247,8 @@ def reengage_rows(
 
     The leads are locked first and each row is checked again under the lock: a lead whose position moved
     since ``rows`` were read, or whose re-engagement another run (a second tick, a second load) recorded
-    meanwhile, is left alone, so running twice at once re-engages nobody twice.
+    meanwhile, is left alone, so running twice at once re-engages nobody twice. ``known``: the leads' facts
+    as the caller read them from the same ``rows``, to score them without reading them again.
     """
     if not rows:
         return
@@ -254,7 +268,8 @@ def reengage_rows(
             lender, program, why = reasons[r.id]
             suppressed = set(facts[r.id].opted_out) >= _REACHABLE
             status = "skipped" if suppressed else "enrolled"
-            score = priority_score(lead_facts(r), on=now.date(), engaged=r.id in engaged)
+            facts_of = known[r.id] if known is not None and r.id in known else lead_facts(r)
+            score = priority_score(facts_of, on=now.date(), engaged=r.id in engaged)
             if change_key is None:
                 marks.append({"b_id": r.id, "b_key": r.change_key, "b_status": status, "b_score": score})
             else:
@@ -303,7 +318,7 @@ def reengage_rows(
                 }
             )
             stats.reasons[why] += 1
-        insert_ignore(conn, _re, records, ("lead_id", "change_key"))
+        insert_new(conn, _re, records, ("lead_id", "change_key"))
         if marks:
             conn.execute(
                 _re.update()
@@ -312,26 +327,51 @@ def reengage_rows(
                 marks,
             )
         if moves:
-            conn.execute(
-                _pos.update()
-                .where(_pos.c.lead_id == sa.bindparam("b_id"), _pos.c.status == sa.bindparam("b_from"))
-                .values(
-                    cadence_name=sa.bindparam("b_name"),
-                    cadence_version=sa.bindparam("b_version"),
-                    anchor_date=sa.bindparam("b_anchor"),
-                    step_index=0,
-                    repeat=0,
-                    status=CadenceStatus.ACTIVE.value,
-                    next_due_at=sa.bindparam("b_due"),
-                    reason=sa.bindparam("b_reason"),
-                    enrolled_at=sa.bindparam("b_now"),
-                    updated_at=sa.bindparam("b_now"),
-                    **_HOME_FROM_HERE,
-                ),
-                moves,
-            )
-            conn.execute(_hist.insert(), history)
+            if conn.dialect.name == "postgresql":
+                _move_all(conn, moves)
+            else:
+                conn.execute(
+                    _pos.update()
+                    .where(_pos.c.lead_id == sa.bindparam("b_id"), _pos.c.status == sa.bindparam("b_from"))
+                    .values(
+                        cadence_name=sa.bindparam("b_name"),
+                        cadence_version=sa.bindparam("b_version"),
+                        anchor_date=sa.bindparam("b_anchor"),
+                        step_index=0,
+                        repeat=0,
+                        status=CadenceStatus.ACTIVE.value,
+                        next_due_at=sa.bindparam("b_due"),
+                        reason=sa.bindparam("b_reason"),
+                        enrolled_at=sa.bindparam("b_now"),
+                        updated_at=sa.bindparam("b_now"),
+                        **_HOME_FROM_HERE,
+                    ),
+                    moves,
+                )
+            insert_rows(conn, _hist, history)
             stats.reengaged += len(moves)
+
+
+_MOVE_COLUMNS = ("b_id", "b_name", "b_version", "b_anchor", "b_due", "b_reason", "b_now", "b_from")
+_MOVE_TYPES = ("bigint", "text", "int", "date", "timestamptz", "text", "timestamptz", "text")
+_HOME_SQL = ", ".join(f"home_{n} = coalesce(p.home_{n}, p.{n})" for n in (
+    "cadence_name", "cadence_version", "anchor_date", "enrolled_at", "step_index", "repeat"))  # fmt: skip
+_MOVE_PG = (
+    "UPDATE cadence_position AS p SET cadence_name = u.b_name, cadence_version = u.b_version, "
+    "anchor_date = u.b_anchor, step_index = 0, repeat = 0, status = %(active)s, next_due_at = u.b_due, "
+    f"reason = u.b_reason, enrolled_at = u.b_now, updated_at = u.b_now, {_HOME_SQL} "
+    f"FROM unnest({', '.join(f'%({c})s::{t}[]' for c, t in zip(_MOVE_COLUMNS, _MOVE_TYPES, strict=True))}) "
+    f"AS u({', '.join(_MOVE_COLUMNS)}) WHERE p.lead_id = u.b_id AND p.status = u.b_from"
+)
+
+
+def _move_all(conn: Connection, moves: list[dict[str, Any]]) -> None:
+    """The SQLite path's position update (same columns, same guard on the status read), as one statement over
+    an array per column: psycopg's batched statements cost more than the update."""
+    arrays: dict[str, Any] = {c: [m[c] for m in moves] for c in _MOVE_COLUMNS}
+    arrays["b_from"] = [str(getattr(s, "value", s)) for s in arrays["b_from"]]
+    arrays["active"] = CadenceStatus.ACTIVE.value
+    conn.exec_driver_sql(_MOVE_PG, arrays)
 
 
 def _unchanged(conn: Connection, rows: Sequence[Any], change_key: str | None) -> list[Any]:
