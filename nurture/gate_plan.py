@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from nurture.actions import Channel, PlannedCallTask, PlannedTouch, TaskKind, TaskStatus, TouchStatus
 from nurture.cadence import Cadence, Window
-from nurture.gate import ContactFacts, ContactRequest, Policy, Ruling, Verdict, allowed_until, check
+from nurture.gate import ContactFacts, ContactRequest, Decision, Policy, Ruling, Verdict, allowed_until, check
 
 SUBSTITUTE_CALL_TEMPLATE = "manual"
 SCRUB_HELD = "held: dnc_scrub: "  # how the reason (or a call task's note) of an item held for a DNC re-scrub reads
@@ -30,17 +30,45 @@ def decision_line(phase: str, verdict: Verdict, checked_at: datetime) -> str:
     Same as ``json.dumps`` of {phase, checked_at, table, verdict, at, rules}; the rulings part repeats
     across most touches (every rule allows), so its JSON is made once and reused.
     """
-    rules = _rulings_json(tuple(d.as_list() for d in verdict.decisions))
     return (
-        f'{{"phase":{json.dumps(phase)},"checked_at":"{checked_at.isoformat()}",'
-        f'"table":{json.dumps(verdict.table)},"verdict":"{verdict.ruling.value}",'
-        f'"at":"{verdict.at.isoformat()}","rules":{rules}}}'
+        f'{{"phase":{_quoted(phase)},"checked_at":"{_iso(checked_at)}",'
+        f'"table":{_quoted(verdict.table)},"verdict":"{verdict.ruling.value}",'
+        f'"at":"{_iso(verdict.at)}","rules":{_rulings(verdict.decisions)}}}'
     )
 
 
+def _rulings(decisions: tuple[Decision, ...]) -> str:
+    """The rulings' JSON. Remembered by the decisions themselves when every time in them is a plain UTC datetime:
+    equal instants in other zones compare equal but print differently."""
+    if all(d.until is None or (type(d.until) is datetime and d.until.tzinfo is UTC) for d in decisions):
+        return _rulings_json(decisions)
+    return _rulings_text(decisions)
+
+
 @lru_cache(maxsize=4096)
-def _rulings_json(rulings: tuple[tuple[str, ...], ...]) -> str:
-    return json.dumps([list(r) for r in rulings], separators=(",", ":"))
+def _rulings_json(decisions: tuple[Decision, ...]) -> str:
+    return _rulings_text(decisions)
+
+
+def _rulings_text(decisions: tuple[Decision, ...]) -> str:
+    return json.dumps([list(d.as_list()) for d in decisions], separators=(",", ":"))
+
+
+@lru_cache(maxsize=64)
+def _quoted(text: str) -> str:
+    return json.dumps(text)
+
+
+def _iso(at: datetime) -> str:
+    """``at.isoformat()``; a batch's lines share a few times (the tick's ``now``, the windows' openings)."""
+    if type(at) is datetime and at.tzinfo is UTC:
+        return _utc_iso(at)
+    return at.isoformat()
+
+
+@lru_cache(maxsize=4096)
+def _utc_iso(at: datetime) -> str:
+    return at.isoformat()
 
 
 def verdict_reason(verdict: Verdict) -> str:

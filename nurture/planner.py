@@ -14,9 +14,11 @@ back to that enrollment, at its first step still to come; any other completes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from operator import attrgetter
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pendulum
@@ -192,6 +194,46 @@ def plan(lead: LeadSnapshot, cadence: Cadence, now: datetime) -> Plan:
     result.events.append(Event.CAMPAIGN_ENDED)
     result.next_due_at = None
     return result
+
+
+_SHARED = attrgetter(*(f.name for f in fields(LeadSnapshot) if f.name not in ("lead_id", "home")))
+_HOME_SHARED = attrgetter(*(f.name for f in fields(Home) if f.name != "cadence"))
+
+
+def plan_shared(lead: LeadSnapshot, cadence: Cadence, now: datetime, shared: dict[Any, Plan]) -> Plan:
+    """``plan(lead, cadence, now)``, worked out once for all the leads of a batch that stand in the same place.
+
+    Two leads whose snapshots differ only in their id get the same plan but for the id in each touch, task and
+    key. ``shared`` (one dict per batch, kept by the caller) holds each such plan made for lead 0; this lead's is
+    that plan with its own id put in. A tick's leads come in groups (a list imported together, enrolled the same
+    hour, due on the same step), so most of a batch is planned by lookup.
+    """
+    home = lead.home
+    shape = (id(cadence), now, _SHARED(lead), None if home is None else (id(home.cadence), _HOME_SHARED(home)))
+    template = shared.get(shape)
+    if template is None:
+        template = shared[shape] = plan(replace(lead, lead_id=0), cadence, now)
+    return _for_lead(template, lead.lead_id)
+
+
+def _for_lead(template: Plan, lead_id: int) -> Plan:
+    """``template`` (planned for lead 0) for lead ``lead_id``: every key starts with the lead's id."""
+    prefix = str(lead_id)
+
+    def key(k: str) -> str:
+        assert k.startswith("0:"), k
+        return prefix + k[1:]
+
+    return Plan(
+        touches=[t._replace(lead_id=lead_id, key=key(t.key)) for t in template.touches],
+        tasks=[t._replace(lead_id=lead_id, key=key(t.key)) for t in template.tasks],
+        events=list(template.events),
+        step_index=template.step_index,
+        repeat=template.repeat,
+        status=template.status,
+        next_due_at=template.next_due_at,
+        home=template.home,
+    )
 
 
 def fast_forward(lead: LeadSnapshot, cadence: Cadence, now: datetime) -> Plan:

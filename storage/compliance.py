@@ -67,7 +67,8 @@ def _load_chunk(conn: Connection, ids: list[int], since: datetime) -> dict[int, 
         sa.select(_consent.c.lead_id, _consent.c.phone, _consent.c.seller).where(among(conn, _consent.c.lead_id, ids))
     ):
         consents[lead_id].append((phone, seller))
-    opted_out = _opted_out(conn, leads)
+    people = [(lead_id, phone, alt, email) for lead_id, _tz, _state, phone, alt, email, *_ in leads]
+    opted_out = _opted_out_of(conn, people)
     contacts: dict[int, list[tuple[datetime, Channel, str]]] = defaultdict(list)
     touch_at = sa.func.coalesce(_touch.c.sent_at, _touch.c.scheduled_for)
     # By lead, always: without statistics (a database never analyzed) SQLite would walk the status index instead,
@@ -90,7 +91,7 @@ def _load_chunk(conn: Connection, ids: list[int], since: datetime) -> dict[int, 
     for lead_id, at, key in bridge_contacts(conn, ids, since=since):  # click-to-call: a call like any other
         contacts[lead_id].append((at, Channel.CALL, key))
     no_opt_outs: dict[Channel, str] = {}
-    refused = not_textable(conn, sorted({r.phone for r in leads if r.phone}))
+    refused = not_textable(conn, sorted({phone for _id, phone, _alt, _email in people if phone}))
     return {
         lead_id: ContactFacts(
             lead_id,
@@ -110,19 +111,29 @@ def _load_chunk(conn: Connection, ids: list[int], since: datetime) -> dict[int, 
 
 
 def _opted_out(conn: Connection, leads: Sequence[Any]) -> dict[int, dict[Channel, str]]:
-    by_address = _addresses(leads)
-    ids = [r.id for r in leads]
+    return _opted_out_of(conn, [(r.id, r.phone, r.alt_phone, r.email) for r in leads])
+
+
+def _opted_out_of(conn: Connection, people: list[tuple[int, Any, Any, Any]]) -> dict[int, dict[Channel, str]]:
+    """The opt-outs of ``people``: (lead id, phone, alt phone, email) each."""
+    ids = [p[0] for p in people]
+    addresses = sorted({a for _id, *theirs in people for a in theirs if a is not None})
     condition: sa.ColumnElement[bool] = among(conn, _sup.c.lead_id, ids)
-    if by_address:
-        condition = sa.or_(condition, among(conn, _sup.c.address, list(by_address)))
-    rows = conn.execute(sa.select(_sup).where(condition).order_by(_sup.c.at, _sup.c.id))
-    return opted_out_among(leads, rows, by_address=by_address)
+    if addresses:
+        condition = sa.or_(condition, among(conn, _sup.c.address, addresses))
+    rows = conn.execute(sa.select(_sup).where(condition).order_by(_sup.c.at, _sup.c.id)).all()
+    if not rows:  # the usual case: nobody in the batch ever opted out
+        return {}
+    named = {r.address for r in rows if r.address}
+    return _opted_out_by(set(ids), _addresses(people, only=named), rows)
 
 
-def _addresses(leads: Iterable[Any]) -> dict[str, list[int]]:
+def _addresses(people: Iterable[tuple[int, Any, Any, Any]], only: set[str] | None = None) -> dict[str, list[int]]:
+    """The leads by address, from (lead id, phone, alt phone, email) tuples; ``only`` those addresses if given."""
     by_address: dict[str, list[int]] = defaultdict(list)
-    for r in leads:
-        lead_id, phone, alt, email = r.id, r.phone, r.alt_phone, r.email
+    for lead_id, phone, alt, email in people:
+        if only is not None and phone not in only and alt not in only and email not in only:
+            continue
         if phone is not None:
             by_address[phone].append(lead_id)
         if alt is not None and alt != phone:
@@ -132,16 +143,17 @@ def _addresses(leads: Iterable[Any]) -> dict[str, list[int]]:
     return by_address
 
 
-def opted_out_among(
-    leads: Sequence[Any], rows: Iterable[Any], *, by_address: dict[str, list[int]] | None = None
-) -> dict[int, dict[Channel, str]]:
+def opted_out_among(leads: Sequence[Any], rows: Iterable[Any]) -> dict[int, dict[Channel, str]]:
     """The opt-outs of ``leads`` (rows with ``id``, ``phone``, ``alt_phone``, ``email``) by the suppression
     ``rows`` (oldest first; any superset of those naming the leads or their addresses): what
-    :func:`opted_out_now` reads, from rows already read. ``by_address``: the leads by address, if the caller
-    has it already."""
-    if by_address is None:
-        by_address = _addresses(leads)
-    ids = {r.id for r in leads}
+    :func:`opted_out_now` reads, from rows already read."""
+    people = [(r.id, r.phone, r.alt_phone, r.email) for r in leads]
+    return _opted_out_by({p[0] for p in people}, _addresses(people), rows)
+
+
+def _opted_out_by(
+    ids: set[int], by_address: dict[str, list[int]], rows: Iterable[Any]
+) -> dict[int, dict[Channel, str]]:
     events: dict[int, list[Any]] = defaultdict(list)
     for row in rows:
         targets = set(by_address.get(row.address, ())) if row.address else set()

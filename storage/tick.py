@@ -19,7 +19,7 @@ from nurture.actions import TaskKind, TaskStatus, TouchStatus
 from nurture.documents import CADENCE as DOCUMENTS_CADENCE
 from nurture.gate import Policy
 from nurture.gate_plan import gate_planned
-from nurture.planner import Home, LeadSnapshot, plan
+from nurture.planner import Home, LeadSnapshot, Plan, plan_shared
 from nurture.states import AUTOMATED, CadenceStatus, Stage
 from storage.bulk import insert_new, insert_rows, remembered, update_by_key
 from storage.cadences import CadenceRegistry
@@ -200,6 +200,7 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now
         cadence_of = {k: registry.get(*k) for k in {(r.cadence_name, r.cadence_version) for r in rows}}
         ending = [r.lead_id for r in rows if cadence_of[(r.cadence_name, r.cadence_version)].ends]
         unsettled = _unsettled(conn, ending)
+        shared: dict[Any, Plan] = {}
         for r in rows:
             cadence = cadence_of[(r.cadence_name, r.cadence_version)]
             status = r.status
@@ -217,7 +218,7 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now
                 unsettled_until=unsettled.get(r.lead_id),
                 home=_home(registry, r),
             )
-            result = plan(snap, cadence, now)
+            result = plan_shared(snap, cadence, now, shared)
             gated = gate_planned(result.touches, result.tasks, facts[r.lead_id], cadence, policy, now, email=None)
             for t in gated.touches:
                 touches.append(
