@@ -25,7 +25,7 @@ from nurture.worksheet import worksheet
 from service.pacing import Pace, Unlimited
 from service.senders import brand, make_pace, make_sender
 from service.settings import Settings
-from service.steps import Runner, inline
+from service.steps import Runner, fewer_gc_passes, inline
 from service.templates import missing_compliance_settings, missing_templates
 from service.unsubscribe import unsubscribe_url
 from storage.assignment import reassign_expiring_tasks
@@ -178,7 +178,8 @@ def expire_tasks(p: Pipeline, *, now: datetime) -> int:
 
 
 def plan_batch(p: Pipeline, *, now: datetime, batch_size: int) -> TickStats:
-    return tick_batch(engine=p.engine, registry=p.registry, policy=p.policy, now=now, limit=batch_size)
+    with fewer_gc_passes():
+        return tick_batch(engine=p.engine, registry=p.registry, policy=p.policy, now=now, limit=batch_size)
 
 
 def tick(p: Pipeline, *, now: datetime, batch_size: int | None = None, run: Runner = inline) -> TickSummary:

@@ -9,7 +9,18 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import Connection
+
+
+def _sqlite_from_hint(self: SQLiteCompiler, table: Any, text: str) -> str:
+    return text
+
+
+# ``select(...).with_hint(table, "INDEXED BY ix", dialect_name="sqlite")``: SQLAlchemy writes a FROM hint only for a
+# dialect that says how, and its SQLite dialect does not, so the hint was silently dropped. SQLite takes it right
+# after the table name, which is where SQLAlchemy puts the text this returns.
+SQLiteCompiler.get_from_hint_text = _sqlite_from_hint  # type: ignore[method-assign,assignment]
 
 
 def insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], key: str | Sequence[str]) -> int:
