@@ -129,6 +129,9 @@ class Verdict:
 
 Rule = Callable[[ContactRequest, ContactFacts, Policy], Decision | None]
 _PHONE = frozenset({Channel.CALL, Channel.SMS, Channel.VOICEMAIL})
+# The members the hot paths compare with, read once (each ``Ruling.X`` is a class attribute lookup through the enum).
+_ALLOW, _DEFER, _HOLD, _BLOCK = Ruling.ALLOW, Ruling.DEFER, Ruling.HOLD, Ruling.BLOCK
+_SMS = Channel.SMS
 
 
 def suppression(req: ContactRequest, facts: ContactFacts, policy: Policy) -> Decision | None:
@@ -142,7 +145,7 @@ def suppression(req: ContactRequest, facts: ContactFacts, policy: Policy) -> Dec
 def textable(req: ContactRequest, facts: ContactFacts, policy: Policy) -> Decision | None:
     """No text to a number the carriers said cannot take one (a landline, or unreachable again and again);
     calls and voicemail to it are not affected."""
-    if req.channel is not Channel.SMS:
+    if req.channel is not _SMS:
         return None
     number = req.to or facts.phone
     why = facts.not_textable.get(number) if number else None
@@ -153,7 +156,7 @@ def textable(req: ContactRequest, facts: ContactFacts, policy: Policy) -> Decisi
 
 def sms_registration(req: ContactRequest, facts: ContactFacts, policy: Policy) -> Decision | None:
     """No marketing text to a state that requires the sender's registration unless we are registered there."""
-    if req.channel is not Channel.SMS:
+    if req.channel is not _SMS:
         return None
     for state in sorted(facts.exposure.states):
         rule = policy.table.states.get(state)
@@ -292,16 +295,18 @@ def check(req: ContactRequest, facts: ContactFacts, policy: Policy, rules: tuple
             if d is None:
                 continue
             this_round.append(d)
-            if d.ruling in (Ruling.BLOCK, Ruling.HOLD):
-                return Verdict(d.ruling, d.until or at, (*kept, *this_round), policy.table.label)
-            if d.ruling is Ruling.DEFER:
+            ruling = d.ruling
+            if ruling is _ALLOW:
+                continue
+            if ruling is _BLOCK or ruling is _HOLD:
+                return Verdict(ruling, d.until or at, (*kept, *this_round), policy.table.label)
+            if ruling is _DEFER:
                 assert d.until is not None and d.until > at, f"{d.rule} deferred to a time not after {at}"
                 at, moved = d.until, True
                 kept.append(d)
                 break
         if not moved:
-            ruling = Ruling.ALLOW if at == req.at else Ruling.DEFER
-            return Verdict(ruling, at, (*kept, *this_round), policy.table.label)
+            return Verdict(_ALLOW if at == req.at else _DEFER, at, (*kept, *this_round), policy.table.label)
         if at - req.at > SEARCH_LIMIT:
             break
     if req.window is not None and {"cadence_window", "quiet_hours"} <= {d.rule for d in kept}:

@@ -22,6 +22,10 @@ from nurture.gate import ContactFacts, ContactRequest, Decision, Policy, Ruling,
 SUBSTITUTE_CALL_TEMPLATE = "manual"
 SCRUB_HELD = "held: dnc_scrub: "  # how the reason (or a call task's note) of an item held for a DNC re-scrub reads
 _CALL_INSTEAD = frozenset({"consent", "sms_registration"})
+# Read once: the per-touch path below compares with these for every planned touch.
+_ALLOW, _HOLD, _BLOCK = Ruling.ALLOW, Ruling.HOLD, Ruling.BLOCK
+_PLANNED, _EMAIL = TouchStatus.PLANNED, Channel.EMAIL
+_RULING_TEXT = {r: r.value for r in Ruling}
 
 
 def decision_line(phase: str, verdict: Verdict, checked_at: datetime) -> str:
@@ -32,7 +36,7 @@ def decision_line(phase: str, verdict: Verdict, checked_at: datetime) -> str:
     """
     return (
         f'{{"phase":{_quoted(phase)},"checked_at":"{_iso(checked_at)}",'
-        f'"table":{_quoted(verdict.table)},"verdict":"{verdict.ruling.value}",'
+        f'"table":{_quoted(verdict.table)},"verdict":"{_RULING_TEXT[verdict.ruling]}",'
         f'"at":"{_iso(verdict.at)}","rules":{_rulings(verdict.decisions)}}}'
     )
 
@@ -40,9 +44,11 @@ def decision_line(phase: str, verdict: Verdict, checked_at: datetime) -> str:
 def _rulings(decisions: tuple[Decision, ...]) -> str:
     """The rulings' JSON. Remembered by the decisions themselves when every time in them is a plain UTC datetime:
     equal instants in other zones compare equal but print differently."""
-    if all(d.until is None or (type(d.until) is datetime and d.until.tzinfo is UTC) for d in decisions):
-        return _rulings_json(decisions)
-    return _rulings_text(decisions)
+    for d in decisions:
+        until = d.until
+        if until is not None and (type(until) is not datetime or until.tzinfo is not UTC):
+            return _rulings_text(decisions)
+    return _rulings_json(decisions)
 
 
 @lru_cache(maxsize=4096)
@@ -73,7 +79,7 @@ def _utc_iso(at: datetime) -> str:
 
 def verdict_reason(verdict: Verdict) -> str:
     """The short reason stored on a touch: ``deferred: quiet_hours: 20:45 in ...``; empty when allowed as asked."""
-    if verdict.ruling is Ruling.ALLOW:
+    if verdict.ruling is _ALLOW:
         return ""
     word = {Ruling.DEFER: "deferred", Ruling.HOLD: "held", Ruling.BLOCK: "blocked"}[verdict.ruling]
     return f"{word}: {verdict.reason}"[:500]
@@ -100,16 +106,16 @@ def gate_planned(
     out = GatedPlan()
     last = len(touches) - 1
     for i, touch in enumerate(touches):
-        if touch.status is not TouchStatus.PLANNED:
+        if touch.status is not _PLANNED:
             out.touches.append(touch)
             continue
         step = cadence.steps[cadence.index_of(touch.step_id)]
         window = step.window
-        to = email if touch.channel is Channel.EMAIL else facts.phone
+        to = email if touch.channel is _EMAIL else facts.phone
         req = ContactRequest(touch.channel, touch.scheduled_for, window=window, to=to, key=touch.key)
         verdict = check(req, facts, policy)
         line = decision_line("plan", verdict, now)
-        if verdict.ruling is Ruling.BLOCK:
+        if verdict.ruling is _BLOCK:
             out.touches.append(
                 touch._replace(status=TouchStatus.BLOCKED, reason=verdict_reason(verdict), decisions=line)
             )
@@ -130,9 +136,20 @@ def gate_planned(
         at = verdict.at
         until = allowed_until(req, facts, policy, at)
         out.touches.append(
-            touch._replace(scheduled_for=at, not_after=until, reason=verdict_reason(verdict), decisions=line)
+            PlannedTouch(
+                lead_id=touch.lead_id,
+                key=touch.key,
+                step_id=touch.step_id,
+                channel=touch.channel,
+                template=touch.template,
+                scheduled_for=at,
+                not_after=until,
+                status=touch.status,
+                reason=verdict_reason(verdict),
+                decisions=line,
+            )
         )
-        if verdict.ruling is not Ruling.HOLD and (i < last or tasks):
+        if verdict.ruling is not _HOLD and (i < last or tasks):
             facts = facts.with_contact(at, touch.channel, touch.key)
     for task in tasks:
         window = cadence.steps[cadence.index_of(task.step_id)].window

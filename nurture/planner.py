@@ -224,9 +224,9 @@ def _for_lead(template: Plan, lead_id: int) -> Plan:
         assert k.startswith("0:"), k
         return prefix + k[1:]
 
-    return Plan(
-        touches=[t._replace(lead_id=lead_id, key=key(t.key)) for t in template.touches],
-        tasks=[t._replace(lead_id=lead_id, key=key(t.key)) for t in template.tasks],
+    return Plan(  # built whole (``_replace`` costs three times as much: the tick does this for every lead)
+        touches=[PlannedTouch(lead_id, key(t.key), *t[2:]) for t in template.touches],
+        tasks=[PlannedCallTask(lead_id, key(t.key), *t[2:]) for t in template.tasks],
         events=list(template.events),
         step_index=template.step_index,
         repeat=template.repeat,

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from nurture.actions import TaskKind, TaskStatus, TouchStatus
+from nurture.actions import Channel, TaskKind, TaskStatus, TouchStatus
 from nurture.documents import CADENCE as DOCUMENTS_CADENCE
 from nurture.gate import Policy
 from nurture.gate_plan import gate_planned
@@ -43,6 +43,11 @@ HOME_COLUMNS = ("home_cadence_name", "home_cadence_version", "home_anchor_date",
                 "home_step_index", "home_repeat")  # fmt: skip
 OWN_COLUMNS = tuple(c.removeprefix("home_") for c in HOME_COLUMNS)  # the enrollment's own, column for column
 UNSETTLED = [TouchStatus.PLANNED.value, TouchStatus.SENDING.value, TouchStatus.UNKNOWN.value]
+# Read once: an enum member's ``.value`` and the members themselves are descriptor lookups, and the loop below
+# does several per lead.
+_VALUE: dict[Any, str] = {m: m.value for e in (Channel, TouchStatus, TaskStatus, TaskKind, CadenceStatus) for m in e}
+_SKIPPED, _BLOCKED, _PLANNED = TouchStatus.SKIPPED, TouchStatus.BLOCKED, TouchStatus.PLANNED
+_TASK_BLOCKED, _TASK_HELD = TaskStatus.BLOCKED, TaskStatus.HELD
 
 
 @dataclass
@@ -201,6 +206,7 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now
         ending = [r.lead_id for r in rows if cadence_of[(r.cadence_name, r.cadence_version)].ends]
         unsettled = _unsettled(conn, ending)
         shared: dict[Any, Plan] = {}
+        skipped = blocked = deferred = 0
         for r in rows:
             cadence = cadence_of[(r.cadence_name, r.cadence_version)]
             status = r.status
@@ -226,11 +232,11 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now
                         "key": t.key,
                         "lead_id": t.lead_id,
                         "step_id": t.step_id,
-                        "channel": t.channel.value,
+                        "channel": _VALUE[t.channel],
                         "template": t.template,
                         "scheduled_for": t.scheduled_for,
                         "not_after": t.not_after,
-                        "status": t.status.value,
+                        "status": _VALUE[t.status],
                         "reason": t.reason,
                         "attempts": 0,
                         "decisions": t.decisions,
@@ -238,29 +244,29 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now
                         "updated_at": now,
                     }
                 )
-                stats.skipped += t.status is TouchStatus.SKIPPED
-                stats.blocked += t.status is TouchStatus.BLOCKED
-                stats.deferred += t.status is TouchStatus.PLANNED and bool(t.reason)
+                skipped += t.status is _SKIPPED
+                blocked += t.status is _BLOCKED
+                deferred += t.status is _PLANNED and bool(t.reason)
             for k in gated.tasks:
                 tasks.append(
                     {
                         "key": k.key,
                         "lead_id": k.lead_id,
                         "loan_officer_id": r.loan_officer_id,
-                        "kind": k.kind.value,
+                        "kind": _VALUE[k.kind],
                         "step_id": k.step_id,
                         "template": k.template,
                         "due_at": k.due_at,
                         "expires_at": k.expires_at,
                         "priority": k.priority,
-                        "status": k.status.value,
+                        "status": _VALUE[k.status],
                         "note": k.note,
                         "decisions": k.decisions,
                         "created_at": now,
                     }
                 )
-                stats.blocked += k.status is TaskStatus.BLOCKED
-                stats.deferred += k.status is TaskStatus.HELD
+                blocked += k.status is _TASK_BLOCKED
+                deferred += k.status is _TASK_HELD
             if result.events:
                 stage = Stage(r.stage)
                 changes, stage_to, _ = history_rows(r.lead_id, stage, status, result.events, at=now, actor="cadence")
@@ -272,7 +278,7 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now
                 "lead_id": r.lead_id,
                 "step_index": result.step_index,
                 "repeat": result.repeat,
-                "status": result.status.value,
+                "status": _VALUE[result.status],
                 "next_due_at": result.next_due_at,
                 "updated_at": now,
             }
@@ -284,6 +290,7 @@ def tick_batch(*, engine: Engine, registry: CadenceRegistry, policy: Policy, now
                                        "anchor_date": home.anchor_date, "enrolled_at": home.enrolled_at,
                                        "reason": "", **dict.fromkeys(HOME_COLUMNS)})  # fmt: skip
         stats.leads = len(rows)
+        stats.skipped, stats.blocked, stats.deferred = skipped, blocked, deferred
         not_planned = sum(1 for t in touches if t["status"] != TouchStatus.PLANNED.value)
         stats.touches = insert_new(conn, _touch, touches, "key") - not_planned
         stats.tasks = insert_new(conn, _task, tasks, "key")
