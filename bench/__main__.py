@@ -9,11 +9,15 @@ the providers' rate limits, or run the fault scenarios heavier than the test sui
     python -m bench --what webhooks [--stop-rate 200] [--seconds 30]   (PostgreSQL)
     python -m bench --what pages [--db sqlite|postgresql|both] [--requests 300] [--leads 10000]
 
-Each database is seeded once and copied, so the measured phase and its floor start
+Each database is seeded once and copied, so the measured phase and its floors start
 from identical data; each phase runs in its own process and reports its peak RSS.
+Two floors write the same rows with no domain logic: the bench floor (SQLAlchemy batches)
+and the lean floor (the fastest plain SQL each database allows: the raw driver's
+``executemany`` on SQLite, ``COPY`` and ``UPDATE ... FROM unnest`` on PostgreSQL).
 ``tick``: about half the leads are due; one tick plans them all. ``rescore``: every
 lead rests in nurture with a bank-statement FICO spread over 560-819; a lender lowers
-its minimum from 640 to 600, and the re-score re-engages the leads that makes eligible.
+its minimum from 640 to 600, and the re-score re-engages the leads that makes eligible;
+then the whole ``guideline-rescore`` flow runs as a Prefect flow run on a copy of its own.
 ``dispatch``: see ``bench/dispatch_rate.py``; ``faults``: see ``bench/faults.py``; ``pages``: see ``bench/pages.py``.
 """
 
