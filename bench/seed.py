@@ -157,17 +157,27 @@ RESCORE_PRODUCTS = (
 
 def _resting_leads(n: int) -> Iterator[dict[str, Any]]:
     rng = random.Random(17)
+    events = random.Random(29)  # its own draws: the leads' other facts stay those of the books measured before
     for row in _leads(n):
         state = rng.choice(RESCORE_STATES)
+        product = rng.choice(RESCORE_PRODUCTS)
+        event = events.choice(CREDIT_EVENTS)
+        months_ago = events.randint(6, 60)
         yield row | {
             "address_state": state,
             "timezone": RESCORE_ZONES[state],
-            "product": rng.choice(RESCORE_PRODUCTS),
+            "product": product,
             "fico": min(850, max(450, round(rng.gauss(700, 50)))),
             "loan_amount": 300_000,
             "inquiry_date": date(2026, 1, 15),
             "stage": "nurture",
+            # a credit-event lead's event, 6-60 months back: the seasoning pass dates those still too recent
+            "credit_event_type": event if product == "credit_event" else None,
+            "credit_event_date": NOW.date() - timedelta(days=30 * months_ago) if product == "credit_event" else None,
         }
+
+
+CREDIT_EVENTS = ("chapter_7", "chapter_13", "foreclosure", "short_sale")
 
 
 def _resting_positions(n: int, c: Cadence) -> Iterator[dict[str, Any]]:
