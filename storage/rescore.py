@@ -38,7 +38,7 @@ from storage.eligibility_sql import eligible_clause
 from storage.guidelines import current_snapshots, programs_of, sets_around, snapshot_changes
 from storage.locks import lock_leads, write_transaction
 from storage.models import CadencePosition, GuidelineSnapshot, Lead, LeadHistory, Reengagement, table
-from storage.sql import among
+from storage.sql import among, pg_array
 
 _lead = table(Lead)
 _pos = table(CadencePosition)
@@ -368,8 +368,7 @@ _MOVE_PG = (
 def _move_all(conn: Connection, moves: list[dict[str, Any]]) -> None:
     """The SQLite path's position update (same columns, same guard on the status read), as one statement over
     an array per column: psycopg's batched statements cost more than the update."""
-    arrays: dict[str, Any] = {c: [m[c] for m in moves] for c in _MOVE_COLUMNS}
-    arrays["b_from"] = [str(getattr(s, "value", s)) for s in arrays["b_from"]]
+    arrays: dict[str, Any] = {c: pg_array(m[c] for m in moves) for c in _MOVE_COLUMNS}
     arrays["active"] = CadenceStatus.ACTIVE.value
     conn.exec_driver_sql(_MOVE_PG, arrays)
 
