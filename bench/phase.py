@@ -353,10 +353,22 @@ PHASES = {
 }
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak resident set, MB. Linux keeps ``ru_maxrss`` across fork and exec, so a phase started
+    by a big parent (the test suite) would report the parent's peak; ``VmHWM`` belongs to the program's own
+    memory and starts afresh at exec. ``ru_maxrss`` elsewhere."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     phase, url, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
     result = PHASES[phase](url, batch)
-    result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["max_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
 
