@@ -72,8 +72,7 @@ def _prepare_sqlite(n: int, what: str) -> dict[str, str]:
 
 def _prepare_postgres(n: int, url: str, what: str) -> dict[str, str]:
     admin = make_engine(url, isolation_level="AUTOCOMMIT")
-    phases = ("tick", "floor", "lean", "flow")
-    names = {"base": "dripline_bench_base"} | {phase: f"dripline_bench_{phase}" for phase in phases}
+    names = {"base": "dripline_bench_base"} | {phase: f"dripline_bench_{phase}" for phase in _copies("rescore")}
     with admin.connect() as conn:
         for name in names.values():
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

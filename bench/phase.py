@@ -168,8 +168,7 @@ def run_rescore(url: str, batch: int) -> dict[str, float]:
     engine = make_engine(url)
     reengage = load_cadence((shipped("cadences") / "reengage.yaml").read_text())
     registry = register_cadence(engine=engine, cadence=cadence(), now=NOW, others=(reengage,))
-    with engine.connect() as conn:
-        snapshot = conn.execute(sa.select(sa.func.max(_snap.c.id))).scalar_one()
+    snapshot = newest_snapshot(url)
     settings = Settings(database_url=url, batch_size=batch)
     p = Pipeline(settings, engine, registry, LocalOutbox(Path(tempfile.mkdtemp())))
     started = time.perf_counter()

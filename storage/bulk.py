@@ -104,12 +104,17 @@ def remembered(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return once
 
 
+def driver_of(conn: Connection) -> Any:
+    """The database driver's own connection under ``conn`` (in ``conn``'s transaction)."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return driver
+
+
 def _prepared(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> tuple[Any, str, list[tuple]]:
     """The driver's connection, the column list and the converted values of ``rows``."""
     columns = list(rows[0])
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    return driver, ", ".join(columns), _rows(conn, table, columns, rows)
+    return driver_of(conn), ", ".join(columns), _rows(conn, table, columns, rows)
 
 
 def _sqlite_many(driver: Any, sql: str, values: list[tuple]) -> int:
@@ -140,7 +145,7 @@ def _staged(cur: Any, table: sa.Table, names: str, values: list[tuple]) -> str:
     return stage
 
 
-def _copied(driver: Any, cur: Any, table: sa.Table, names: str, values: list[tuple]) -> bool:
+def _copied(cur: Any, table: sa.Table, names: str, values: list[tuple]) -> bool:
     """Try ``COPY`` straight into ``table`` inside a savepoint; False (and nothing written) if a row's unique key
     exists already. Nearly every batch is new rows only, and this is the fastest write PostgreSQL has; a batch
     that repeats a key is rolled back to the savepoint and goes through the staging table instead."""
@@ -168,7 +173,7 @@ def insert_new(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]
     if conn.dialect.name != "postgresql":
         return _sqlite_insert(driver, "INSERT OR IGNORE", table, names, values)
     with driver.cursor() as cur:
-        if _copied(driver, cur, table, names, values):
+        if _copied(cur, table, names, values):
             return len(values)
         stage = _staged(cur, table, names, values)
         cur.execute(
@@ -204,9 +209,9 @@ def update_by_key(conn: Connection, table: sa.Table, key: str, rows: Sequence[di
     columns = list(rows[0])
     others = [c for c in columns if c != key]
     if conn.dialect.name != "postgresql":
-        driver, _, values = _prepared(conn, table, [{**{c: row[c] for c in others}, key: row[key]} for row in rows])
         sets = ", ".join(f"{c} = ?" for c in others)
-        _sqlite_many(driver, f"UPDATE {table.name} SET {sets} WHERE {key} = ?", values)
+        values = _rows(conn, table, [*others, key], rows)
+        _sqlite_many(driver_of(conn), f"UPDATE {table.name} SET {sets} WHERE {key} = ?", values)
         return
     if len(rows) < COPY_FROM:
         update = table.update().where(table.c[key] == sa.bindparam(f"b_{key}"))

@@ -55,10 +55,8 @@ EFFECTIVE_LOOKBACK_DAYS = 7
 RANGE_SIZE = 100_000  # leads per id range: one Prefect task each in the re-score flows
 # Where a re-engaged lead goes back to when the sequence ends: where it stood, unless it stands in a re-engagement
 # already (then its home stays). SET reads the row as it was before the update, on both databases.
-_HOME_FROM_HERE = {
-    f"home_{name}": sa.func.coalesce(_pos.c[f"home_{name}"], _pos.c[name])
-    for name in ("cadence_name", "cadence_version", "anchor_date", "enrolled_at", "step_index", "repeat")
-}
+_HOMED = ("cadence_name", "cadence_version", "anchor_date", "enrolled_at", "step_index", "repeat")
+_HOME_FROM_HERE = {f"home_{name}": sa.func.coalesce(_pos.c[f"home_{name}"], _pos.c[name]) for name in _HOMED}
 
 
 @dataclass(slots=True)
@@ -268,8 +266,8 @@ def reengage_rows(
             lender, program, why = reasons[r.id]
             suppressed = set(facts[r.id].opted_out) >= _REACHABLE
             status = "skipped" if suppressed else "enrolled"
-            facts_of = known[r.id] if known is not None and r.id in known else lead_facts(r)
-            score = priority_score(facts_of, on=now.date(), engaged=r.id in engaged)
+            read = (known or {}).get(r.id)
+            score = priority_score(read or lead_facts(r), on=now.date(), engaged=r.id in engaged)
             if change_key is None:
                 marks.append({"b_id": r.id, "b_key": r.change_key, "b_status": status, "b_score": score})
             else:
@@ -354,8 +352,7 @@ def reengage_rows(
 
 _MOVE_COLUMNS = ("b_id", "b_name", "b_version", "b_anchor", "b_due", "b_reason", "b_now", "b_from")
 _MOVE_TYPES = ("bigint", "text", "int", "date", "timestamptz", "text", "timestamptz", "text")
-_HOME_SQL = ", ".join(f"home_{n} = coalesce(p.home_{n}, p.{n})" for n in (
-    "cadence_name", "cadence_version", "anchor_date", "enrolled_at", "step_index", "repeat"))  # fmt: skip
+_HOME_SQL = ", ".join(f"home_{n} = coalesce(p.home_{n}, p.{n})" for n in _HOMED)
 _MOVE_PG = (
     "UPDATE cadence_position AS p SET cadence_name = u.b_name, cadence_version = u.b_version, "
     "anchor_date = u.b_anchor, step_index = 0, repeat = 0, status = %(active)s, next_due_at = u.b_due, "

@@ -21,14 +21,14 @@ from nurture.gate import Policy
 from nurture.gate_plan import gate_planned
 from nurture.planner import Home, LeadSnapshot, Plan, plan_shared
 from nurture.states import AUTOMATED, CadenceStatus, Stage
-from storage.bulk import insert_new, insert_rows, remembered, update_by_key
+from storage.bulk import driver_of, insert_new, insert_rows, remembered, update_by_key
 from storage.cadences import CadenceRegistry
 from storage.compliance import contacts_since, load_facts
 from storage.lead_events import history_rows
 from storage.locks import write_transaction
 from storage.models import CadencePosition, CallTask, Lead, LeadHistory, Reengagement, TaskLog, Touch, table
 from storage.sequences import move_stages
-from storage.sql import among
+from storage.sql import aggregate_time, among
 
 _pos = table(CadencePosition)
 _lead = table(Lead)
@@ -128,9 +128,7 @@ def _claim(conn: Connection, now: datetime, limit: int) -> list[Claimed]:
         # (status, next_due_at) index, reads every due lead and sorts them all, for every batch.
         sql = _CLAIM.format(hint="INDEXED BY ix_cadence_position_automated_due ", now="?", limit=int(limit))
         at = (now.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"),)
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    cur = driver.cursor()
+    cur = driver_of(conn).cursor()
     try:
         cur.execute(sql, {"now": at} if pg else at)
         raw = cur.fetchall()
@@ -157,9 +155,7 @@ def _as_date(v: Any) -> date:
 def _as_utc(v: Any) -> datetime:
     """A stored timestamp as ``storage.types.UTCDateTime`` hands it back: SQLite's naive-UTC text, or
     PostgreSQL's aware value, as an aware UTC datetime."""
-    if isinstance(v, str):
-        v = datetime.fromisoformat(v)
-    return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+    return aggregate_time(v).astimezone(UTC)
 
 
 def _unsettled(conn: Connection, lead_ids: list[int]) -> dict[int, datetime]:
